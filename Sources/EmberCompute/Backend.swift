@@ -1,0 +1,87 @@
+// The seam between models and hardware. A model is written once as a sequence of these whole-tensor
+// operations (one call per layer step, never per element); each backend (CPU now, CUDA later) runs
+// them on its own memory. All activation tensors are row-major with one row per token of the batch.
+
+import EmberFormats
+
+public enum BackendError: Error, Equatable, CustomStringConvertible {
+    case unsupportedType(tensor: String, type: TensorType)
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedType(tensor, type):
+            "tensor \"\(tensor)\" has type \(type), which Ember cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)"
+        case let .unsupported(what):
+            "unsupported: \(what)"
+        }
+    }
+}
+
+/// How rotary position embeddings rotate pairs of values (llama's "normal" mode: adjacent pairs, as
+/// GGUF stores Q and K after permuting them for it).
+public struct RopeParameters: Sendable {
+    /// Values rotated per head (the first `dimensions` of each head).
+    public let dimensions: Int
+    public let base: Float
+    /// Multiplies every angle (1 / linear scaling factor).
+    public let frequencyScale: Float
+    /// Per-pair divisors of the angle (llama3 scaling), `dimensions / 2` of them, or nil.
+    public let frequencyFactors: [Float]?
+
+    public init(dimensions: Int, base: Float, frequencyScale: Float = 1, frequencyFactors: [Float]? = nil) {
+        self.dimensions = dimensions
+        self.base = base
+        self.frequencyScale = frequencyScale
+        self.frequencyFactors = frequencyFactors
+    }
+}
+
+public struct AttentionShape: Sendable {
+    public let headCount: Int
+    public let kvHeadCount: Int
+    public let headDimension: Int
+
+    public init(headCount: Int, kvHeadCount: Int, headDimension: Int) {
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.headDimension = headDimension
+    }
+
+    public var queryWidth: Int { headCount * headDimension }
+    public var kvWidth: Int { kvHeadCount * headDimension }
+}
+
+public protocol Backend: AnyObject, Sendable {
+    var name: String { get }
+
+    /// Makes a weight from a mapped tensor (zero-copy where the backend can read host memory).
+    func bind(_ view: TensorView) throws(BackendError) -> Tensor
+    /// Allocates a zeroed tensor of `rows` x `columns` elements.
+    func makeTensor(name: String, type: TensorType, rows: Int, columns: Int) -> Tensor
+
+    /// `output[r] = table[tokens[r]]`, dequantized to F32.
+    func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor)
+    /// `output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) * weight`, for the first `rows` rows.
+    func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor)
+    /// `outputs[i][r] = weights[i] * x[r]` for each weight: several matrices that read the same input
+    /// (Q/K/V, gate/up) run as one job over one quantized copy of the input.
+    func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor])
+    /// Rotates the first `rope.dimensions` values of every head of `query` and `key` in place; row r is
+    /// at position `positions[r]`.
+    func rope(query: Tensor, key: Tensor, rows: Int, positions: UnsafeBufferPointer<Int32>,
+              shape: AttentionShape, rope: RopeParameters)
+    /// Causal attention of one sequence: stores rows `rows` of `key`/`value` into the caches at
+    /// positions `start ..< start + rows.count`, then attends each query row over positions
+    /// `0 ... its own`, writing `output` rows `rows`.
+    func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, keyCache: Tensor,
+                   valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor)
+    /// `output[r] = silu(gate[r]) * up[r]`.
+    func swiglu(gate: Tensor, up: Tensor, rows: Int, into output: Tensor)
+    /// `accumulator[r] += x[r]`.
+    func add(_ x: Tensor, rows: Int, into accumulator: Tensor)
+    /// `output[i] = x[rows[i]]`.
+    func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor)
+    /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation.
+    func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeBufferPointer<Float>
+}

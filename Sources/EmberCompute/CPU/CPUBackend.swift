@@ -1,0 +1,77 @@
+// The CPU backend: weights are read straight from the memory-mapped file, activations live in host
+// memory, and every operation is split across one persistent thread pool. One forward pass runs at a
+// time (the engine serialises them), so the scratch buffers here are reused without locking.
+
+import EmberFormats
+
+public final class CPUBackend: Backend, @unchecked Sendable {
+    public let name = "cpu"
+    public let pool: ThreadPool
+    /// Quantized copies of matmul inputs, one buffer per input width, grown to the largest batch seen.
+    var quantizedInputs: [Int: Q8Buffer] = [:]
+    /// Per-thread attention score rows, grown to the longest context seen.
+    var attentionScratch: UnsafeMutablePointer<Float>?
+    var attentionScratchPerThread = 0
+
+    public init(threadCount: Int = ThreadPool.defaultThreadCount) {
+        pool = ThreadPool(threadCount: threadCount)
+    }
+
+    deinit { attentionScratch?.deallocate() }
+
+    public var threadCount: Int { pool.threadCount }
+
+    public func bind(_ view: TensorView) throws(BackendError) -> Tensor {
+        guard view.type.isSupportedForCompute else { throw .unsupportedType(tensor: view.name, type: view.type) }
+        return Tensor(name: view.name, type: view.type, rowLength: view.info.rowLength, rowCount: view.info.rowCount,
+                      data: UnsafeMutableRawPointer(mutating: view.base), owner: .mapped(view))
+    }
+
+    public func makeTensor(name: String, type: TensorType, rows: Int, columns: Int) -> Tensor {
+        let bytes = columns / type.blockSize * type.bytesPerBlock * rows
+        let allocation = Allocation(bytes: bytes, alignment: 64)
+        return Tensor(name: name, type: type, rowLength: columns, rowCount: rows, data: allocation.pointer,
+                      owner: .allocation(allocation))
+    }
+
+    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeBufferPointer<Float> {
+        precondition(tensor.type == .f32 && rows <= tensor.rowCount)
+        return UnsafeBufferPointer(start: tensor.floats(row: 0), count: rows * tensor.rowLength)
+    }
+
+    public func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor) {
+        for (index, row) in rows.enumerated() {
+            output.floats(row: index).update(from: x.floats(row: row), count: x.rowLength)
+        }
+    }
+
+    public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
+        pool.parallelFor(tokens.count) { range in
+            for index in range {
+                let token = Int(tokens[index])
+                precondition(token >= 0 && token < table.rowCount, "token id \(token) outside the vocabulary")
+                dequantizeRow(table, row: token, into: output.floats(row: index))
+            }
+        }
+    }
+
+    /// Expands one row of any supported type to floats.
+    func dequantizeRow(_ tensor: Tensor, row: Int, into output: UnsafeMutablePointer<Float>) {
+        let source = UnsafeRawPointer(tensor.data + row * tensor.rowBytes)
+        let count = tensor.rowLength
+        switch tensor.type {
+        case .f32: F32Kernel.dequantize(source, count: count, into: output)
+        case .f16: F16Kernel.dequantize(source, count: count, into: output)
+        case .bf16: BF16Kernel.dequantize(source, count: count, into: output)
+        case .q8_0: Q8_0Kernel.dequantize(source, count: count, into: output)
+        case .q4_0: Q4_0Kernel.dequantize(source, count: count, into: output)
+        case .q4_1: Q4_1Kernel.dequantize(source, count: count, into: output)
+        case .q5_0: Q5_0Kernel.dequantize(source, count: count, into: output)
+        case .q5_1: Q5_1Kernel.dequantize(source, count: count, into: output)
+        case .q4_K: Q4_KKernel.dequantize(source, count: count, into: output)
+        case .q5_K: Q5_KKernel.dequantize(source, count: count, into: output)
+        case .q6_K: Q6_KKernel.dequantize(source, count: count, into: output)
+        default: preconditionFailure("bind() admits only supported types, not \(tensor.type)")
+        }
+    }
+}

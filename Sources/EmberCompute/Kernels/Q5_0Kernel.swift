@@ -1,0 +1,52 @@
+// Q5_0 weights (ggml block_q5_0: f16 d, u8 qh[4], u8 qs[16]; 22 bytes) against Q8 activations.
+// Weight i of a block is d * (q_i - 16), where q_i's low four bits are nibbles as in Q4_0 and its
+// fifth bit is bit i of the little-endian 32-bit qh.
+
+import EmberFormats
+
+public enum Q5_0Kernel: QuantizedRowKernel {
+    public static let type = TensorType.q5_0
+    static let blockBytes = 22
+
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+        fifthBitTable.withUnsafeBufferPointer { table in
+            @inline(__always)
+            func block(_ b: Int) -> SIMD8<Float> {
+                let block = row + b * blockBytes, a = x.quants + b * 32
+                let bytes = loadUInt8x16(block, 6)
+                let low = ((bytes & 15) | fifthBits(table.baseAddress!, block, 2)) &- 16
+                let high = ((bytes &>> 4) | fifthBits(table.baseAddress!, block, 4)) &- 16
+                return floats(widenSum(low &* loadInt8x16(a, 0) &+ high &* loadInt8x16(a, 16)))
+            }
+            return accumulateBlocks(row, blockBytes: blockBytes, x, count: count, hasMin: false, block)
+        }
+    }
+
+    /// q_i - 16 of element `i` (0..<32) of the block.
+    @inline(__always)
+    static func value(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let byte = block.load(fromByteOffset: 6 + i % 16, as: UInt8.self)
+        let nibble = i < 16 ? byte & 0xF : byte >> 4
+        return (Int32(nibble) | Int32((qh >> UInt32(i)) & 1) << 4) - 16
+    }
+
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+        var sum: Float = 0
+        for b in 0 ..< count / 32 {
+            let block = row + b * blockBytes
+            var isum: Int32 = 0
+            for i in 0 ..< 32 { isum += value(block, i) * Int32(x.quants[b * 32 + i]) }
+            sum += Float(block.loadUnaligned(as: Float16.self)) * x.scales[b] * Float(isum)
+        }
+        return sum
+    }
+
+    public static func dequantize(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for b in 0 ..< count / 32 {
+            let block = row + b * blockBytes
+            let d = Float(block.loadUnaligned(as: Float16.self))
+            for i in 0 ..< 32 { output[b * 32 + i] = d * Float(value(block, i)) }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+// One persistent pool of worker threads for all CPU kernels. A job is handed to every thread at once
+// (the caller's thread takes part as thread 0) and the caller returns when all are done. Workers spin
+// briefly between jobs, since the next op of a forward pass follows within microseconds, then sleep
+// on a condition variable so an idle engine costs no CPU.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+public final class ThreadPool: @unchecked Sendable {
+    public let threadCount: Int
+
+    /// Bumped once per job; workers wait for it to change.
+    private let generation = Atomic<Int>(0)
+    /// Workers still running the current job.
+    private let pending = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private var job: UnsafeMutablePointer<(Int) -> Void>?
+    // Heap-allocated: pthread objects must not move, which `&property` does not promise.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var threads: [pthread_t] = []
+
+    /// Spin iterations before a worker goes to sleep (a few tens of microseconds).
+    private static let spinLimit = 20_000
+
+    /// A pool of `threadCount` threads in all, the caller's included.
+    public init(threadCount: Int) {
+        self.threadCount = max(1, threadCount)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        for index in 1 ..< self.threadCount {
+            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+            var thread = pthread_t()
+            let status = pthread_create(&thread, nil, { raw in
+                let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+                context.pool.workerLoop(index: context.index)
+                return nil
+            }, context)
+            precondition(status == 0, "cannot start worker thread: error \(status)")
+            threads.append(thread)
+        }
+    }
+
+    deinit {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        for thread in threads { pthread_join(thread, nil) }
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(mutex)
+        wake.deallocate()
+        mutex.deallocate()
+    }
+
+    /// The number of physical cores, a good default for compute-bound kernels (hyper-threads share
+    /// one core's vector units, so they add little and cost synchronisation).
+    public static var defaultThreadCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Runs `body(threadIndex)` on every thread of the pool and returns when all have finished.
+    /// Not reentrant: one job at a time, from one caller thread.
+    public func run(_ body: (Int) -> Void) {
+        if threadCount == 1 {
+            body(0)
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            var slot = escapable
+            withUnsafeMutablePointer(to: &slot) { pointer in
+                job = pointer
+                pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
+                generation.add(1, ordering: .sequentiallyConsistent)
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(mutex)
+                pointer.pointee(0)
+                // Spin, but yield the core once it is clear a worker has been descheduled (more
+                // threads than free cores): a pure spin would burn the time slice that worker needs.
+                var spins = 0
+                while pending.load(ordering: .acquiring) != 0 {
+                    spins += 1
+                    if spins >= Self.spinLimit { sched_yield() }
+                }
+                job = nil
+            }
+        }
+    }
+
+    /// Splits `0 ..< count` into one contiguous chunk per thread and runs `body(range)` on each.
+    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let threads = min(threadCount, max(count, 1))
+        run { index in
+            guard index < threads else { return }
+            let range = Self.chunk(index, of: threads, count: count)
+            if !range.isEmpty { body(range) }
+        }
+    }
+
+    /// The `index`-th of `parts` near-equal contiguous chunks of `0 ..< count`.
+    @inlinable
+    public static func chunk(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
+        let base = count / parts, extra = count % parts
+        let start = index * base + min(index, extra)
+        return start ..< start + base + (index < extra ? 1 : 0)
+    }
+
+    private func workerLoop(index: Int) {
+        // Not a fresh load: a job may already have been posted before this thread got to run, and
+        // the worker must take part in it. No job runs before `init` returns, so the start is 0.
+        var seen = 0
+        while true {
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins >= Self.spinLimit {
+                    pthread_mutex_lock(mutex)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen {
+                        pthread_cond_wait(wake, mutex)
+                    }
+                    pthread_mutex_unlock(mutex)
+                    break
+                }
+            }
+            seen = generation.load(ordering: .acquiring)
+            if stopping.load(ordering: .acquiring) { return }
+            job!.pointee(index)
+            pending.subtract(1, ordering: .releasing)
+        }
+    }
+}
+
+private final class WorkerContext {
+    // Unowned: the pool's deinit stops and joins the workers, so they never outlive it.
+    unowned(unsafe) let pool: ThreadPool
+    let index: Int
+
+    init(pool: ThreadPool, index: Int) {
+        self.pool = pool
+        self.index = index
+    }
+}

@@ -1,0 +1,20 @@
+// Failures of a generation request, naming the limit that was hit and what to change.
+
+import EmberModel
+
+public enum EngineError: Error, Equatable, CustomStringConvertible {
+    case emptyPrompt
+    case promptTooLong(tokens: Int, context: Int)
+    case model(ModelError)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            "the prompt is empty: give some text with -p or -f"
+        case let .promptTooLong(tokens, context):
+            "the prompt is \(tokens) tokens but the context holds \(context): shorten the prompt or raise -c"
+        case let .model(error):
+            "\(error)"
+        }
+    }
+}

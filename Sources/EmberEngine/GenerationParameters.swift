@@ -1,0 +1,38 @@
+// What one generation request asks for, how it ended, and what it cost.
+
+public struct GenerationParameters: Sendable {
+    /// Most tokens to generate (-n); nil generates until an end token, a stop string or a full context.
+    public var maxTokens: Int? = 256
+    public var sampling = SamplingParameters()
+    /// Generation ends at the first of these strings, which is not emitted.
+    public var stopStrings: [String] = []
+
+    public init(maxTokens: Int? = 256, sampling: SamplingParameters = SamplingParameters(), stopStrings: [String] = []) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+    }
+}
+
+public enum StopReason: String, Sendable, Equatable {
+    /// The model produced an end-of-generation token (EOS, EOT, <|im_end|>...).
+    case endOfGeneration
+    case stopString
+    case maxTokens
+    case contextFull
+    case cancelled
+}
+
+public struct GenerationStatistics: Sendable {
+    public var promptTokens = 0
+    public var promptSeconds = 0.0
+    public var generatedTokens = 0
+    public var generationSeconds = 0.0
+    public var stopReason = StopReason.maxTokens
+
+    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+    /// Decode speed: tokens after the first (the first comes from the prompt pass) per second of decoding.
+    public var generationTokensPerSecond: Double {
+        generationSeconds > 0 ? Double(max(generatedTokens - 1, 0)) / generationSeconds : 0
+    }
+}

@@ -1,0 +1,79 @@
+// Generation of one sequence: the prompt goes through the model in batches of up to `maxBatchTokens`
+// (matrix x matrix), then one token per step until the sequence ends. Text is streamed to a callback
+// as it becomes safe to show.
+
+import EmberModel
+import EmberTokenizer
+
+public final class Generator {
+    public let model: LanguageModel
+    public let tokenizer: Tokenizer
+    public let cache: KVCache
+    private var batch = ForwardBatch()
+
+    /// `contextLength` sizes the KV cache (the -c option).
+    public init(model: LanguageModel, tokenizer: Tokenizer, contextLength: Int) {
+        self.model = model
+        self.tokenizer = tokenizer
+        cache = model.makeCache(capacity: contextLength)
+    }
+
+    /// Generates from `prompt`, calling `onText` with each piece of visible text. `isCancelled` is
+    /// polled once per token (Ctrl-C); a cancelled run ends cleanly with what it has.
+    public func generate(prompt: [Int32], parameters: GenerationParameters,
+                         isCancelled: () -> Bool = { false },
+                         onText: (String) -> Void) throws(EngineError) -> GenerationStatistics {
+        guard !prompt.isEmpty else { throw .emptyPrompt }
+        guard prompt.count < cache.capacity else { throw .promptTooLong(tokens: prompt.count, context: cache.capacity) }
+        var statistics = GenerationStatistics()
+        statistics.promptTokens = prompt.count
+        let state = GenerationState(prompt: prompt, parameters: parameters, tokenizer: tokenizer,
+                                    vocabularySize: model.vocabularySize)
+        cache.reset()
+
+        let clock = ContinuousClock()
+        let promptStart = clock.now
+        var logits = try prefill(prompt)
+        statistics.promptSeconds = seconds(clock.now - promptStart)
+
+        let decodeStart = clock.now
+        while true {
+            if isCancelled() {
+                onText(state.finish(.cancelled))
+                break
+            }
+            let (token, text) = state.accept(logits)
+            onText(text)
+            guard let token else { break }
+            if cache.length >= cache.capacity {
+                onText(state.finish(.contextFull))
+                break
+            }
+            batch.removeAll()
+            batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
+            do { logits = try model.forward(batch) } catch { throw .model(error) }
+        }
+        statistics.generationSeconds = seconds(clock.now - decodeStart)
+        statistics.generatedTokens = state.generated.count
+        statistics.stopReason = state.stopReason ?? .cancelled
+        return statistics
+    }
+
+    /// Runs the prompt through the model in chunks and returns the logits of its last token.
+    public func prefill(_ prompt: [Int32]) throws(EngineError) -> UnsafeBufferPointer<Float> {
+        var start = 0
+        while true {
+            let end = min(start + model.maxBatchTokens, prompt.count)
+            batch.removeAll()
+            batch.append(prompt[start ..< end], cache: cache, wantsLogits: end == prompt.count)
+            let logits: UnsafeBufferPointer<Float>
+            do { logits = try model.forward(batch) } catch { throw .model(error) }
+            if end == prompt.count { return logits }
+            start = end
+        }
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,34 @@
+// What the engine needs of any model, whatever its architecture, and the registry that builds the
+// right one from a GGUF file's `general.architecture`.
+
+import EmberCompute
+import EmberFormats
+
+public protocol LanguageModel: AnyObject, Sendable {
+    var architecture: String { get }
+    var vocabularySize: Int { get }
+    /// Context length the model was trained for.
+    var trainedContextLength: Int { get }
+    /// Most tokens one forward pass takes; longer prompts are fed in chunks.
+    var maxBatchTokens: Int { get }
+    var backend: Backend { get }
+
+    func makeCache(capacity: Int) -> KVCache
+    /// Runs the batch, appends its tokens to each sequence's cache, and returns one row of
+    /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid
+    /// until the next call.
+    func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Float>
+}
+
+public enum ModelLoader {
+    public static let architectures = ["llama"]
+
+    public static func load(_ file: GGUFFile, backend: Backend, maxBatchTokens: Int = 512) throws(ModelError) -> LanguageModel {
+        let architecture: String
+        do { architecture = try file.metadata.string("general.architecture") } catch { throw .metadata(error) }
+        switch architecture {
+        case "llama": return try Llama(file: file, backend: backend, maxBatchTokens: maxBatchTokens)
+        default: throw .unsupportedArchitecture(architecture)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+// The Llama architecture (SmolLM2, Llama 2/3, Mistral and their GGUF conversions): pre-norm decoder
+// blocks of RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP ->
+// residual, then a final RMSNorm and the output projection (tied to the token embeddings when the file
+// has no `output.weight`). Property names follow the GGUF tensor names.
+
+import EmberCompute
+import EmberFormats
+
+public final class Llama: LanguageModel, @unchecked Sendable {
+    struct Block {
+        let attnNorm: Tensor  // (embd)
+        let attnQKV: [Tensor]  // attn_q (embd -> heads*hd), attn_k, attn_v (embd -> kv_heads*hd)
+        let attnOutput: [Tensor]  // (heads*hd -> embd)
+        let ffnNorm: Tensor  // (embd)
+        let ffnGateUp: [Tensor]  // ffn_gate, ffn_up (embd -> ff)
+        let ffnDown: [Tensor]  // (ff -> embd)
+    }
+
+    public let architecture: String
+    public let parameters: LlamaHyperParameters
+    public let backend: Backend
+    public let maxBatchTokens: Int
+    let tokenEmbedding: Tensor  // (vocab, embd)
+    let blocks: [Block]
+    let outputNorm: Tensor  // (embd)
+    let output: [Tensor]  // (embd -> vocab)
+    let rope: RopeParameters
+    let workspace: Workspace
+
+    public var vocabularySize: Int { parameters.vocabularySize }
+    public var trainedContextLength: Int { parameters.contextLength }
+
+    public init(file: GGUFFile, backend: Backend, maxBatchTokens: Int) throws(ModelError) {
+        let architecture = (try? file.metadata.string("general.architecture")) ?? "llama"
+        let embeddingRows = file.tensorInfo(named: "token_embd.weight")?.rowCount ?? 0
+        let p = try LlamaHyperParameters(metadata: file.metadata, architecture: architecture, vocabularyFallback: embeddingRows)
+        let weights = WeightLoader(file: file, backend: backend)
+        let embd = p.embeddingLength, qWidth = p.headCount * p.headDimension, kvWidth = p.kvHeadCount * p.headDimension
+
+        tokenEmbedding = try weights.tensor("token_embd.weight", shape: [embd, p.vocabularySize])
+        var blocks: [Block] = []
+        for index in 0 ..< p.blockCount {
+            let name = { (tensor: String) in "blk.\(index).\(tensor).weight" }
+            blocks.append(Block(
+                attnNorm: try weights.tensor(name("attn_norm"), shape: [embd]),
+                attnQKV: [try weights.tensor(name("attn_q"), shape: [embd, qWidth]),
+                          try weights.tensor(name("attn_k"), shape: [embd, kvWidth]),
+                          try weights.tensor(name("attn_v"), shape: [embd, kvWidth])],
+                attnOutput: [try weights.tensor(name("attn_output"), shape: [qWidth, embd])],
+                ffnNorm: try weights.tensor(name("ffn_norm"), shape: [embd]),
+                ffnGateUp: [try weights.tensor(name("ffn_gate"), shape: [embd, p.feedForwardLength]),
+                            try weights.tensor(name("ffn_up"), shape: [embd, p.feedForwardLength])],
+                ffnDown: [try weights.tensor(name("ffn_down"), shape: [p.feedForwardLength, embd])]))
+        }
+        self.blocks = blocks
+        outputNorm = try weights.tensor("output_norm.weight", shape: [embd])
+        output = [try weights.optionalTensor("output.weight", shape: [embd, p.vocabularySize]) ?? tokenEmbedding]
+
+        var frequencyScale: Float = 1
+        if case let .linear(factor) = p.ropeScaling { frequencyScale = 1 / factor }
+        let factors = try weights.floats("rope_freqs.weight", count: p.ropeDimensions / 2) ?? p.llama3FrequencyFactors
+        rope = RopeParameters(dimensions: p.ropeDimensions, base: p.ropeBase, frequencyScale: frequencyScale, frequencyFactors: factors)
+
+        self.architecture = architecture
+        parameters = p
+        self.backend = backend
+        self.maxBatchTokens = maxBatchTokens
+        workspace = Workspace(backend: backend, parameters: p, rows: maxBatchTokens)
+    }
+
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(backend: backend, layers: parameters.blockCount, capacity: capacity,
+                width: parameters.kvHeadCount * parameters.headDimension)
+    }
+
+    public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Float> {
+        let rows = batch.tokens.count
+        guard rows <= maxBatchTokens else { throw .batchTooLarge(tokens: rows, limit: maxBatchTokens) }
+        let w = workspace
+        guard batch.logitRowCount <= w.logitRowLimit else {
+            throw .tooManyLogitRows(requested: batch.logitRowCount, limit: w.logitRowLimit)
+        }
+        for sequence in batch.sequences where sequence.cache.length + sequence.rows.count > sequence.cache.capacity {
+            throw .contextFull(needed: sequence.cache.length + sequence.rows.count, capacity: sequence.cache.capacity)
+        }
+        for token in batch.tokens where token < 0 || Int(token) >= vocabularySize {
+            throw .tokenOutOfRange(token: token, vocabularySize: vocabularySize)
+        }
+        for sequence in batch.sequences {
+            for (offset, row) in sequence.rows.enumerated() { w.positions[row] = Int32(sequence.cache.length + offset) }
+        }
+        let shape = parameters.attentionShape
+        let epsilon = parameters.rmsEpsilon
+
+        batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: tokenEmbedding, into: w.residual) }
+        let positions = UnsafeBufferPointer(start: w.positions, count: rows)
+        for (layer, block) in blocks.enumerated() {
+            backend.rmsNorm(w.residual, weight: block.attnNorm, epsilon: epsilon, rows: rows, into: w.normed)
+            backend.matmul(w.normed, rows: rows, weights: block.attnQKV, into: w.qkv)
+            backend.rope(query: w.qkv[0], key: w.qkv[1], rows: rows, positions: positions, shape: shape, rope: rope)
+            for sequence in batch.sequences {
+                backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows,
+                                  keyCache: sequence.cache.keys[layer], valueCache: sequence.cache.values[layer],
+                                  start: sequence.cache.length, shape: shape, into: w.attention)
+            }
+            backend.matmul(w.attention, rows: rows, weights: block.attnOutput, into: w.projected)
+            backend.add(w.projected[0], rows: rows, into: w.residual)
+
+            backend.rmsNorm(w.residual, weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
+            backend.matmul(w.normed, rows: rows, weights: block.ffnGateUp, into: w.gateUp)
+            backend.swiglu(gate: w.gateUp[0], up: w.gateUp[1], rows: rows, into: w.hidden)
+            backend.matmul(w.hidden, rows: rows, weights: block.ffnDown, into: w.projected)
+            backend.add(w.projected[0], rows: rows, into: w.residual)
+        }
+        for sequence in batch.sequences { sequence.cache.length += sequence.rows.count }
+
+        w.logitRows.removeAll(keepingCapacity: true)
+        for sequence in batch.sequences where sequence.wantsLogits { w.logitRows.append(sequence.rows.upperBound - 1) }
+        let logitCount = w.logitRows.count
+        guard logitCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        backend.gatherRows(w.residual, rows: w.logitRows, into: w.lastHidden)
+        backend.rmsNorm(w.lastHidden, weight: outputNorm, epsilon: epsilon, rows: logitCount, into: w.lastNormed)
+        backend.matmul(w.lastNormed, rows: logitCount, weights: output, into: w.logits)
+        return backend.hostFloats(w.logits[0], rows: logitCount)
+    }
+}
+
+/// Activation buffers for one forward pass of up to `rows` tokens, allocated once per model.
+final class Workspace {
+    let residual: Tensor  // (rows, embd) the residual stream
+    let normed: Tensor  // (rows, embd)
+    let qkv: [Tensor]  // (rows, heads*hd), (rows, kv_heads*hd) x2
+    let attention: Tensor  // (rows, heads*hd)
+    let projected: [Tensor]  // (rows, embd)
+    let gateUp: [Tensor]  // (rows, ff) x2
+    let hidden: Tensor  // (rows, ff)
+    let lastHidden: Tensor  // (logit rows, embd) the rows that produce logits
+    let lastNormed: Tensor  // (logit rows, embd)
+    let logits: [Tensor]  // (logit rows, vocab)
+    let positions: UnsafeMutablePointer<Int32>  // (rows)
+    var logitRows: [Int]
+
+    /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each).
+    let logitRowLimit: Int
+
+    init(backend: Backend, parameters p: LlamaHyperParameters, rows: Int) {
+        logitRowLimit = min(rows, 64)
+        func make(_ name: String, _ columns: Int) -> Tensor {
+            backend.makeTensor(name: name, type: .f32, rows: rows, columns: columns)
+        }
+        let qWidth = p.headCount * p.headDimension, kvWidth = p.kvHeadCount * p.headDimension
+        residual = make("residual", p.embeddingLength)
+        normed = make("normed", p.embeddingLength)
+        qkv = [make("q", qWidth), make("k", kvWidth), make("v", kvWidth)]
+        attention = make("attention", qWidth)
+        projected = [make("projected", p.embeddingLength)]
+        gateUp = [make("gate", p.feedForwardLength), make("up", p.feedForwardLength)]
+        hidden = make("hidden", p.feedForwardLength)
+        lastHidden = backend.makeTensor(name: "last_hidden", type: .f32, rows: logitRowLimit, columns: p.embeddingLength)
+        lastNormed = backend.makeTensor(name: "last_normed", type: .f32, rows: logitRowLimit, columns: p.embeddingLength)
+        logits = [backend.makeTensor(name: "logits", type: .f32, rows: logitRowLimit, columns: p.vocabularySize)]
+        positions = .allocate(capacity: rows)
+        logitRows = []
+        logitRows.reserveCapacity(rows)
+    }
+
+    deinit { positions.deallocate() }
+}

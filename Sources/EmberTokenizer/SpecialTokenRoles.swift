@@ -1,0 +1,89 @@
+// llama.cpp's text-based detection of special tokens that GGUF files often do not mark: end of turn,
+// fill-in-the-middle markers and the end-of-generation set. The lists and their quirks are llama.cpp's
+// (src/llama-vocab.cpp, `llama_vocab::impl::load`), so that Ember stops generating where llama.cpp does.
+
+struct SpecialTokenRoles {
+    var eot: Int32?
+    var eom: Int32?
+    var fimPrefix: Int32?
+    var fimSuffix: Int32?
+    var fimMiddle: Int32?
+    var fimPad: Int32?
+    var fimRepository: Int32?
+    var fimSeparator: Int32?
+    var endOfGeneration: Set<Int32> = []
+
+    /// Fills the roles the metadata left empty from token texts, updates `attributes` the way llama.cpp
+    /// does (detected markers become control tokens), and builds the end-of-generation set.
+    mutating func detect(tokens: [String], attributes: inout [TokenAttributes], eos: Int32?) {
+        let roles: [(WritableKeyPath<SpecialTokenRoles, Int32?>, Set<String>)] = [
+            (\.eot, Self.endOfTurnTexts), (\.eom, ["<|eom_id|>"]), (\.fimPrefix, Self.fimPrefixTexts),
+            (\.fimSuffix, Self.fimSuffixTexts), (\.fimMiddle, Self.fimMiddleTexts), (\.fimPad, Self.fimPadTexts),
+            (\.fimRepository, Self.fimRepositoryTexts), (\.fimSeparator, ["<|file_sep|>"]),
+        ]
+        // llama.cpp walks a hash map, so which of two candidates wins is unspecified there; Ember takes the lowest id.
+        for (index, text) in tokens.enumerated() {
+            for (role, texts) in roles where self[keyPath: role] == nil && texts.contains(text) {
+                self[keyPath: role] = Int32(index)
+                attributes[index].insert(.control)
+            }
+        }
+
+        for id in [fimPad, fimRepository, fimSeparator].compactMap({ $0 }) {
+            endOfGeneration.insert(id)
+        }
+        for (index, text) in tokens.enumerated() {
+            if Self.endOfGenerationTexts.contains(text) {
+                endOfGeneration.insert(Int32(index))
+                attributes[index].insert(.control)
+            }
+            // gpt-oss: these structure its output and are always rendered.
+            if Self.alwaysRenderedTexts.contains(text) {
+                attributes[index] = .userDefined
+            }
+        }
+        for id in [eos, eot, eom].compactMap({ $0 }) {
+            endOfGeneration.insert(id)
+        }
+
+        // o200k_harmony and solar-open end a message with <|end|> but keep generating after it.
+        let eogTexts = Dictionary(endOfGeneration.map { (tokens[Int($0)], $0) }, uniquingKeysWith: { first, _ in first })
+        let hasCall = eogTexts["<|call|>"] != nil || eogTexts["<|calls|>"] != nil
+        if let end = eogTexts["<|end|>"], hasCall, eogTexts["<|return|>"] != nil || eogTexts["<|flush|>"] != nil {
+            endOfGeneration.remove(end)
+            attributes[Int(end)] = .userDefined
+        }
+        // gemma4 and plamo have an ordinary </s>.
+        if let closing = eogTexts["</s>"], eogTexts["<|tool_response>"] != nil || eogTexts["<|plamo:eos|>"] != nil {
+            endOfGeneration.remove(closing)
+            attributes[Int(closing)] = .normal
+        }
+    }
+
+    private static let endOfTurnTexts: Set<String> = [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
+        "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
+    ]
+    private static let fimPrefixTexts: Set<String> = [
+        "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
+        "<|prefix|>",
+    ]
+    private static let fimSuffixTexts: Set<String> = [
+        "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
+        "<|suffix|>",
+    ]
+    private static let fimMiddleTexts: Set<String> = [
+        "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
+        "<|middle|>",
+    ]
+    private static let fimPadTexts: Set<String> = ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]
+    private static let fimRepositoryTexts: Set<String> = [
+        "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
+    ]
+    private static let endOfGenerationTexts: Set<String> = [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+        "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
+    ]
+    private static let alwaysRenderedTexts: Set<String> = ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"]
+}

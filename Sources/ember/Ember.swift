@@ -1,0 +1,13 @@
+// The `ember` command line: argument parsing and terminal output only; the work happens in the
+// library targets.
+
+import ArgumentParser
+
+@main
+struct Ember: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ember",
+        abstract: "Run large language models locally, fast, on the CPU.",
+        subcommands: [RunCommand.self, InspectCommand.self],
+        defaultSubcommand: RunCommand.self)
+}

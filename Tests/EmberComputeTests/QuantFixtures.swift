@@ -1,0 +1,149 @@
+// Readers for the reference data written by scripts/goldens/make_quant_fixtures.py (the file formats
+// are documented there), the kernel for each tensor type, and seeded random activations.
+
+import EmberCompute
+import EmberFormats
+import Foundation
+
+enum FixtureError: Error, CustomStringConvertible {
+    case missing(String)
+    case malformed(String)
+
+    var description: String {
+        switch self {
+        case let .missing(name): "fixture \(name) not found: run scripts/goldens/make_quant_fixtures.py"
+        case let .malformed(name): "fixture \(name) is malformed: rerun scripts/goldens/make_quant_fixtures.py"
+        }
+    }
+}
+
+private func fixtureData(_ name: String) throws -> Data {
+    guard let root = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
+        throw FixtureError.missing("Fixtures")
+    }
+    let url = root.appendingPathComponent("quant").appendingPathComponent(name)
+    guard let data = try? Data(contentsOf: url) else { throw FixtureError.missing(name) }
+    return data
+}
+
+private struct Reader {
+    let data: Data
+    var offset = 0
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        defer { offset += count }
+        return [UInt8](data[data.startIndex + offset ..< data.startIndex + offset + count])
+    }
+
+    mutating func u32() -> UInt32 {
+        bytes(4).reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    mutating func floats(_ count: Int) -> [Float] {
+        (0 ..< count).map { _ in Float(bitPattern: u32()) }
+    }
+}
+
+/// Blocks of one tensor type and their dequantized values according to the `gguf` package.
+struct QuantFixture {
+    let typeID: UInt32
+    let blockSize: Int
+    let blockBytes: Int
+    let blockCount: Int
+    /// Blocks before this index hold random bytes, the others encode normally distributed data.
+    let randomCount: Int
+    let blocks: [UInt8]
+    let values: [Float]
+
+    init(_ type: TensorType) throws {
+        let name = "\(type).dat"
+        var reader = Reader(data: try fixtureData(name))
+        guard reader.bytes(4) == Array("EMQB".utf8), reader.u32() == 1 else { throw FixtureError.malformed(name) }
+        typeID = reader.u32()
+        blockSize = Int(reader.u32())
+        blockBytes = Int(reader.u32())
+        blockCount = Int(reader.u32())
+        randomCount = Int(reader.u32())
+        guard reader.data.count == 28 + blockCount * (blockBytes + 4 * blockSize) else {
+            throw FixtureError.malformed(name)
+        }
+        blocks = reader.bytes(blockCount * blockBytes)
+        values = reader.floats(blockCount * blockSize)
+    }
+}
+
+/// Activations and their quantization by ggml's x86 quantize_row_q8_1.
+struct Q8Fixture {
+    let x: [Float]
+    let quants: [Int8]
+    let scales: [Float]
+    let sums: [Float]
+
+    init() throws {
+        let name = "quantize_q8.dat"
+        var reader = Reader(data: try fixtureData(name))
+        guard reader.bytes(4) == Array("EMQ8".utf8), reader.u32() == 1 else { throw FixtureError.malformed(name) }
+        let count = Int(reader.u32())
+        guard count % 32 == 0, reader.data.count == 12 + count * 5 + count / 32 * 8 else {
+            throw FixtureError.malformed(name)
+        }
+        x = reader.floats(count)
+        quants = reader.bytes(count).map { Int8(bitPattern: $0) }
+        scales = reader.floats(count / 32)
+        sums = reader.floats(count / 32)
+    }
+}
+
+/// The kernels under test, by type (metatypes are not Sendable test arguments; tensor types are).
+func quantizedKernel(_ type: TensorType) -> any QuantizedRowKernel.Type {
+    switch type {
+    case .q8_0: Q8_0Kernel.self
+    case .q4_0: Q4_0Kernel.self
+    case .q4_1: Q4_1Kernel.self
+    case .q5_0: Q5_0Kernel.self
+    case .q5_1: Q5_1Kernel.self
+    case .q4_K: Q4_KKernel.self
+    case .q5_K: Q5_KKernel.self
+    case .q6_K: Q6_KKernel.self
+    default: preconditionFailure("no quantized kernel for \(type)")
+    }
+}
+
+func floatKernel(_ type: TensorType) -> any FloatRowKernel.Type {
+    switch type {
+    case .f32: F32Kernel.self
+    case .f16: F16Kernel.self
+    case .bf16: BF16Kernel.self
+    default: preconditionFailure("no float kernel for \(type)")
+    }
+}
+
+let quantizedTypes: [TensorType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+let floatTypes: [TensorType] = [.f32, .f16, .bf16]
+
+/// A small seeded generator (SplitMix64) so that every run tests the same activations.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `count` activations, roughly normal, whose magnitude changes from one block of 32 to the next as
+/// real hidden states do.
+func randomActivations(_ count: Int, seed: UInt64) -> [Float] {
+    var generator = SeededGenerator(state: seed)
+    var x = [Float](repeating: 0, count: count)
+    var scale: Float = 1
+    for i in 0 ..< count {
+        if i % 32 == 0 { scale = Float.random(in: 0.05 ... 4, using: &generator) }
+        let normal = (0 ..< 4).reduce(Float(0)) { sum, _ in sum + Float.random(in: -1 ... 1, using: &generator) }
+        x[i] = normal * scale
+    }
+    return x
+}

@@ -1,0 +1,44 @@
+// The persistent pool: every index runs exactly once per job, chunks tile the range, results written
+// by workers are visible to the caller, and many back-to-back jobs neither lose nor repeat work.
+
+import EmberCompute
+import Synchronization
+import Testing
+
+@Suite struct ThreadPoolTests {
+    @Test(arguments: [1, 2, 3, 8])
+    func everyThreadRunsEachJobOnce(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0)
+        for _ in 0 ..< 1000 { pool.run { counts[$0] += 1 } }
+        #expect(Array(counts) == Array(repeating: 1000, count: threads))
+    }
+
+    @Test(arguments: [0, 1, 5, 1000, 1001])
+    func parallelForCoversTheRangeExactlyOnce(count: Int) {
+        let pool = ThreadPool(threadCount: 3)
+        let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0)
+        pool.parallelFor(count) { range in
+            for index in range { hits[index] += 1 }
+        }
+        #expect(hits.prefix(count).allSatisfy { $0 == 1 })
+    }
+
+    @Test func chunksAreContiguousAndBalanced() {
+        let parts = (0 ..< 4).map { ThreadPool.chunk($0, of: 4, count: 10) }
+        #expect(parts == [0 ..< 3, 3 ..< 6, 6 ..< 8, 8 ..< 10])
+    }
+
+    @Test func workersWakeAfterSleeping() async throws {
+        let pool = ThreadPool(threadCount: 2)
+        let total = Atomic<Int>(0)
+        pool.run { _ in total.add(1, ordering: .relaxed) }
+        try await Task.sleep(for: .milliseconds(200))  // long enough for the worker to go to sleep
+        pool.run { _ in total.add(1, ordering: .relaxed) }
+        #expect(total.load(ordering: .relaxed) == 4)
+    }
+}

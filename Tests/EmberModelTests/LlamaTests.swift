@@ -1,0 +1,131 @@
+// The Llama forward pass on tiny random models against a plain-loops reference: batched prefill,
+// token-by-token decode, several sequences in one batch, GQA, RoPE scaling, tied and separate output.
+
+import EmberCompute
+import EmberFormats
+import EmberModel
+import Foundation
+import Testing
+
+@Suite struct LlamaTests {
+    func load(_ tiny: TinyLlama, threads: Int = 2, maxBatch: Int = 16) throws -> (LanguageModel, GGUFFile) {
+        let path = try tiny.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }  // the mapping keeps it alive
+        let file = try GGUFFile(path: path)
+        return (try ModelLoader.load(file, backend: CPUBackend(threadCount: threads), maxBatchTokens: maxBatch), file)
+    }
+
+    func expectClose(_ got: UnsafeBufferPointer<Float>, _ want: [Float], _ context: String) {
+        #expect(got.count == want.count, "\(context)")
+        let error = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+        let scale = want.map(abs).max() ?? 1
+        #expect(error <= 2e-3 * max(scale, 1), "\(context): max error \(error), scale \(scale)")
+    }
+
+    let tokens: [Int32] = [3, 17, 0, 39, 8, 8, 21, 5, 30, 12]
+
+    @Test(arguments: [1, 2, 3])
+    func prefillMatchesTheReference(threads: Int) throws {
+        let tiny = TinyLlama(seed: 1)
+        let reference = tiny.referenceLogits(tokens)
+        let (model, _) = try load(tiny, threads: threads)
+        let cache = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        batch.append(tokens, cache: cache, wantsLogits: true)
+        expectClose(try model.forward(batch), reference.last!, "prefill, \(threads) threads")
+        #expect(cache.length == tokens.count)
+    }
+
+    @Test func decodeTokenByTokenMatchesTheReference() throws {
+        let tiny = TinyLlama(seed: 2)
+        let reference = tiny.referenceLogits(tokens)
+        let (model, _) = try load(tiny)
+        let cache = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        for (index, token) in tokens.enumerated() {
+            batch.removeAll()
+            batch.append([token], cache: cache, wantsLogits: true)
+            expectClose(try model.forward(batch), reference[index], "step \(index)")
+        }
+    }
+
+    @Test func chunkedPrefillThenDecode() throws {
+        let tiny = TinyLlama(seed: 3)
+        let reference = tiny.referenceLogits(tokens)
+        let (model, _) = try load(tiny, maxBatch: 4)
+        let cache = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        for start in stride(from: 0, to: 8, by: 4) {
+            batch.removeAll()
+            batch.append(tokens[start ..< start + 4], cache: cache, wantsLogits: start == 4)
+            let logits = try model.forward(batch)
+            if start == 4 { expectClose(logits, reference[7], "after 8 tokens") }
+        }
+        batch.removeAll()
+        batch.append(tokens[8 ..< 10], cache: cache, wantsLogits: true)
+        expectClose(try model.forward(batch), reference[9], "after 10 tokens")
+    }
+
+    @Test func twoSequencesInOneBatch() throws {
+        let tiny = TinyLlama(seed: 4)
+        let other: [Int32] = [9, 1, 33]
+        let (model, _) = try load(tiny)
+        let first = model.makeCache(capacity: 32), second = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        batch.append(tokens, cache: first, wantsLogits: true)
+        batch.append(other, cache: second, wantsLogits: true)
+        let logits = try model.forward(batch)
+        let vocabulary = tiny.vocabulary
+        expectClose(UnsafeBufferPointer(rebasing: logits[0 ..< vocabulary]), tiny.referenceLogits(tokens).last!, "sequence 1")
+        expectClose(UnsafeBufferPointer(rebasing: logits[vocabulary ..< 2 * vocabulary]), tiny.referenceLogits(other).last!, "sequence 2")
+        #expect(first.length == tokens.count && second.length == other.count)
+    }
+
+    @Test func separateOutputAndMultiQueryAttention() throws {
+        let tiny = TinyLlama(seed: 5) { $0.tiedOutput = false; $0.kvHeads = 1 }
+        let (model, _) = try load(tiny)
+        let cache = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        batch.append(tokens, cache: cache, wantsLogits: true)
+        expectClose(try model.forward(batch), tiny.referenceLogits(tokens).last!, "separate output, MQA")
+    }
+
+    @Test func linearRopeScaling() throws {
+        let tiny = TinyLlama(seed: 6) { $0.linearScaling = 4 }
+        let (model, _) = try load(tiny)
+        let cache = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        batch.append(tokens, cache: cache, wantsLogits: true)
+        expectClose(try model.forward(batch), tiny.referenceLogits(tokens).last!, "linear scaling")
+    }
+
+    @Test func ropeFrequencyFactorsTensor() throws {
+        let tiny = TinyLlama(seed: 7) { $0.ropeFactors = (0 ..< 8).map { 1 + Float($0) } }
+        let (model, _) = try load(tiny)
+        let cache = model.makeCache(capacity: 32)
+        var batch = ForwardBatch()
+        batch.append(tokens, cache: cache, wantsLogits: true)
+        expectClose(try model.forward(batch), tiny.referenceLogits(tokens).last!, "rope_freqs")
+    }
+
+    @Test func fullContextAndBadTokensAreErrors() throws {
+        let (model, _) = try load(TinyLlama(seed: 8))
+        let cache = model.makeCache(capacity: 4)
+        var batch = ForwardBatch()
+        batch.append(tokens[0 ..< 5], cache: cache, wantsLogits: true)
+        #expect(throws: ModelError.contextFull(needed: 5, capacity: 4)) { try model.forward(batch) }
+        batch.removeAll()
+        batch.append([40], cache: cache, wantsLogits: true)
+        #expect(throws: ModelError.tokenOutOfRange(token: 40, vocabularySize: 40)) { try model.forward(batch) }
+        #expect(cache.length == 0)
+    }
+
+    @Test func missingTensorAndWrongShapeAreNamed() throws {
+        var tiny = TinyLlama(seed: 9)
+        tiny.weights["blk.1.ffn_up.weight"] = nil
+        #expect(throws: ModelError.missingTensor("blk.1.ffn_up.weight")) { try load(tiny) }
+        var wrong = TinyLlama(seed: 9)
+        wrong.weights["blk.0.attn_k.weight"] = Array(wrong.weights["blk.0.attn_k.weight"]!.prefix(8))
+        #expect(throws: ModelError.shapeMismatch(tensor: "blk.0.attn_k.weight", expected: [64, 32], found: [64, 8])) { try load(wrong) }
+    }
+}
