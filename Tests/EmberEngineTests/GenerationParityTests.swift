@@ -39,17 +39,16 @@ private struct GenerationGoldens: Decodable {
         try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures"))
     }
 
-    private static func loadGoldens() throws -> (GenerationGoldens, [[Float]]) {
-        let goldens = try JSONDecoder().decode(GenerationGoldens.self,
-                                               from: Data(contentsOf: fixture("generation_goldens.json")))
-        let raw = try Data(contentsOf: fixture("generation_logits.f16"))
-        let width = goldens.vocabulary_size
-        #expect(raw.count == goldens.cases.count * width * 2)
+    private static func loadGoldens() throws -> GenerationGoldens {
+        try JSONDecoder().decode(GenerationGoldens.self, from: Data(contentsOf: fixture("generation_goldens.json")))
+    }
+
+    /// One row of `width` logits per prompt, stored as little-endian float16.
+    private static func loadLogits(_ name: String, prompts: Int, width: Int) throws -> [[Float]] {
+        let raw = try Data(contentsOf: fixture(name))
+        try #require(raw.count == prompts * width * 2, "\(name) holds \(raw.count) bytes")
         let halves = raw.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }
-        let rows = (0 ..< goldens.cases.count).map { index in
-            halves[index * width ..< (index + 1) * width].map(Float.init)
-        }
-        return (goldens, rows)
+        return (0 ..< prompts).map { index in halves[index * width ..< (index + 1) * width].map(Float.init) }
     }
 
     private static func loadModel() throws -> (LanguageModel, Tokenizer) {
@@ -77,8 +76,10 @@ private struct GenerationGoldens: Decodable {
     }
 
     @Test func realModelGreedyGenerationMatchesLlamaCpp() throws {
-        let (goldens, referenceLogits) = try Self.loadGoldens()
+        let goldens = try Self.loadGoldens()
         #expect(goldens.cases.count >= 8)
+        let referenceLogits = try Self.loadLogits("generation_logits.f16", prompts: goldens.cases.count,
+                                                  width: goldens.vocabulary_size)
         let (model, tokenizer) = try Self.loadModel()
         let cache = model.makeCache(capacity: 512)
         var batch = ForwardBatch()
@@ -118,6 +119,35 @@ private struct GenerationGoldens: Decodable {
         withKnownIssue("issue 2 item 6 not met on every prompt: cosine >= 0.999 and divergences only below margin 0.1") {
             #expect(shortfalls.isEmpty, "\(shortfalls)")
         }
+    }
+
+    /// Against the exact float64 evaluation of the same weights (scripts/goldens/make_exact_logits.py).
+    /// Both engines quantize activations to 8 bits, and on this model that alone costs up to ~0.006 of
+    /// cosine at sensitive positions (llama.cpp reaches 0.9945 on prompt 7). Ember must stay within
+    /// 0.998 on every prompt and be, on average, at least as close to the exact result as llama.cpp.
+    @Test func realModelLogitsMatchTheExactEvaluation() throws {
+        let goldens = try Self.loadGoldens()
+        let exact = try Self.loadLogits("exact_logits.f16", prompts: goldens.cases.count, width: goldens.vocabulary_size)
+        let llamaCpp = try Self.loadLogits("generation_logits.f16", prompts: goldens.cases.count, width: goldens.vocabulary_size)
+        let (model, _) = try Self.loadModel()
+        let cache = model.makeCache(capacity: 512)
+        var batch = ForwardBatch()
+        var report: [String] = []
+        var oursTotal = 0.0, theirsTotal = 0.0
+        for (index, golden) in goldens.cases.enumerated() {
+            cache.reset()
+            batch.removeAll()
+            batch.append(golden.prompt_tokens, cache: cache, wantsLogits: true)
+            let logits = try model.forward(batch)
+            let ours = Self.cosine(logits, exact[index])
+            #expect(ours >= 0.998, "prompt \(index): cosine \(ours) with the exact evaluation")
+            let theirs = llamaCpp[index].withUnsafeBufferPointer { Self.cosine($0, exact[index]) }
+            oursTotal += ours
+            theirsTotal += theirs
+            report.append(String(format: "prompt %d: ember %.5f llama.cpp %.5f", index, ours, theirs))
+        }
+        #expect(oursTotal >= theirsTotal, "mean cosine with the exact evaluation: Ember below llama.cpp")
+        print("cosine with the exact evaluation: \(report)")
     }
 
     @Test func realModelChatPromptStopsAtEndOfTurn() throws {
