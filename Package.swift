@@ -44,5 +44,6 @@ let package = Package(
         .testTarget(name: "EmberModelTests", dependencies: ["EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberEngine", "EmberStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberStoreTests", dependencies: ["EmberStore"]),
+        .testTarget(name: "EmberCLITests"),
     ]
 )

@@ -14,6 +14,12 @@ enum Interrupt {
     static var isRequested: Bool { requested.load(ordering: .relaxed) }
 
     static func install() {
+        // A parent that spawns ember from a thread with SIGINT blocked (a dispatch worker, a test
+        // runner) passes that mask on; unblock it or Ctrl-C would never arrive.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         signal(SIGINT) { _ in
             if Interrupt.requested.exchange(true, ordering: .relaxed) { _exit(130) }
         }

@@ -21,7 +21,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customShort("f"), help: "Read the prompt from a file.")
     var file: String?
 
-    @Option(name: .customShort("n"), help: "Tokens to generate (-1: until an end token or a full context).")
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Tokens to generate (-1: until an end token or a full context).")
     var tokens = 256
 
     @Option(name: .customLong("temp"), help: "Temperature; 0 is greedy.")
@@ -90,8 +90,9 @@ struct RunCommand: ParsableCommand {
                                                 isCancelled: { Interrupt.isRequested }) { piece in
             if !piece.isEmpty { output.write(Data(piece.utf8)) }
         }
-        output.write(Data("\n".utf8))
-        FileHandle.standardError.write(Data(Self.summary(loaded.loadMilliseconds, statistics).utf8))
+        // The line break that ends the text on a terminal goes to stderr with the summary, so that
+        // stdout carries exactly the generated text.
+        FileHandle.standardError.write(Data(("\n" + Self.summary(loaded.loadMilliseconds, statistics)).utf8))
     }
 
     private func promptText() throws -> String {

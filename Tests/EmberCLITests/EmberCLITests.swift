@@ -1,0 +1,110 @@
+// The `ember` executable as a user runs it: built by scripts/test (`swift build -c release`), spawned
+// here with real arguments on the default model. Checks what goes to stdout and stderr, exit codes,
+// and that Ctrl-C (SIGINT) ends a generation cleanly.
+
+import Foundation
+import Testing
+
+@Suite(.serialized) struct EmberCLITests {
+    /// .build/release/ember next to this package (scripts/test builds it before the tests run).
+    static let executable = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/release/ember")
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func ember(_ arguments: [String], interruptAfter: Duration? = nil) throws -> Result {
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path),
+                     "build it first: swift build -c release")
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        if let interruptAfter {
+            Thread.sleep(forTimeInterval: Double(interruptAfter.components.seconds) + Double(interruptAfter.components.attoseconds) * 1e-18)
+            process.interrupt()
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func realModelRunStreamsOnlyTextAndSummarisesOnStderr() throws {
+        let result = try Self.ember(["run", "-p", "The capital of France is", "-n", "8", "--temp", "0", "-t", "2"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix(" Paris."))  // llama.cpp's greedy continuation
+        #expect(!result.stdout.contains("tok/s"))
+        let summary = try #require(result.stderr.split(separator: "\n").last)
+        #expect(summary.contains("load ") && summary.contains("prompt 5 tokens") && summary.contains("generation 8 tokens"))
+    }
+
+    @Test func realModelStopStringIsNotPrinted() throws {
+        let result = try Self.ember(["run", "-p", "The capital of France is", "-n", "64", "--temp", "0", "--stop", "United"])
+        #expect(result.status == 0)
+        #expect(result.stdout == " Paris.\n\nThe ")
+        #expect(result.stderr.contains("stop: stopString"))
+    }
+
+    @Test func realModelSeedMakesSamplingRepeatable() throws {
+        let arguments = ["run", "-p", "Once upon a time", "-n", "16", "--temp", "1.0", "--seed", "42"]
+        let first = try Self.ember(arguments), second = try Self.ember(arguments)
+        #expect(first.status == 0 && !first.stdout.isEmpty)
+        #expect(first.stdout == second.stdout)
+    }
+
+    @Test func realModelPromptLongerThanTheContextIsAClearError() throws {
+        let result = try Self.ember(["run", "-c", "8", "-p", String(repeating: "word ", count: 50)])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("context"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func missingModelFileIsAClearError() throws {
+        let result = try Self.ember(["run", "-m", "/nonexistent/model.gguf", "-p", "hi"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("/nonexistent/model.gguf"))
+    }
+
+    @Test func badOptionsAreRejected() throws {
+        let result = try Self.ember(["run", "-n", "0", "-p", "hi"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("-n must be positive"))
+    }
+
+    @Test func realModelInterruptEndsGenerationCleanly() throws {
+        // Greedy on this prompt repeats one sentence without an end token (see the goldens), so only
+        // the interrupt can end it before the 4096-token context fills.
+        let result = try Self.ember(["run", "-p", "The capital of France is", "-n", "-1", "-c", "4096", "--temp", "0"],
+                                    interruptAfter: .seconds(2))
+        #expect(result.status == 0)
+        #expect(!result.stdout.isEmpty)
+        #expect(result.stderr.contains("stop: cancelled"))
+    }
+
+    @Test func realModelInspectJSONDescribesTheModel() throws {
+        let result = try Self.ember(["inspect", "smollm2", "--json"])
+        #expect(result.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let metadata = try #require(object["metadata"] as? [String: Any])
+        #expect(metadata["general.architecture"] as? String == "llama")
+        let tensors = try #require(object["tensors"] as? [[String: Any]])
+        #expect(tensors.count == 272)
+    }
+
+    @Test func realModelInspectTextShowsTheTensorTable() throws {
+        let result = try Self.ember(["inspect"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("blk.0.attn_q.weight"))
+        #expect(result.stdout.contains("q4_1") || result.stdout.contains("Q4_1"))
+        #expect(result.stdout.contains("chat template") || result.stdout.contains("Chat template"))
+    }
+}
