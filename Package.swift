@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "EmberTestSupport", dependencies: ["EmberFormats"], path: "Tests/EmberTestSupport"),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer", "EmberStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberModelTests", dependencies: ["EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberEngine", "EmberStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberStoreTests", dependencies: ["EmberStore"]),

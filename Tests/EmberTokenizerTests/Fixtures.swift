@@ -54,11 +54,11 @@ enum Fixtures {
 
     /// The small byte-level BPE vocabulary (its file says pre-tokenizer llama-bpe).
     static func tinyBPETokenizer(preTokenizer: String? = nil) throws -> Tokenizer {
-        try Tokenizer(metadata: GGUFFile(path: url("bpe_tiny.gguf").path).metadata, preTokenizer: preTokenizer)
+        try Tokenizer(metadata: metadata(json: url("bpe_tiny.json")), preTokenizer: preTokenizer)
     }
 
     static func sentencePieceTokenizer() throws -> Tokenizer {
-        try Tokenizer(metadata: GGUFFile(path: url("spm_tiny.gguf").path).metadata)
+        try Tokenizer(metadata: metadata(json: url("spm_tiny.json")))
     }
 
     private static let smolLM2Metadata = Result { () throws -> GGUFMetadata in

@@ -8,8 +8,10 @@ Writes into Tests/EmberTokenizerTests/Fixtures/:
   tokenizer_goldens_<name>.json     for one vocabulary + pre-tokenizer: llama.cpp's ids for every corpus
                                     string three ways (special: add_special + parse_special,
                                     plain: add_special only, raw: neither) and its end-of-generation ids
-  spm_tiny.gguf                     a small SentencePiece (model `llama`) vocabulary, trained here
-  bpe_tiny.gguf                     a small byte-level BPE (model `gpt2`) vocabulary, trained here
+  spm_tiny.json                     a small SentencePiece (model `llama`) vocabulary, trained here
+  bpe_tiny.json                     a small byte-level BPE (model `gpt2`) vocabulary, trained here
+                                    (both are the GGUF metadata as typed JSON: no model files in git;
+                                    the Swift tests write them back to a temporary GGUF)
 
 Vocabularies:
   smollm, llama-bpe, qwen2, default, gpt-2
@@ -25,7 +27,7 @@ Vocabularies:
   spm
       a BPE SentencePiece model with byte_fallback, trained on text built in this script (fixed seed,
       one thread, so it is deterministic), converted to GGUF the way llama.cpp's converter does
-      (tokens, scores, token types, bos/eos/unk, add_bos_token true) and committed as spm_tiny.gguf
+      (tokens, scores, token types, bos/eos/unk, add_bos_token true) and committed as spm_tiny.json
 
 Run (needs `pip install llama-cpp-python gguf sentencepiece`; CI never runs this, it only reads the output):
     python3 scripts/goldens/make_tokenizer_goldens.py [MODEL.gguf]
@@ -420,6 +422,23 @@ def goldens(gguf_path, name, texts):
     return result
 
 
+def write_metadata_json(gguf_path, out_path):
+    """The file's metadata as an ordered list of {key, type, value} (arrays: type `array`, element_type)."""
+    reader = gguf.GGUFReader(gguf_path)
+    entries = []
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        entry = {"key": key, "type": field.types[0].name.lower()}
+        if field.types[0] == gguf.GGUFValueType.ARRAY:
+            entry["element_type"] = field.types[1].name.lower()
+        entry["value"] = field.contents()
+        entries.append(entry)
+    with open(out_path, "w") as f:
+        json.dump(entries, f, ensure_ascii=False)
+        f.write("\n")
+
+
 def write_json(path, value):
     """Compact JSON with one list element (string or case) per line, so diffs stay readable."""
     def dump(v):
@@ -452,14 +471,15 @@ def main():
             write_json(os.path.join(FIXTURES, f"tokenizer_goldens_{pre}.json"), goldens(path, pre, texts))
 
         for pre in BPE_PRE_NAMES:
-            path = os.path.join(FIXTURES, "bpe_tiny.gguf")
-            if pre != "llama-bpe":
-                path = os.path.join(workdir, f"bpe-tiny-{pre}.gguf")
+            path = os.path.join(workdir, f"bpe-tiny-{pre}.gguf")
             write_bpe_gguf(path, pre)
+            if pre == "llama-bpe":
+                write_metadata_json(path, os.path.join(FIXTURES, "bpe_tiny.json"))
             write_json(os.path.join(FIXTURES, f"tokenizer_goldens_tiny-{pre}.json"), goldens(path, f"tiny-{pre}", texts))
 
-        spm_gguf = os.path.join(FIXTURES, "spm_tiny.gguf")
+        spm_gguf = os.path.join(workdir, "spm_tiny.gguf")
         write_spm_gguf(train_spm(workdir), spm_gguf)
+        write_metadata_json(spm_gguf, os.path.join(FIXTURES, "spm_tiny.json"))
         write_json(os.path.join(FIXTURES, "tokenizer_goldens_spm.json"), goldens(spm_gguf, "spm", texts))
     print(f"wrote {len(texts)} strings x {2 * len(BPE_PRE_NAMES) + 1} vocabularies to {FIXTURES}")
 
