@@ -51,12 +51,12 @@ private struct GenerationGoldens: Decodable {
         return (0 ..< prompts).map { index in halves[index * width ..< (index + 1) * width].map(Float.init) }
     }
 
-    private static func loadModel() throws -> (LanguageModel, Tokenizer) {
-        let path = try ModelStore.standard().resolve("smollm2")
-        let file = try GGUFFile(path: path)
-        let tokenizer = try Tokenizer(metadata: file.metadata)
-        let model = try ModelLoader.load(file, backend: CPUBackend(threadCount: 2))
-        return (model, tokenizer)
+    /// The model and tokenizer, loaded once for the whole (serialized) suite.
+    private static func loadModel() throws -> (LanguageModel, Tokenizer) { try sharedModel.get() }
+
+    private static let sharedModel = Result { () throws -> (LanguageModel, Tokenizer) in
+        let file = try GGUFFile(path: ModelStore.standard().resolve("smollm2"))
+        return (try ModelLoader.load(file, backend: CPUBackend(threadCount: 2)), try Tokenizer(metadata: file.metadata))
     }
 
     private static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
