@@ -1,44 +1,41 @@
-// Activations quantized to 8 bits in blocks of 32 values, the right-hand side of every integer dot
-// product with a quantized weight row. The values match ggml's Q8_1 (`quantize_row_q8_1`): per block a
-// scale d = max|x| / 127 and the scaled sum s = d * sum(q), both rounded through Float16 as ggml stores
-// them, so Ember's integer dot products see the same inputs as llama.cpp's.
-// Stored as three parallel arrays (quants, scales, sums) rather than ggml's array of structs, which
-// keeps each kernel's loads aligned and simple.
+// Activations quantized to 16 bits in blocks of 32 values: the right-hand side of every integer dot
+// product with a quantized weight row. Per block, a scale d = max|x| / 32767, the quants
+// q_i = round(x_i / d), and the block's sum s = d * sum(q_i) for the weight types with an offset.
+//
+// Why 16 bits and not ggml's 8: on SmolLM2 the rounding of 8-bit activations alone moves the logits
+// to a cosine of 0.997 from the exact result at sensitive positions, and because every later layer
+// re-quantizes, any tiny float difference between two engines flips roundings and grows into that
+// same gap (BENCHMARKS.md, "Activation precision"). 16-bit quants are 256 times finer: the logits
+// stay within a cosine of 0.999999 of the exact result, for at most ~10% of decode speed (the integer
+// core is vpmaddwd either way in Swift).
+// Stored as three parallel arrays (quants, scales, sums), which keeps each kernel's loads simple.
 
-import EmberFormats
-
-/// A view of one quantized activation row: `count` int8 quants, and one scale and one scaled sum per
+/// A view of one quantized activation row: `count` int16 quants, and one scale and one scaled sum per
 /// block of 32.
-public struct Q8Row {
-    public let quants: UnsafePointer<Int8>
+public struct Q16Row {
+    public let quants: UnsafePointer<Int16>
     public let scales: UnsafePointer<Float>
     public let sums: UnsafePointer<Float>
 
     @inlinable
-    public init(quants: UnsafePointer<Int8>, scales: UnsafePointer<Float>, sums: UnsafePointer<Float>) {
+    public init(quants: UnsafePointer<Int16>, scales: UnsafePointer<Float>, sums: UnsafePointer<Float>) {
         self.quants = quants
         self.scales = scales
         self.sums = sums
-    }
-
-    /// The row starting `blocks` blocks of 32 further on.
-    @inlinable @inline(__always)
-    public func advanced(byBlocks blocks: Int) -> Q8Row {
-        Q8Row(quants: quants + blocks * 32, scales: scales + blocks, sums: sums + blocks)
     }
 }
 
 /// Scratch storage for up to `capacityRows` quantized rows of `rowLength` values. Allocated once per
 /// model and reused for every token (no allocation on the hot path).
-public final class Q8Buffer: @unchecked Sendable {
+public final class Q16Buffer: @unchecked Sendable {
     public let rowLength: Int
     public let capacityRows: Int
-    public let quants: UnsafeMutablePointer<Int8>
+    public let quants: UnsafeMutablePointer<Int16>
     public let scales: UnsafeMutablePointer<Float>
     public let sums: UnsafeMutablePointer<Float>
 
     public init(rowLength: Int, capacityRows: Int) {
-        precondition(rowLength % 32 == 0, "Q8 rows hold whole blocks of 32 values")
+        precondition(rowLength % 32 == 0, "quantized rows hold whole blocks of 32 values")
         self.rowLength = rowLength
         self.capacityRows = capacityRows
         quants = .allocate(capacity: rowLength * capacityRows)
@@ -53,28 +50,28 @@ public final class Q8Buffer: @unchecked Sendable {
     }
 
     @inlinable
-    public func row(_ index: Int) -> Q8Row {
+    public func row(_ index: Int) -> Q16Row {
         let blocks = rowLength / 32
-        return Q8Row(quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
+        return Q16Row(quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
     }
 
     /// Quantizes row `index` from `source` (`rowLength` floats).
     @inlinable
     public func quantize(row index: Int, from source: UnsafePointer<Float>) {
         let blocks = rowLength / 32
-        quantizeQ8(source, count: rowLength,
-                   quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
+        quantizeQ16(source, count: rowLength,
+                    quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
     }
 }
 
-/// Quantizes `count` floats (a multiple of 32) in blocks of 32, as ggml's x86 `quantize_row_q8_1`.
-/// Written as loops of eight lanes, which LLVM turns into single AVX2 instructions: the stdlib's
-/// `pointwiseMax`, `max()`, `wrappedSum()` and SIMD int/float conversions stayed calls and made this
-/// ~25x slower (../shared/notes/cpu-kernels.md). Non-finite inputs give meaningless quants, no trap.
+/// Quantizes `count` floats (a multiple of 32) in blocks of 32. Written as loops of eight lanes, which
+/// LLVM turns into single AVX2 instructions: the stdlib's `pointwiseMax`, `max()`, `wrappedSum()` and
+/// SIMD int/float conversions stayed calls (../shared/notes/cpu-kernels.md). Non-finite inputs give
+/// meaningless quants, no trap.
 @inlinable
-public func quantizeQ8(_ x: UnsafePointer<Float>, count: Int,
-                       quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>,
-                       sums: UnsafeMutablePointer<Float>) {
+public func quantizeQ16(_ x: UnsafePointer<Float>, count: Int,
+                        quants: UnsafeMutablePointer<Int16>, scales: UnsafeMutablePointer<Float>,
+                        sums: UnsafeMutablePointer<Float>) {
     for block in 0 ..< count / 32 {
         let source = UnsafeRawPointer(x + block * 32)
         var maxAbs = SIMD8<Float>()
@@ -84,26 +81,26 @@ public func quantizeQ8(_ x: UnsafePointer<Float>, count: Int,
         }
         var amax: Float = 0
         for lane in 0 ..< 8 { amax = Swift.max(amax, maxAbs[lane]) }
-        let d = amax / 127
-        let inverse: Float = amax != 0 ? 127 / amax : 0
+        let d = amax / 32767
+        let inverse: Float = amax != 0 ? 32767 / amax : 0
         var total = SIMD8<Int32>()
         let destination = UnsafeMutableRawPointer(quants + block * 32)
         for part in 0 ..< 4 {
             let v = source.loadUnaligned(fromByteOffset: part * 32, as: SIMD8<Float>.self) * inverse
-            // Adding 1.5 * 2^23 rounds to an integer (to nearest, ties to even, as _mm256_round_ps)
-            // and leaves it in the low mantissa bits: an exact, check-free float-to-int for |v| <= 127.
+            // Adding 1.5 * 2^23 rounds to an integer (to nearest, ties to even) and leaves it in the
+            // low mantissa bits: an exact, check-free float-to-int for |v| <= 2^22.
             var q = SIMD8<Int32>()
             for lane in 0 ..< 8 {
                 q[lane] = Int32(bitPattern: (v[lane] + 0x1.8p23).bitPattern) &- 0x4B40_0000
             }
             total &+= q
-            var bytes = SIMD8<Int8>()
-            for lane in 0 ..< 8 { bytes[lane] = Int8(truncatingIfNeeded: q[lane]) }
-            destination.storeBytes(of: bytes, toByteOffset: part * 8, as: SIMD8<Int8>.self)
+            var halves = SIMD8<Int16>()
+            for lane in 0 ..< 8 { halves[lane] = Int16(truncatingIfNeeded: q[lane]) }
+            destination.storeBytes(of: halves, toByteOffset: part * 16, as: SIMD8<Int16>.self)
         }
         var sum: Int32 = 0
         for lane in 0 ..< 8 { sum &+= total[lane] }
-        scales[block] = Float(Float16(d))
-        sums[block] = Float(Float16(d * Float(sum)))
+        scales[block] = d
+        sums[block] = d * Float(sum)
     }
 }

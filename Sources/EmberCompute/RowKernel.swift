@@ -4,14 +4,14 @@
 
 import EmberFormats
 
-/// Kernels for a weight type whose rows are multiplied with 8-bit quantized activations (`Q8Row`).
+/// Kernels for a weight type whose rows are multiplied with 16-bit quantized activations (`Q16Row`).
 public protocol QuantizedRowKernel {
     /// The tensor type these kernels read.
     static var type: TensorType { get }
     /// Dot product of one weight row of `count` elements with a quantized activation row (SIMD).
-    static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float
+    static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float
     /// The same dot product in plain scalar code: the reference the SIMD path is tested against.
-    static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float
+    static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float
     /// Expands `count` elements of a row to floats (scalar reference, also used for embeddings).
     static func dequantize(_ row: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>)
 }

@@ -12,10 +12,10 @@ public final class Generator {
     private var batch = ForwardBatch()
 
     /// `contextLength` sizes the KV cache (the -c option).
-    public init(model: LanguageModel, tokenizer: Tokenizer, contextLength: Int) {
+    public init(model: LanguageModel, tokenizer: Tokenizer, contextLength: Int, cacheType: CacheType = .f16) {
         self.model = model
         self.tokenizer = tokenizer
-        cache = model.makeCache(capacity: contextLength)
+        cache = model.makeCache(capacity: contextLength, type: cacheType)
     }
 
     /// Generates from `prompt`, calling `onText` with each piece of visible text. `isCancelled` is

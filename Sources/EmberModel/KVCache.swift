@@ -1,22 +1,27 @@
-// The key/value cache of one sequence: per layer, one F16 row of keys and one of values per position.
-// `length` is how many positions hold data; a forward pass appends its tokens at `length`.
+// The key/value cache of one sequence: per layer, one row of keys and one of values per position, in
+// F16 (the default, as llama.cpp) or F32. `length` is how many positions hold data; a forward pass
+// appends its tokens at `length`.
 
 import EmberCompute
+import EmberFormats
 
 public final class KVCache: @unchecked Sendable {
     /// Positions the cache can hold (the context size, `-c`).
     public let capacity: Int
     /// Positions filled so far.
     public internal(set) var length = 0
-    /// Per layer: (capacity, kv heads * head dim) F16.
+    /// Element type of keys and values.
+    public let type: CacheType
+    /// Per layer: (capacity, kv heads * head dim).
     let keys: [Tensor]
-    /// Per layer: (capacity, kv heads * head dim) F16.
+    /// Per layer: (capacity, kv heads * head dim).
     let values: [Tensor]
 
-    init(backend: Backend, layers: Int, capacity: Int, width: Int) {
+    init(backend: Backend, layers: Int, capacity: Int, width: Int, type: CacheType) {
         self.capacity = capacity
-        keys = (0 ..< layers).map { backend.makeTensor(name: "cache_k.\($0)", type: .f16, rows: capacity, columns: width) }
-        values = (0 ..< layers).map { backend.makeTensor(name: "cache_v.\($0)", type: .f16, rows: capacity, columns: width) }
+        self.type = type
+        keys = (0 ..< layers).map { backend.makeTensor(name: "cache_k.\($0)", type: type.tensorType, rows: capacity, columns: width) }
+        values = (0 ..< layers).map { backend.makeTensor(name: "cache_v.\($0)", type: type.tensorType, rows: capacity, columns: width) }
     }
 
     /// Forgets every position (the memory is kept for the next sequence).
@@ -24,4 +29,16 @@ public final class KVCache: @unchecked Sendable {
 
     /// Bytes the cache occupies.
     public var byteCount: Int { (keys + values).reduce(0) { $0 + $1.byteCount } }
+}
+
+/// What the KV cache stores: F16 halves its memory; F32 keeps keys and values exact.
+public enum CacheType: String, Sendable, CaseIterable {
+    case f16, f32
+
+    var tensorType: TensorType {
+        switch self {
+        case .f16: .f16
+        case .f32: .f32
+        }
+    }
 }

@@ -13,11 +13,17 @@ public protocol LanguageModel: AnyObject, Sendable {
     var maxBatchTokens: Int { get }
     var backend: Backend { get }
 
-    func makeCache(capacity: Int) -> KVCache
+    /// A KV cache of `capacity` positions for one sequence.
+    func makeCache(capacity: Int, type: CacheType) -> KVCache
     /// Runs the batch, appends its tokens to each sequence's cache, and returns one row of
     /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid
     /// until the next call.
     func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Float>
+}
+
+extension LanguageModel {
+    /// A KV cache in the default F16.
+    public func makeCache(capacity: Int) -> KVCache { makeCache(capacity: capacity, type: .f16) }
 }
 
 public enum ModelLoader {

@@ -68,9 +68,9 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         workspace = Workspace(backend: backend, parameters: p, rows: maxBatchTokens)
     }
 
-    public func makeCache(capacity: Int) -> KVCache {
+    public func makeCache(capacity: Int, type: CacheType) -> KVCache {
         KVCache(backend: backend, layers: parameters.blockCount, capacity: capacity,
-                width: parameters.kvHeadCount * parameters.headDimension)
+                width: parameters.kvHeadCount * parameters.headDimension, type: type)
     }
 
     public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Float> {

@@ -48,6 +48,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customShort("c"), help: "Context size in tokens (default: the model's, at most 4096).")
     var context: Int?
 
+    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16 or f32.")
+    var cacheType = CacheType.f16
+
     @Option(name: .customShort("t"), help: "Threads (default: one per core).")
     var threads: Int?
 
@@ -84,7 +87,8 @@ struct RunCommand: ParsableCommand {
         let parameters = GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop)
 
         Interrupt.install()
-        let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer, contextLength: contextLength)
+        let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer, contextLength: contextLength,
+                                  cacheType: cacheType)
         let output = FileHandle.standardOutput
         let statistics = try generator.generate(prompt: promptTokens, parameters: parameters,
                                                 isCancelled: { Interrupt.isRequested }) { piece in
@@ -110,3 +114,5 @@ struct RunCommand: ParsableCommand {
             + " | generation \(s.generatedTokens) tokens, \(format(s.generationTokensPerSecond)) tok/s | stop: \(s.stopReason.rawValue)\n"
     }
 }
+
+extension CacheType: ExpressibleByArgument {}

@@ -4,8 +4,7 @@
 //  - SIMD vs scalar: both compute the same exact integer sum per block and differ only in the order
 //    of float additions: at most (additions + a few) * 2^-24 * sum|terms|.
 //  - vs the reference: the same bound; the reference applies a block's offset m (Q4_1, Q5_1,
-//    Q4_K, Q5_K) through the f16-rounded activation sum s_a as the kernels and ggml do (against
-//    d_a * sum(q_a) the difference would be m * s_a * 2^-11 per block, as large as a wrong weight).
+//    Q4_K, Q5_K) through the stored activation sum s_a, as the kernels do.
 
 import EmberCompute
 import EmberFormats
@@ -43,11 +42,11 @@ func quantizedDotMatchesScalarAndReference(_ type: TensorType) throws {
     for (start, blocks) in rowSpans(type) {
         let count = blocks * fixture.blockSize
         let x = randomActivations(count, seed: UInt64(start * 1000 + blocks))
-        let q8 = Q8Buffer(rowLength: count, capacityRows: 1)
-        q8.quantize(row: 0, from: x)
-        // `a` points into q8, which must outlive every use of it.
-        withExtendedLifetime(q8) {
-            let a = q8.row(0)
+        let activations = Q16Buffer(rowLength: count, capacityRows: 1)
+        activations.quantize(row: 0, from: x)
+        // `a` points into the buffer, which must outlive every use of it.
+        withExtendedLifetime(activations) {
+            let a = activations.row(0)
             let weights = Array(fixture.values[start * fixture.blockSize ..< start * fixture.blockSize + count])
 
             let (simd, scalar, offsets) = fixture.blocks.withUnsafeBytes { bytes in
@@ -57,7 +56,7 @@ func quantizedDotMatchesScalarAndReference(_ type: TensorType) throws {
             }
 
             // The kernels' own formula: the offset of a block meets the activations through their stored
-            // (f16-rounded) sum s_a, the rest through the quants, as in ggml.
+            // sum s_a, the rest through the quants.
             var reference = 0.0, magnitude = 0.0
             for b in 0 ..< count / 32 {
                 for i in b * 32 ..< b * 32 + 32 {
@@ -104,20 +103,20 @@ func floatDotMatchesScalarAndReference(_ type: TensorType) throws {
 }
 
 /// A quantized activation row holding `quant` everywhere, with the given scale for every block.
-private func constantActivations(_ quant: Int8, count: Int, scale: Float) -> Q8Buffer {
-    let buffer = Q8Buffer(rowLength: count, capacityRows: 1)
+private func constantActivations(_ quant: Int16, count: Int, scale: Float) -> Q16Buffer {
+    let buffer = Q16Buffer(rowLength: count, capacityRows: 1)
     buffer.quants.update(repeating: quant, count: count)
     buffer.scales.update(repeating: scale, count: count / 32)
     buffer.sums.update(repeating: scale * Float(Int(quant) * 32), count: count / 32)
     return buffer
 }
 
-@Test func extremeProductsDoNotOverflowInt16Lanes() {
-    // Q8_0: every weight -128 against activations of -127, the largest products int16 lanes hold.
+@Test func extremeProductsDoNotOverflow() {
+    // Q8_0: every weight -128 against activations of -32767, the largest products a block can hold.
     var block = [UInt8](repeating: 0x80, count: 34)
     withUnsafeBytes(of: Float16(0.5).bitPattern.littleEndian) { block.replaceSubrange(0 ..< 2, with: $0) }
-    let activations = constantActivations(-127, count: 32, scale: 0.25)
-    let expected = Float(0.5 * 0.25 * 32 * 128 * 127)
+    let activations = constantActivations(-32767, count: 32, scale: 0.25)
+    let expected = Float(0.5 * 0.25 * 32 * 128 * 32767)
     withExtendedLifetime(activations) {
         block.withUnsafeBytes { bytes in
             #expect(Q8_0Kernel.dot(bytes.baseAddress!, activations.row(0), count: 32) == expected)
@@ -125,12 +124,13 @@ private func constantActivations(_ quant: Int8, count: Int, scale: Float) -> Q8B
         }
     }
 
-    // Q6_K: q = 0 (weight -32) and scale -128 everywhere against activations of 127.
+    // Q6_K: q = 0 (weight -32) and scale -128 everywhere against activations of 32767: a super-block
+    // sums to 2^35, far past int32.
     var superBlock = [UInt8](repeating: 0, count: 210)
     for i in 192 ..< 208 { superBlock[i] = 0x80 }
     withUnsafeBytes(of: Float16(1).bitPattern.littleEndian) { superBlock.replaceSubrange(208 ..< 210, with: $0) }
-    let activations6 = constantActivations(127, count: 256, scale: 1)
-    let expected6 = Float(256 * -32 * -128 * 127)
+    let activations6 = constantActivations(32767, count: 256, scale: 1)
+    let expected6 = Float(256 * -32 * -128 * 32767)
     withExtendedLifetime(activations6) {
         superBlock.withUnsafeBytes { bytes in
             #expect(Q6_KKernel.dot(bytes.baseAddress!, activations6.row(0), count: 256) == expected6)

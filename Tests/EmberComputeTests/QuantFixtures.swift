@@ -72,28 +72,6 @@ struct QuantFixture {
     }
 }
 
-/// Activations and their quantization by ggml's x86 quantize_row_q8_1.
-struct Q8Fixture {
-    let x: [Float]
-    let quants: [Int8]
-    let scales: [Float]
-    let sums: [Float]
-
-    init() throws {
-        let name = "quantize_q8.dat"
-        var reader = Reader(data: try fixtureData(name))
-        guard reader.bytes(4) == Array("EMQ8".utf8), reader.u32() == 1 else { throw FixtureError.malformed(name) }
-        let count = Int(reader.u32())
-        guard count % 32 == 0, reader.data.count == 12 + count * 5 + count / 32 * 8 else {
-            throw FixtureError.malformed(name)
-        }
-        x = reader.floats(count)
-        quants = reader.bytes(count).map { Int8(bitPattern: $0) }
-        scales = reader.floats(count / 32)
-        sums = reader.floats(count / 32)
-    }
-}
-
 /// The kernels under test, by type (metatypes are not Sendable test arguments; tensor types are).
 func quantizedKernel(_ type: TensorType) -> any QuantizedRowKernel.Type {
     switch type {

@@ -36,16 +36,17 @@ import Testing
         #expect(cache.length == tokens.count)
     }
 
-    @Test func decodeTokenByTokenMatchesTheReference() throws {
+    @Test(arguments: CacheType.allCases)
+    func decodeTokenByTokenMatchesTheReference(cacheType: CacheType) throws {
         let tiny = TinyLlama(seed: 2)
         let reference = tiny.referenceLogits(tokens)
         let (model, _) = try load(tiny)
-        let cache = model.makeCache(capacity: 32)
+        let cache = model.makeCache(capacity: 32, type: cacheType)
         var batch = ForwardBatch()
         for (index, token) in tokens.enumerated() {
             batch.removeAll()
             batch.append([token], cache: cache, wantsLogits: true)
-            expectClose(try model.forward(batch), reference[index], "step \(index)")
+            expectClose(try model.forward(batch), reference[index], "\(cacheType) cache, step \(index)")
         }
     }
 

@@ -15,7 +15,7 @@ THREADS, TOKENS = 2, 128
 PROMPT = "The capital of France is"
 HOME = os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember"))
 MODEL = os.path.join(HOME, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-EMBER = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "ember")
+EMBER = os.environ.get("EMBER_BIN", os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "ember"))
 
 
 def ember():

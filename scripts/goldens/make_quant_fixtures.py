@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Reference data for EmberCompute's weight kernels and activation quantizer, made with numpy and the
-`gguf` package (the quantization reference that ships with llama.cpp).
+"""Reference data for EmberCompute's weight kernels, made with numpy and the `gguf` package (the
+quantization reference that ships with llama.cpp).
 
 Run (needs `pip install gguf numpy`; tests only read the output, they never run this):
     python3 scripts/goldens/make_quant_fixtures.py
 Writes Tests/EmberComputeTests/Fixtures/quant/<TYPE>.dat for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
-Q5_1, Q4_K, Q5_K, Q6_K, and quantize_q8.dat. Seeded: a rerun gives identical bytes.
+Q5_1, Q4_K, Q5_K, Q6_K. Seeded: a rerun gives identical bytes.
 
 <TYPE>.dat, all integers and floats little-endian:
     magic        4 bytes  b"EMQB"
@@ -20,14 +20,6 @@ Q5_1, Q4_K, Q5_K, Q6_K, and quantize_q8.dat. Seeded: a rerun gives identical byt
     dequantized  block_count * block_size f32: gguf.quants.dequantize of the blocks
 The `gguf` package cannot quantize the K types, so their second half comes from the simple
 quantizers below (max-based, not ggml's search); their dequantized values still come from gguf.
-
-quantize_q8.dat: activations quantized in blocks of 32 as ggml's x86 quantize_row_q8_1 does it:
-    amax = max|x|, d = amax / 127, id = 127 / amax (0 if amax == 0), q = round-half-even(x * id),
-    scale = f16(d), sum = f16(d * sum(q)), all in float32 arithmetic.
-    magic b"EMQ8", version u32 1, count u32 (a multiple of 32),
-    x f32[count], q i8[count], scale f32[count / 32] (the f16 value widened), sum f32[count / 32]
-Its blocks include an all-zero block, blocks whose products x * id land exactly on .5 ties, one
-whose scale underflows f16 to zero, and blocks of very different magnitudes.
 """
 import os
 import struct
@@ -179,45 +171,11 @@ def make_type(qtype, seed):
         f.write(header + blocks.tobytes() + values.astype("<f4").tobytes())
 
 
-def quantize_q8_reference(x):
-    blocks = x.reshape(-1, 32)
-    amax = np.abs(blocks).max(axis=1)
-    d = amax / np.float32(127)
-    with np.errstate(divide="ignore"):
-        inverse = np.where(amax != 0, np.float32(127) / amax, np.float32(0)).astype(np.float32)
-    q = np.round(blocks * inverse[:, None]).astype(np.int32)  # np.round is round-half-even
-    assert np.abs(q).max() <= 127
-    scales = d.astype(np.float16).astype(np.float32)
-    sums = (d * q.sum(axis=1).astype(np.float32)).astype(np.float16).astype(np.float32)
-    return q.astype(np.int8).reshape(-1), scales, sums
-
-
-def make_q8():
-    rng = np.random.default_rng(8)
-    blocks = [np.zeros(32, dtype=np.float32)]
-    # amax 127 makes id exactly 1 and amax 63.5 makes it exactly 2: these products are exact .5 ties.
-    ties = (np.arange(32) - 16 + 0.5).astype(np.float32)
-    ties[0] = 127
-    blocks.append(ties)
-    blocks.append(np.concatenate([[63.5], (np.arange(31) - 15) * 0.25]).astype(np.float32))
-    blocks.append(-ties)
-    blocks.append((rng.standard_normal(32) * 1e-8).astype(np.float32))  # f16(d) underflows to 0
-    blocks.append((rng.standard_normal(32) * 300).astype(np.float32))
-    for _ in range(26):
-        blocks.append((rng.standard_normal(32) * np.exp(rng.uniform(-6, 3))).astype(np.float32))
-    x = np.concatenate(blocks).astype(np.float32)
-    q, scales, sums = quantize_q8_reference(x)
-    with open(os.path.join(OUT, "quantize_q8.dat"), "wb") as f:
-        f.write(b"EMQ8" + struct.pack("<2I", 1, x.size))
-        f.write(x.astype("<f4").tobytes() + q.tobytes() + scales.astype("<f4").tobytes() + sums.astype("<f4").tobytes())
-
-
 def main():
     os.makedirs(OUT, exist_ok=True)
     types = [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q4_K, T.Q5_K, T.Q6_K]
     for seed, qtype in enumerate(types):
         make_type(qtype, 1000 + seed)
-    make_q8()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public let name = "cpu"
     public let pool: ThreadPool
     /// Quantized copies of matmul inputs, one buffer per input width, grown to the largest batch seen.
-    var quantizedInputs: [Int: Q8Buffer] = [:]
+    var quantizedInputs: [Int: Q16Buffer] = [:]
     /// Per-thread attention score rows, grown to the longest context seen.
     var attentionScratch: UnsafeMutablePointer<Float>?
     var attentionScratchPerThread = 0

@@ -1,5 +1,5 @@
 // Matrix multiplication on the CPU: `output[t][r] = dot(weight row r, input row t)`. The input is
-// quantized once to 8 bits (for quantized weights), then the rows of all weights that share it are
+// quantized once to 16 bits (for quantized weights), then the rows of all weights that share it are
 // split evenly across the threads. Each thread walks its rows in small tiles and, within a tile, over
 // every token, so a tile of weights is read from memory once per batch and reused from L1.
 
@@ -32,11 +32,11 @@ extension CPUBackend {
         }
     }
 
-    private func quantizeInput(_ x: Tensor, rows: Int) -> Q8Buffer {
+    private func quantizeInput(_ x: Tensor, rows: Int) -> Q16Buffer {
         let width = x.rowLength
         var buffer = quantizedInputs[width]
         if buffer == nil || buffer!.capacityRows < rows {
-            buffer = Q8Buffer(rowLength: width, capacityRows: max(rows, buffer?.capacityRows ?? 0))
+            buffer = Q16Buffer(rowLength: width, capacityRows: max(rows, buffer?.capacityRows ?? 0))
             quantizedInputs[width] = buffer
         }
         let target = buffer!
@@ -46,7 +46,7 @@ extension CPUBackend {
         return target
     }
 
-    private func multiply(_ weight: Tensor, rows: Range<Int>, input: Tensor, activations: Q8Buffer?, tokens: Int,
+    private func multiply(_ weight: Tensor, rows: Range<Int>, input: Tensor, activations: Q16Buffer?, tokens: Int,
                           into output: Tensor) {
         switch weight.type {
         case .f32: multiplyFloat(F32Kernel.self, weight, rows: rows, input: input, tokens: tokens, into: output)
@@ -66,7 +66,7 @@ extension CPUBackend {
 
     @inline(__always)
     private func multiplyQuantized<Kernel: QuantizedRowKernel>(_: Kernel.Type, _ weight: Tensor, rows: Range<Int>,
-                                                               input: Q8Buffer, tokens: Int, into output: Tensor) {
+                                                               input: Q16Buffer, tokens: Int, into output: Tensor) {
         let rowBytes = weight.rowBytes, width = weight.rowLength
         let base = UnsafeRawPointer(weight.data)
         var tileStart = rows.lowerBound
@@ -104,6 +104,6 @@ extension CPUBackend {
 }
 
 extension TensorType {
-    /// Float weights multiply float activations; quantized ones multiply 8-bit quantized activations.
+    /// Float weights multiply float activations; quantized ones multiply 16-bit quantized activations.
     var usesFloatActivations: Bool { self == .f32 || self == .f16 || self == .bf16 }
 }

@@ -1,13 +1,17 @@
-// Building blocks shared by the per-type weight kernels: half-precision loads, int8/int16 widening,
-// int16-to-int32 folding, int-to-float conversion, horizontal sums, the fifth-bit table of the
-// 5-bit types and the unpacking of the 6-bit K-quant scales.
+// Building blocks shared by the per-type weight kernels: half-precision loads, widening of weight
+// bytes to int16 lanes, the integer dot product of a block, int-to-float conversion, horizontal sums,
+// the fifth-bit table of the 5-bit types and the unpacking of the 6-bit K-quant scales.
 // The SIMD helpers are loops of at most 16 lanes marked @inline(__always): LLVM turns each into one
 // AVX2 instruction, whereas the stdlib SIMD conversions, `sum()`, `lowHalf` and SIMD array literals
 // stay as calls or allocations in hot loops (../shared/notes/cpu-kernels.md).
 //
-// Integer dot products multiply in int16 lanes and add at most two products per lane before
-// widening to int32. That is exact because activation quants lie in [-127, 127] (`quantizeQ8` never
-// yields -128): two products of an int8 weight and such an activation are at most 2 * 128 * 127 = 32512.
+// Kernels work in two passes over a row: first the exact int32 dot product of every (sub-)block of
+// weight quants with the int16 activation quants, into a small buffer on the stack; then a float pass
+// that scales those sums by the weight and activation scales, eight blocks per vector. Fused in one
+// loop, LLVM vectorised across neighbouring blocks and lost vpmaddwd (3-4x slower, measured).
+//
+// Integer sums are exact: weights are at most 8 bits and activation quants lie in [-32767, 32767], so
+// a product is below 2^22 and 32 of them below 2^27.
 
 /// Four halves at `offset` widened to floats with one vcvtph2ps, for a block's adjacent f16 fields
 /// (d and dmin); callers make sure all 8 bytes lie inside the block. Where only one lane is used,
@@ -30,11 +34,6 @@ func loadInt8x16(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Int16> {
     return r
 }
 
-@inline(__always)
-func loadInt8x16(_ p: UnsafePointer<Int8>, _ offset: Int) -> SIMD16<Int16> {
-    loadInt8x16(UnsafeRawPointer(p), offset)
-}
-
 /// Zero-extends 16 bytes at `offset`.
 @inline(__always)
 func loadUInt8x16(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Int16> {
@@ -50,15 +49,6 @@ func loadFloat8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
 
-/// Adds lane i and lane i + 8 as int32: a dot product only needs the total, and this pairing is
-/// two vpmovsxwd and one vpaddd (pairing adjacent lanes was not turned into vpmaddwd).
-@inline(__always)
-func widenSum(_ v: SIMD16<Int16>) -> SIMD8<Int32> {
-    var r = SIMD8<Int32>()
-    for i in 0 ..< 8 { r[i] = Int32(v[i]) &+ Int32(v[i + 8]) }
-    return r
-}
-
 @inline(__always)
 func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
     var r = SIMD8<Float>()
@@ -66,11 +56,26 @@ func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
     return r
 }
 
-/// Dot product of 32 int8 at `a` with 32 activation quants at `b`, as eight int32 partial sums.
+/// sum(w[i] * a[offset + i]) over 16 lanes in int32. Written as a reduction, which LLVM turns into
+/// vpmaddwd and a horizontal add; the same products kept in 8 lanes were not (vpmulld, 3x slower).
 @inline(__always)
-func dotInt8x32(_ a: UnsafeRawPointer, _ b: UnsafePointer<Int8>) -> SIMD8<Int32> {
-    widenSum(loadInt8x16(a, 0) &* loadInt8x16(b, 0) &+ loadInt8x16(a, 16) &* loadInt8x16(b, 16))
+func dot16(_ w: SIMD16<Int16>, _ a: UnsafePointer<Int16>, _ offset: Int) -> Int32 {
+    let x = UnsafeRawPointer(a + offset).loadUnaligned(as: SIMD16<Int16>.self)
+    var sum: Int32 = 0
+    for i in 0 ..< 16 { sum &+= Int32(w[i]) &* Int32(x[i]) }
+    return sum
 }
+
+/// The integer dot product of one block of 32 weight quants (elements 0..<16 in `low`, 16..<32 in
+/// `high`) with the activation quants at `a`.
+@inline(__always)
+func dot32(_ low: SIMD16<Int16>, _ high: SIMD16<Int16>, _ a: UnsafePointer<Int16>) -> Int32 {
+    dot16(low, a, 0) &+ dot16(high, a, 16)
+}
+
+/// Blocks of 32 values whose integer sums one pass keeps on the stack; rows are walked in chunks of
+/// this many blocks (2048 values), so no row length ever allocates.
+let blocksPerChunk = 64
 
 @inline(__always)
 func horizontalSum(_ v: SIMD8<Float>) -> Float {
@@ -152,31 +157,34 @@ func loadHalves8(_ p: UnsafeRawPointer, stride: Int, _ offset: Int) -> SIMD8<Flo
 }
 
 /// The driver of the 32-value block types, whose blocks start with f16 d (and f16 m for Q4_1, Q5_1
-/// when `hasMin`): sum over blocks b of d_b * d_a_b * sum_b (+ m_b * s_a_b), where `block(b)` gives
-/// block b's integer dot product as eight float partial sums. Eight blocks at a time, so that their
-/// scales convert and multiply as one vector; consecutive blocks alternate between two accumulators
-/// so that their FMAs do not wait on each other.
+/// when `hasMin`): sum over blocks b of d_b * d_a_b * blockSum(b) (+ m_b * s_a_b), where
+/// `blockSum(b)` is block b's integer dot product. Two passes per chunk of blocks (see the header).
 @inline(__always)
-func accumulateBlocks(_ row: UnsafeRawPointer, blockBytes: Int, _ x: Q8Row, count: Int, hasMin: Bool,
-                      _ block: (Int) -> SIMD8<Float>) -> Float {
-    let blocks = count / 32
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), minAcc = SIMD8<Float>()
-    var b = 0
-    while b + 8 <= blocks {
-        let group = row + b * blockBytes
-        let scales = loadHalves8(group, stride: blockBytes, 0) * loadFloat8(x.scales + b)
-        if hasMin { minAcc.addProduct(loadHalves8(group, stride: blockBytes, 2), loadFloat8(x.sums + b)) }
-        for j in stride(from: 0, to: 8, by: 2) {
-            acc0.addProduct(block(b + j), SIMD8(repeating: scales[j]))
-            acc1.addProduct(block(b + j + 1), SIMD8(repeating: scales[j + 1]))
+func accumulateBlocks(_ row: UnsafeRawPointer, blockBytes: Int, _ x: Q16Row, count: Int, hasMin: Bool,
+                      _ blockSum: (Int) -> Int32) -> Float {
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: blocksPerChunk) { buffer in
+        let sums = buffer.baseAddress!
+        var acc = SIMD8<Float>(), minAcc = SIMD8<Float>(), tail: Float = 0
+        var first = 0
+        let blocks = count / 32
+        while first < blocks {
+            let n = min(blocksPerChunk, blocks - first)
+            for j in 0 ..< n { sums[j] = blockSum(first + j) }
+            var j = 0
+            while j + 8 <= n {
+                let b = first + j, group = row + b * blockBytes
+                let scales = loadHalves8(group, stride: blockBytes, 0) * loadFloat8(x.scales + b)
+                if hasMin { minAcc.addProduct(loadHalves8(group, stride: blockBytes, 2), loadFloat8(x.sums + b)) }
+                acc.addProduct(floats(UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD8<Int32>.self)), scales)
+                j += 8
+            }
+            while j < n {
+                let b = first + j, dm = loadHalves(row + b * blockBytes, 0)
+                tail += Float(sums[j]) * (dm[0] * x.scales[b]) + (hasMin ? dm[1] * x.sums[b] : 0)
+                j += 1
+            }
+            first += n
         }
-        b += 8
+        return horizontalSum(acc + minAcc) + tail
     }
-    var sum = horizontalSum(acc0 + acc1 + minAcc)
-    while b < blocks {
-        let dm = loadHalves(row + b * blockBytes, 0)
-        sum += horizontalSum(block(b)) * (dm[0] * x.scales[b]) + (hasMin ? dm[1] * x.sums[b] : 0)
-        b += 1
-    }
-    return sum
 }

@@ -1,5 +1,5 @@
-// Q4_0 weights (ggml block_q4_0: f16 d, u8 qs[16]; 18 bytes) against Q8 activations. Weight i of a
-// block is d * (q_i - 8); low nibbles hold elements 0..15, high nibbles 16..31.
+// Q4_0 weights (ggml block_q4_0: f16 d, u8 qs[16]; 18 bytes) against 16-bit quantized activations.
+// Weight i of a block is d * (q_i - 8); low nibbles hold elements 0..15, high nibbles 16..31.
 
 import EmberFormats
 
@@ -7,17 +7,16 @@ public enum Q4_0Kernel: QuantizedRowKernel {
     public static let type = TensorType.q4_0
     static let blockBytes = 18
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         @inline(__always)
-        func block(_ b: Int) -> SIMD8<Float> {
-            let bytes = loadUInt8x16(row + b * blockBytes, 2), a = x.quants + b * 32
-            let products = ((bytes & 15) &- 8) &* loadInt8x16(a, 0) &+ ((bytes &>> 4) &- 8) &* loadInt8x16(a, 16)
-            return floats(widenSum(products))
+        func block(_ b: Int) -> Int32 {
+            let bytes = loadUInt8x16(row + b * blockBytes, 2)
+            return dot32((bytes & 15) &- 8, (bytes &>> 4) &- 8, x.quants + b * 32)
         }
         return accumulateBlocks(row, blockBytes: blockBytes, x, count: count, hasMin: false, block)
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for b in 0 ..< count / 32 {
             let block = row + b * blockBytes

@@ -1,6 +1,7 @@
-// Q4_1 weights (ggml block_q4_1: f16 d, f16 m, u8 qs[16]; 20 bytes) against Q8 activations. Weight
-// i of a block is d * q_i + m, so a block's dot product is d * d_a * sum(q_i * a_i) + m * s_a, where
-// s_a is the Q8 row's stored sum, d_a times the sum of the activation quants a_i.
+// Q4_1 weights (ggml block_q4_1: f16 d, f16 m, u8 qs[16]; 20 bytes) against 16-bit quantized
+// activations. Weight i of a block is d * q_i + m, so a block's dot product is
+// d * d_a * sum(q_i * a_i) + m * s_a, where s_a is the activation row's stored sum, d_a times the sum
+// of the activation quants a_i.
 
 import EmberFormats
 
@@ -8,16 +9,16 @@ public enum Q4_1Kernel: QuantizedRowKernel {
     public static let type = TensorType.q4_1
     static let blockBytes = 20
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         @inline(__always)
-        func block(_ b: Int) -> SIMD8<Float> {
-            let bytes = loadUInt8x16(row + b * blockBytes, 4), a = x.quants + b * 32
-            return floats(widenSum((bytes & 15) &* loadInt8x16(a, 0) &+ (bytes &>> 4) &* loadInt8x16(a, 16)))
+        func block(_ b: Int) -> Int32 {
+            let bytes = loadUInt8x16(row + b * blockBytes, 4)
+            return dot32(bytes & 15, bytes &>> 4, x.quants + b * 32)
         }
         return accumulateBlocks(row, blockBytes: blockBytes, x, count: count, hasMin: true, block)
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for b in 0 ..< count / 32 {
             let block = row + b * blockBytes

@@ -1,6 +1,6 @@
-// Q5_0 weights (ggml block_q5_0: f16 d, u8 qh[4], u8 qs[16]; 22 bytes) against Q8 activations.
-// Weight i of a block is d * (q_i - 16), where q_i's low four bits are nibbles as in Q4_0 and its
-// fifth bit is bit i of the little-endian 32-bit qh.
+// Q5_0 weights (ggml block_q5_0: f16 d, u8 qh[4], u8 qs[16]; 22 bytes) against 16-bit quantized
+// activations. Weight i of a block is d * (q_i - 16), where q_i's low four bits are nibbles as in
+// Q4_0 and its fifth bit is bit i of the little-endian 32-bit qh.
 
 import EmberFormats
 
@@ -8,15 +8,15 @@ public enum Q5_0Kernel: QuantizedRowKernel {
     public static let type = TensorType.q5_0
     static let blockBytes = 22
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         fifthBitTable.withUnsafeBufferPointer { table in
             @inline(__always)
-            func block(_ b: Int) -> SIMD8<Float> {
-                let block = row + b * blockBytes, a = x.quants + b * 32
+            func block(_ b: Int) -> Int32 {
+                let block = row + b * blockBytes
                 let bytes = loadUInt8x16(block, 6)
                 let low = ((bytes & 15) | fifthBits(table.baseAddress!, block, 2)) &- 16
                 let high = ((bytes &>> 4) | fifthBits(table.baseAddress!, block, 4)) &- 16
-                return floats(widenSum(low &* loadInt8x16(a, 0) &+ high &* loadInt8x16(a, 16)))
+                return dot32(low, high, x.quants + b * 32)
             }
             return accumulateBlocks(row, blockBytes: blockBytes, x, count: count, hasMin: false, block)
         }
@@ -31,7 +31,7 @@ public enum Q5_0Kernel: QuantizedRowKernel {
         return (Int32(nibble) | Int32((qh >> UInt32(i)) & 1) << 4) - 16
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for b in 0 ..< count / 32 {
             let block = row + b * blockBytes

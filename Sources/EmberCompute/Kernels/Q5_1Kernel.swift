@@ -1,4 +1,4 @@
-// Q5_1 weights (ggml block_q5_1: f16 d, f16 m, u8 qh[4], u8 qs[16]; 24 bytes) against Q8
+// Q5_1 weights (ggml block_q5_1: f16 d, f16 m, u8 qh[4], u8 qs[16]; 24 bytes) against 16-bit quantized
 // activations. Weight i of a block is d * q_i + m, with q_i's bits laid out as in Q5_0; a block's dot
 // product is d * d_a * sum(q_i * a_i) + m * s_a.
 
@@ -8,15 +8,15 @@ public enum Q5_1Kernel: QuantizedRowKernel {
     public static let type = TensorType.q5_1
     static let blockBytes = 24
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         fifthBitTable.withUnsafeBufferPointer { table in
             @inline(__always)
-            func block(_ b: Int) -> SIMD8<Float> {
-                let block = row + b * blockBytes, a = x.quants + b * 32
+            func block(_ b: Int) -> Int32 {
+                let block = row + b * blockBytes
                 let bytes = loadUInt8x16(block, 8)
                 let low = (bytes & 15) | fifthBits(table.baseAddress!, block, 4)
                 let high = (bytes &>> 4) | fifthBits(table.baseAddress!, block, 6)
-                return floats(widenSum(low &* loadInt8x16(a, 0) &+ high &* loadInt8x16(a, 16)))
+                return dot32(low, high, x.quants + b * 32)
             }
             return accumulateBlocks(row, blockBytes: blockBytes, x, count: count, hasMin: true, block)
         }
@@ -31,7 +31,7 @@ public enum Q5_1Kernel: QuantizedRowKernel {
         return Int32(nibble) | Int32((qh >> UInt32(i)) & 1) << 4
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for b in 0 ..< count / 32 {
             let block = row + b * blockBytes

@@ -1,6 +1,6 @@
 // Q5_K weights (ggml block_q5_K: f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]; 176 bytes
-// per 256 values) against Q8 activations. As Q4_K, with a fifth bit per weight: bit j of qh[i] is
-// the fifth bit of element i of sub-block j.
+// per 256 values) against 16-bit quantized activations. As Q4_K, with a fifth bit per weight: bit j
+// of qh[i] is the fifth bit of element i of sub-block j.
 
 import EmberFormats
 
@@ -8,30 +8,13 @@ public enum Q5_KKernel: QuantizedRowKernel {
     public static let type = TensorType.q5_K
     static let blockBytes = 176
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
-        // Even and odd sub-blocks accumulate separately so that consecutive FMAs are independent.
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), minAcc = SIMD8<Float>()
-        for s in 0 ..< count / 256 {
-            let block = row + s * blockBytes
-            let dm = loadHalves(block, 0)
-            let (scales, mins) = unpackScalesAndMins(block + 4)
-            let factors = SIMD8(repeating: dm[0]) * scales * loadFloat8(x.scales + s * 8)
-            minAcc.addProduct(SIMD8(repeating: dm[1]) * mins, loadFloat8(x.sums + s * 8))
-            // The high bits moved up to bit 4 + j, so that sub-block j shifts them down by j.
-            let h0 = loadUInt8x16(block, 16) &<< 4, h1 = loadUInt8x16(block, 32) &<< 4
-            let a = x.quants + s * 256
-            for p in 0 ..< 4 {
-                let b0 = loadUInt8x16(block, 48 + 32 * p), b1 = loadUInt8x16(block, 64 + 32 * p)
-                let j = 2 * p
-                let low0 = (b0 & 15) | ((h0 &>> Int16(j)) & 16), low1 = (b1 & 15) | ((h1 &>> Int16(j)) & 16)
-                let high0 = (b0 &>> 4) | ((h0 &>> Int16(j + 1)) & 16), high1 = (b1 &>> 4) | ((h1 &>> Int16(j + 1)) & 16)
-                let low = low0 &* loadInt8x16(a, 64 * p) &+ low1 &* loadInt8x16(a, 64 * p + 16)
-                let high = high0 &* loadInt8x16(a, 64 * p + 32) &+ high1 &* loadInt8x16(a, 64 * p + 48)
-                acc0.addProduct(floats(widenSum(low)), SIMD8(repeating: factors[j]))
-                acc1.addProduct(floats(widenSum(high)), SIMD8(repeating: factors[j + 1]))
-            }
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
+        Q4_KKernel.subBlockDot(row, x, count: count, blockBytes: blockBytes) { block, j, a in
+            let shift = Int16(j % 2 * 4), offset = 48 + 32 * (j / 2), bit = Int16(j)
+            let low = (loadUInt8x16(block, offset) &>> shift) & 15 | ((loadUInt8x16(block, 16) &>> bit) & 1) &<< 4
+            let high = (loadUInt8x16(block, offset + 16) &>> shift) & 15 | ((loadUInt8x16(block, 32) &>> bit) & 1) &<< 4
+            return dot32(low, high, a)
         }
-        return horizontalSum(acc0 + acc1 - minAcc)
     }
 
     /// q of element `i` (0..<32) of sub-block `j`.
@@ -42,7 +25,7 @@ public enum Q5_KKernel: QuantizedRowKernel {
         return Int32(j % 2 == 0 ? byte & 0xF : byte >> 4) | Int32(high) << 4
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for s in 0 ..< count / 256 {
             let block = row + s * blockBytes

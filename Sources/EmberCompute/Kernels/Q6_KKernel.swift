@@ -1,9 +1,9 @@
 // Q6_K weights (ggml block_q6_K: u8 ql[128], u8 qh[64], int8 scales[16], f16 d; 210 bytes per 256
-// values) against Q8 activations. Weight i is d * scales[i / 16] * (q_i - 32) with a 6-bit q_i.
-// Each 128-value half h reads ql[64h ..< 64h+64] and qh[32h ..< 32h+32]; its 32-value part k takes
-// its low four bits from the low (k = 0, 1) or high (k = 2, 3) nibbles of ql[32 * (k % 2) + l] and
-// its top two bits from bits 2k, 2k+1 of qh[l]. The two 16-value halves of a 32-value part are
-// combined as integers weighted by their scales, then multiplied by d * d_a once.
+// values) against 16-bit quantized activations. Weight i is d * scales[i / 16] * (q_i - 32) with a
+// 6-bit q_i. Each 128-value half h reads ql[64h ..< 64h+64] and qh[32h ..< 32h+32]; its 32-value part
+// k takes its low four bits from the low (k = 0, 1) or high (k = 2, 3) nibbles of ql[32 * (k % 2) + l]
+// and its top two bits from bits 2k, 2k+1 of qh[l]. Each 16-value group's integer sum is scaled in
+// float: with 16-bit activations, scale times sum may not fit in int32.
 
 import EmberFormats
 
@@ -11,38 +11,43 @@ public enum Q6_KKernel: QuantizedRowKernel {
     public static let type = TensorType.q6_K
     static let blockBytes = 210
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        for s in 0 ..< count / 256 {
-            let block = row + s * blockBytes
-            // d is the block's last two bytes: load the eight bytes that end there.
-            let factors = SIMD8(repeating: loadHalves(block, 202)[3]) * loadFloat8(x.scales + s * 8)
-            let a = x.quants + s * 256
-            for h in 0 ..< 2 {
-                let ql0 = loadUInt8x16(block, 64 * h), ql1 = loadUInt8x16(block, 64 * h + 16)
-                let ql2 = loadUInt8x16(block, 64 * h + 32), ql3 = loadUInt8x16(block, 64 * h + 48)
-                let qh0 = loadUInt8x16(block, 128 + 32 * h), qh1 = loadUInt8x16(block, 128 + 32 * h + 16)
-                let scales = block + 192 + 8 * h
-                let ah = a + 128 * h
-                @inline(__always)
-                func part(_ k: Int, _ w0: SIMD16<Int16>, _ w1: SIMD16<Int16>) -> SIMD8<Float> {
-                    let p0 = widenSum((w0 &- 32) &* loadInt8x16(ah, 32 * k))
-                    let p1 = widenSum((w1 &- 32) &* loadInt8x16(ah, 32 * k + 16))
-                    let sc0 = Int32(scales.load(fromByteOffset: 2 * k, as: Int8.self))
-                    let sc1 = Int32(scales.load(fromByteOffset: 2 * k + 1, as: Int8.self))
-                    return floats(p0 &* SIMD8(repeating: sc0) &+ p1 &* SIMD8(repeating: sc1))
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
+        // Pass 1: the integer sum of each 16-value group (one scale each); pass 2: scaled by d, the
+        // group's scale and its activation block's d_a (see KernelHelpers).
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: blocksPerChunk) { buffer in
+            let sums = buffer.baseAddress!
+            var acc = SIMD8<Float>()
+            let superBlocks = count / 256, perChunk = blocksPerChunk / 16
+            var first = 0
+            while first < superBlocks {
+                let n = min(perChunk, superBlocks - first)
+                for index in 0 ..< n * 16 {
+                    let s = first + index / 16, g = index % 16
+                    let block = row + s * blockBytes
+                    // Group g holds elements 16g ..< 16g + 16: half h, 32-value part k, and which 16 of it.
+                    let h = g / 8, k = g % 8 / 2, sixteen = g % 2 * 16
+                    let low = (loadUInt8x16(block, 64 * h + 32 * (k % 2) + sixteen) &>> Int16(k / 2 * 4)) & 15
+                    let high = (loadUInt8x16(block, 128 + 32 * h + sixteen) &>> Int16(2 * k)) & 3
+                    sums[index] = dot16((low | high &<< 4) &- 32, x.quants + s * 256, 16 * g)
                 }
-                acc0.addProduct(part(0, (ql0 & 15) | ((qh0 &<< 4) & 48), (ql1 & 15) | ((qh1 &<< 4) & 48)),
-                                SIMD8(repeating: factors[4 * h]))
-                acc1.addProduct(part(1, (ql2 & 15) | ((qh0 &<< 2) & 48), (ql3 & 15) | ((qh1 &<< 2) & 48)),
-                                SIMD8(repeating: factors[4 * h + 1]))
-                acc0.addProduct(part(2, (ql0 &>> 4) | (qh0 & 48), (ql1 &>> 4) | (qh1 & 48)),
-                                SIMD8(repeating: factors[4 * h + 2]))
-                acc1.addProduct(part(3, (ql2 &>> 4) | ((qh0 &>> 2) & 48), (ql3 &>> 4) | ((qh1 &>> 2) & 48)),
-                                SIMD8(repeating: factors[4 * h + 3]))
+                for index in 0 ..< n {
+                    let s = first + index, block = row + s * blockBytes
+                    // d is the block's last two bytes: load the eight bytes that end there.
+                    let d = loadHalves(block, 202)[3]
+                    let scales = block.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)
+                    for half in 0 ..< 2 {
+                        var factors = SIMD8<Float>(), integer = SIMD8<Float>()
+                        for lane in 0 ..< 8 {
+                            factors[lane] = Float(scales[8 * half + lane]) * x.scales[s * 8 + 4 * half + lane / 2]
+                            integer[lane] = Float(sums[index * 16 + 8 * half + lane])
+                        }
+                        acc.addProduct(integer, factors * d)
+                    }
+                }
+                first += n
             }
+            return horizontalSum(acc)
         }
-        return horizontalSum(acc0 + acc1)
     }
 
     /// q - 32 of element `e` (0..<256) of the super-block, following ggml's dequantize_row_q6_K.
@@ -60,17 +65,17 @@ public enum Q6_KKernel: QuantizedRowKernel {
         Int32(block.load(fromByteOffset: 192 + e / 16, as: Int8.self))
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for s in 0 ..< count / 256 {
             let block = row + s * blockBytes
             let d = Float(block.loadUnaligned(fromByteOffset: 208, as: Float16.self))
             for j in 0 ..< 8 {
                 let xb = s * 8 + j
-                var isum: Int32 = 0
+                var isum: Int64 = 0  // scale * q * a over 32 values can pass 2^31
                 for i in 0 ..< 32 {
                     let e = j * 32 + i
-                    isum += scale(block, e) * value(block, e) * Int32(x.quants[xb * 32 + i])
+                    isum += Int64(scale(block, e) * value(block, e)) * Int64(x.quants[xb * 32 + i])
                 }
                 sum += d * x.scales[xb] * Float(isum)
             }

@@ -1,4 +1,4 @@
-// Q8_0 weights (ggml block_q8_0: f16 d, int8 qs[32]; 34 bytes) against Q8 activations.
+// Q8_0 weights (ggml block_q8_0: f16 d, int8 qs[32]; 34 bytes) against 16-bit quantized activations.
 
 import EmberFormats
 
@@ -6,15 +6,16 @@ public enum Q8_0Kernel: QuantizedRowKernel {
     public static let type = TensorType.q8_0
     static let blockBytes = 34
 
-    public static func dot(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dot(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         @inline(__always)
-        func block(_ b: Int) -> SIMD8<Float> {
-            floats(dotInt8x32(row + b * blockBytes + 2, x.quants + b * 32))
+        func block(_ b: Int) -> Int32 {
+            let block = row + b * blockBytes
+            return dot32(loadInt8x16(block, 2), loadInt8x16(block, 18), x.quants + b * 32)
         }
         return accumulateBlocks(row, blockBytes: blockBytes, x, count: count, hasMin: false, block)
     }
 
-    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q8Row, count: Int) -> Float {
+    public static func dotScalar(_ row: UnsafeRawPointer, _ x: Q16Row, count: Int) -> Float {
         var sum: Float = 0
         for b in 0 ..< count / 32 {
             let block = row + b * blockBytes

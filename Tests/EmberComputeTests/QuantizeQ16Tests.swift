@@ -1,0 +1,63 @@
+// quantizeQ16: the per-block scale, round-half-even quants, the all-zero block, the error bound every
+// activation meets, and the stored block sums.
+
+import EmberCompute
+import Testing
+
+private func quantize(_ x: [Float]) -> (quants: [Int16], scales: [Float], sums: [Float]) {
+    var quants = [Int16](repeating: 0x7F7F, count: x.count)
+    var scales = [Float](repeating: .nan, count: x.count / 32)
+    var sums = [Float](repeating: .nan, count: x.count / 32)
+    quantizeQ16(x, count: x.count, quants: &quants, scales: &scales, sums: &sums)
+    return (quants, scales, sums)
+}
+
+@Test func quantizeQ16ScalesEachBlockByItsLargestMagnitude() {
+    // The second block's largest magnitude is negative; the third is all zero.
+    var x = (0 ..< 32).map { Float($0) - 10 }
+    x += (0 ..< 32).map { Float($0) * 0.001 - 0.5 }
+    x += [Float](repeating: 0, count: 32)
+    let (quants, scales, sums) = quantize(x)
+    #expect(scales == [21 / 32767, 0.5 / 32767, 0])
+    #expect(quants[31] == 32767 && quants[32] == -32767)
+    #expect(quants[64 ..< 96].allSatisfy { $0 == 0 } && sums[2] == 0)
+}
+
+@Test func quantizeQ16RoundsTiesToEven() {
+    // With max|x| = 32767 the inverse scale is exactly 1, so x itself is rounded.
+    var x: [Float] = [32767, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.25, 3.75]
+    x += [Float](repeating: 0, count: 32 - x.count)
+    let (quants, scales, sums) = quantize(x)
+    #expect(scales == [1])
+    #expect(Array(quants[0 ..< 9]) == [32767, 0, 2, 2, 0, -2, -2, 3, 4])
+    #expect(sums == [Float(32767 + 0 + 2 + 2 + 0 - 2 - 2 + 3 + 4)])
+}
+
+@Test func quantizeQ16ErrorIsAtMostHalfAStep() {
+    let x = randomActivations(32 * 40, seed: 16)
+    let (quants, scales, sums) = quantize(x)
+    for block in 0 ..< 40 {
+        let d = scales[block]
+        var total = 0
+        for i in block * 32 ..< block * 32 + 32 {
+            // Half a step, plus the float rounding of x * (32767 / amax): 2^-23 relative to quants
+            // as large as 2^15, a 2^-8 of a step.
+            #expect(abs(x[i] - d * Float(quants[i])) <= d * (0.5 + 0x1p-8), "element \(i)")
+            total += Int(quants[i])
+        }
+        #expect(sums[block] == d * Float(total))
+    }
+}
+
+@Test func quantizeQ16BufferRowsAreIndependent() {
+    let x = randomActivations(96, seed: 5)
+    let buffer = Q16Buffer(rowLength: 96, capacityRows: 2)
+    buffer.quantize(row: 1, from: x)
+    let (quants, scales, sums) = quantize(x)
+    withExtendedLifetime(buffer) {
+        let row = buffer.row(1)
+        #expect((0 ..< 96).map { row.quants[$0] } == quants)
+        #expect((0 ..< 3).map { row.scales[$0] } == scales)
+        #expect((0 ..< 3).map { row.sums[$0] } == sums)
+    }
+}
