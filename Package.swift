@@ -12,6 +12,10 @@ let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 let kernelSettings: [SwiftSetting] = []
 #endif
 
+// `EMBER_NO_TRACE=1 swift build` compiles every trace call site away: the baseline against which the
+// cost of tracing is measured (BENCHMARKS.md). Use a separate --scratch-path for it.
+let traceSettings: [SwiftSetting] = Context.environment["EMBER_NO_TRACE"] == "1" ? [.define("EMBER_NO_TRACE")] : []
+
 let package = Package(
     name: "Ember",
     platforms: [.macOS(.v15)],
@@ -23,27 +27,33 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
-        .target(name: "EmberFormats"),
-        .target(name: "EmberCompute", dependencies: ["EmberFormats"], swiftSettings: kernelSettings),
-        .target(name: "EmberTokenizer", dependencies: ["EmberFormats"]),
-        .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats"]),
-        .target(name: "EmberEngine", dependencies: ["EmberModel", "EmberTokenizer"]),
+        .target(name: "EmberTrace", dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: traceSettings),
+        .target(name: "EmberFormats", dependencies: ["EmberTrace"]),
+        .target(name: "EmberCompute", dependencies: ["EmberFormats", "EmberTrace"], swiftSettings: kernelSettings),
+        .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberTrace"]),
+        .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
+        .target(name: "EmberEngine", dependencies: [
+            "EmberModel", "EmberTokenizer", "EmberTrace",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "EmberStore", dependencies: [
-            "EmberFormats",
+            "EmberFormats", "EmberTrace",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ember", dependencies: [
-            "EmberEngine", "EmberStore",
+            "EmberEngine", "EmberStore", "EmberTrace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberTestSupport", dependencies: ["EmberFormats"], path: "Tests/EmberTestSupport"),
+        .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberModelTests", dependencies: ["EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberEngine", "EmberStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberStoreTests", dependencies: ["EmberStore"]),
-        .testTarget(name: "EmberCLITests"),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
     ]
 )

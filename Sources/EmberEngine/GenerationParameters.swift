@@ -6,11 +6,16 @@ public struct GenerationParameters: Sendable {
     public var sampling = SamplingParameters()
     /// Generation ends at the first of these strings, which is not emitted.
     public var stopStrings: [String] = []
+    /// Generate through end-of-generation tokens as if they were text (for benchmarks, as llama.cpp's
+    /// --ignore-eos).
+    public var ignoresEndOfGeneration = false
 
-    public init(maxTokens: Int? = 256, sampling: SamplingParameters = SamplingParameters(), stopStrings: [String] = []) {
+    public init(maxTokens: Int? = 256, sampling: SamplingParameters = SamplingParameters(), stopStrings: [String] = [],
+                ignoresEndOfGeneration: Bool = false) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopStrings = stopStrings
+        self.ignoresEndOfGeneration = ignoresEndOfGeneration
     }
 }
 

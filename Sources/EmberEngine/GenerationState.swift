@@ -4,6 +4,7 @@
 // the batching scheduler both drive their sequences through it.
 
 import EmberTokenizer
+import EmberTrace
 
 public final class GenerationState {
     public let parameters: GenerationParameters
@@ -31,13 +32,13 @@ public final class GenerationState {
     /// Samples the next token from `logits` and returns it with the text it makes visible. After an
     /// end of generation the token is nil: the sequence needs no further forward pass.
     public func accept(_ logits: UnsafeBufferPointer<Float>) -> (token: Int32?, text: String) {
-        let token = sampler.sample(logits, recent: history)
-        if tokenizer.isEndOfGeneration(token) {
+        let token = Trace.span("sample") { sampler.sample(logits, recent: history) }
+        if !parameters.ignoresEndOfGeneration && tokenizer.isEndOfGeneration(token) {
             return (nil, finish(.endOfGeneration))
         }
         history.append(token)
         generated.append(token)
-        var text = stopMatcher.append(detokenizer.append(token))
+        var text = Trace.span("detokenize") { stopMatcher.append(detokenizer.append(token)) }
         if stopMatcher.matched != nil {
             stopReason = .stopString
             return (nil, text)

@@ -4,12 +4,16 @@
 
 import EmberModel
 import EmberTokenizer
+import EmberTrace
 
 public final class Generator {
     public let model: LanguageModel
     public let tokenizer: Tokenizer
     public let cache: KVCache
     private var batch = ForwardBatch()
+    private let checkpoint = Checkpoints(label: "ember.engine")
+    /// Every this many generated tokens, a log checkpoint.
+    static let checkpointInterval = 16
 
     /// `contextLength` sizes the KV cache (the -c option).
     public init(model: LanguageModel, tokenizer: Tokenizer, contextLength: Int, cacheType: CacheType = .f16) {
@@ -33,10 +37,13 @@ public final class Generator {
 
         let clock = ContinuousClock()
         let promptStart = clock.now
+        checkpoint("prefill start", ["tokens": "\(prompt.count)"])
         var logits = try prefill(prompt)
         statistics.promptSeconds = seconds(clock.now - promptStart)
+        checkpoint("prefill end", ["seconds": "\(statistics.promptSeconds)"])
 
         let decodeStart = clock.now
+        var stepStart = decodeStart
         while true {
             if isCancelled() {
                 onText(state.finish(.cancelled))
@@ -49,9 +56,19 @@ public final class Generator {
                 onText(state.finish(.contextFull))
                 break
             }
+            let index = state.generated.count
             batch.removeAll()
             batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
-            do { logits = try model.forward(batch) } catch { throw .model(error) }
+            logits = try Trace.span("decode", args: ["index": .int(index)]) { () throws(EngineError) in
+                do throws(ModelError) { return try model.forward(batch) } catch { throw .model(error) }
+            }
+            if Trace.isOn(.phase) {
+                let now = clock.now
+                Trace.counter("tokens/s", 1 / seconds(now - stepStart))
+                Trace.counter("kv_cache_fill", Double(cache.length) / Double(cache.capacity))
+                stepStart = now
+            }
+            if index % Self.checkpointInterval == 0 { checkpoint("decoded \(index) tokens") }
         }
         statistics.generationSeconds = seconds(clock.now - decodeStart)
         statistics.generatedTokens = state.generated.count
@@ -61,15 +78,17 @@ public final class Generator {
 
     /// Runs the prompt through the model in chunks and returns the logits of its last token.
     public func prefill(_ prompt: [Int32]) throws(EngineError) -> UnsafeBufferPointer<Float> {
-        var start = 0
-        while true {
-            let end = min(start + model.maxBatchTokens, prompt.count)
-            batch.removeAll()
-            batch.append(prompt[start ..< end], cache: cache, wantsLogits: end == prompt.count)
-            let logits: UnsafeBufferPointer<Float>
-            do { logits = try model.forward(batch) } catch { throw .model(error) }
-            if end == prompt.count { return logits }
-            start = end
+        try Trace.span("prefill", args: ["tokens": .int(prompt.count)]) { () throws(EngineError) in
+            var start = 0
+            while true {
+                let end = min(start + model.maxBatchTokens, prompt.count)
+                batch.removeAll()
+                batch.append(prompt[start ..< end], cache: cache, wantsLogits: end == prompt.count)
+                let logits: UnsafeBufferPointer<Float>
+                do throws(ModelError) { logits = try model.forward(batch) } catch { throw .model(error) }
+                if end == prompt.count { return logits }
+                start = end
+            }
         }
     }
 

@@ -4,6 +4,8 @@
 // Every count and length is checked against the bytes that remain before anything is allocated, so a
 // corrupt or hostile header gives a `GGUFError`, never a crash, a hang or an allocation bomb.
 
+import EmberTrace
+
 public final class GGUFFile: Sendable {
     public let file: MappedFile
     public let version: UInt32
@@ -25,7 +27,11 @@ public final class GGUFFile: Sendable {
 
     public convenience init(path: String) throws(GGUFError) {
         let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw .file(error) }
+        do {
+            file = try Trace.span("load.mmap", args: ["path": "\(path)"]) { () throws(MappedFileError) in try MappedFile(path: path) }
+        } catch { throw .file(error) }
+        let span = Trace.begin("load.parse")
+        defer { span?.end(args: ["bytes": .int(file.count)]) }
         try self.init(file: file)
     }
 

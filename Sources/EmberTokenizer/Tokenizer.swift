@@ -2,6 +2,7 @@
 // `llama_tokenize` / `llama_token_to_piece` token for token. Safe to share across threads.
 
 import EmberFormats
+import EmberTrace
 
 public final class Tokenizer: Sendable {
     public let vocabulary: Vocabulary
@@ -35,6 +36,12 @@ public final class Tokenizer: Sendable {
     /// Token ids for `text`. `addSpecial` adds BOS/EOS where the vocabulary asks for them; `parseSpecial`
     /// turns the text of control tokens (e.g. `<|im_start|>`) into those tokens instead of plain text.
     public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int32] {
+        Trace.span("tokenize", args: ["bytes": .int(text.utf8.count)]) {
+            tokenize(text, addSpecial: addSpecial, parseSpecial: parseSpecial)
+        }
+    }
+
+    private func tokenize(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
         var output: [Int32] = []
         if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos {
             output.append(bos)

@@ -8,6 +8,6 @@ struct Ember: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ember",
         abstract: "Run large language models locally, fast, on the CPU.",
-        subcommands: [RunCommand.self, InspectCommand.self],
+        subcommands: [RunCommand.self, InspectCommand.self, TraceCommand.self],
         defaultSubcommand: RunCommand.self)
 }

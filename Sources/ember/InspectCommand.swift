@@ -17,7 +17,10 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @OptionGroup var global: GlobalOptions
+
     func run() throws {
+        try global.apply(command: "inspect")
         let path = try LoadedModel.resolvePath(model)
         let file = try GGUFFile(path: path)
         if json {

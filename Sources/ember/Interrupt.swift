@@ -1,11 +1,13 @@
-// Ctrl-C handling: the first SIGINT asks generation to stop after the current token (the summary is
-// still printed); a second one exits at once.
+// Ctrl-C and SIGTERM during generation: the first signal writes out the trace recorded so far and asks
+// generation to stop after the current token (the summary is still printed); a second one exits at
+// once.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import EmberTrace
 import Synchronization
 
 enum Interrupt {
@@ -19,9 +21,13 @@ enum Interrupt {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-        signal(SIGINT) { _ in
-            if Interrupt.requested.exchange(true, ordering: .relaxed) { _exit(130) }
+        for number in [SIGINT, SIGTERM] {
+            signal(number) { number in
+                Trace.flushFromSignalHandler()
+                if Interrupt.requested.exchange(true, ordering: .relaxed) { _exit(128 + number) }
+            }
         }
     }
 }

@@ -1,11 +1,12 @@
 // Resolving a model reference, parsing the file, and building the model and its tokenizer: the steps
-// every command that runs a model shares, timed for the summary line.
+// every command that runs a model shares, timed for the summary line and traced as the `load` phase.
 
 import EmberCompute
 import EmberFormats
 import EmberModel
 import EmberStore
 import EmberTokenizer
+import EmberTrace
 
 struct LoadedModel {
     let path: String
@@ -19,14 +20,20 @@ struct LoadedModel {
     }
 
     init(reference: String, threads: Int?) throws {
+        let checkpoint = Checkpoints(label: "ember.load")
         let clock = ContinuousClock()
         let start = clock.now
-        path = try Self.resolvePath(reference)
-        file = try GGUFFile(path: path)
-        tokenizer = try Tokenizer(metadata: file.metadata)
-        let backend = CPUBackend(threadCount: threads ?? ThreadPool.defaultThreadCount)
-        model = try ModelLoader.load(file, backend: backend)
+        (path, file, tokenizer, model) = try Trace.span("load") {
+            let path = try Self.resolvePath(reference)
+            let file = try GGUFFile(path: path)
+            checkpoint("parsed \(path)", ["bytes": "\(file.file.count)", "tensors": "\(file.tensors.count)"])
+            let tokenizer = try Trace.span("load.tokenizer") { try Tokenizer(metadata: file.metadata) }
+            let backend = CPUBackend(threadCount: threads ?? ThreadPool.defaultThreadCount)
+            let model = try ModelLoader.load(file, backend: backend)
+            return (path, file, tokenizer, model)
+        }
         let elapsed = clock.now - start
         loadMilliseconds = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
+        checkpoint("weights ready", ["milliseconds": "\(loadMilliseconds)"])
     }
 }

@@ -60,6 +60,11 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-special"), help: "Treat special-token text in the prompt (<|im_start|>) as plain text.")
     var noSpecial = false
 
+    @Flag(name: .customLong("ignore-eos"), help: "Generate through end tokens (for benchmarks: always -n tokens).")
+    var ignoreEOS = false
+
+    @OptionGroup var global: GlobalOptions
+
     func validate() throws {
         if prompt != nil && file != nil { throw ValidationError("give the prompt with -p or -f, not both") }
         if let context, context < 1 { throw ValidationError("-c must be at least 1") }
@@ -71,6 +76,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        try global.apply(command: "run")
         let text = try promptText()
         let loaded = try LoadedModel(reference: model, threads: threads)
         let contextLength = context ?? min(loaded.model.trainedContextLength, 4096)
@@ -84,7 +90,8 @@ struct RunCommand: ParsableCommand {
         sampling.repeatPenalty = repeatPenalty
         sampling.penaltyWindow = repeatLastN
         sampling.seed = seed
-        let parameters = GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop)
+        let parameters = GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop,
+                                              ignoresEndOfGeneration: ignoreEOS)
 
         Interrupt.install()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer, contextLength: contextLength,

@@ -6,36 +6,8 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct EmberCLITests {
-    /// .build/release/ember next to this package (scripts/test builds it before the tests run).
-    static let executable = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/release/ember")
-
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static func ember(_ arguments: [String], interruptAfter: Duration? = nil) throws -> Result {
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path),
-                     "build it first: swift build -c release")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        if let interruptAfter {
-            Thread.sleep(forTimeInterval: Double(interruptAfter.components.seconds) + Double(interruptAfter.components.attoseconds) * 1e-18)
-            process.interrupt()
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+    static func ember(_ arguments: [String], interruptAfter: Duration? = nil) throws -> EmberProcess.Result {
+        try EmberProcess.run(arguments, signals: interruptAfter.map { [($0, SIGINT)] } ?? [])
     }
 
     @Test func realModelRunStreamsOnlyTextAndSummarisesOnStderr() throws {

@@ -161,6 +161,11 @@ private struct GenerationGoldens: Decodable {
         #expect(statistics.generatedTokens < 100)
         #expect(text.contains("4"))
         #expect(!text.contains("<|im_end|>"))
+
+        // Benchmarks generate through the end token.
+        let through = try generator.generate(prompt: prompt, parameters: GenerationParameters(
+            maxTokens: 100, sampling: sampling, ignoresEndOfGeneration: true)) { _ in }
+        #expect(through.stopReason == .maxTokens && through.generatedTokens == 100)
     }
 
     @Test func realModelStopStringEndsGenerationAndIsNotEmitted() throws {

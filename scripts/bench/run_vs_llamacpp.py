@@ -19,8 +19,9 @@ EMBER = os.environ.get("EMBER_BIN", os.path.join(os.path.dirname(__file__), ".."
 
 
 def ember():
+    # --ignore-eos: exactly TOKENS tokens, as the reference loop below, whatever the continuation.
     out = subprocess.run([EMBER, "run", "-m", MODEL, "-p", PROMPT, "-n", str(TOKENS), "--temp", "0",
-                          "-t", str(THREADS), "--stop", "<never>"], capture_output=True, text=True, check=True).stderr
+                          "-t", str(THREADS), "--ignore-eos"], capture_output=True, text=True, check=True).stderr
     load, prompt, gen = re.search(r"load ([\d.]+) ms \| prompt \d+ tokens, ([\d.]+) tok/s \| generation \d+ tokens, ([\d.]+) tok/s", out).groups()
     return float(load), float(prompt), float(gen)
 

@@ -1,0 +1,99 @@
+// The `op` trace level: a Backend that wraps another and records one span per operation, named after
+// the kernel (`matmul`, `attention`, `rms_norm`, ...) with its shapes and tensor types in `args`.
+// Models are handed this wrapper only when `op` is recorded, so the math never carries trace calls
+// and the other levels pay nothing for it. Like the backends it wraps, it serves one forward pass at a
+// time.
+
+import EmberFormats
+import EmberTrace
+
+public final class TracingBackend: Backend, @unchecked Sendable {
+    public let wrapped: Backend
+    /// The weight names, types and output widths of each weight list a matmul has seen, by its first
+    /// weight: built once rather than joined again at every call.
+    private var matmulLabels: [ObjectIdentifier: (weights: String, types: String, outputs: String)] = [:]
+
+    public init(wrapping backend: Backend) {
+        wrapped = backend
+    }
+
+    public var name: String { wrapped.name }
+
+    public func bind(_ view: TensorView) throws(BackendError) -> Tensor { try wrapped.bind(view) }
+
+    public func makeTensor(name: String, type: TensorType, rows: Int, columns: Int) -> Tensor {
+        wrapped.makeTensor(name: name, type: type, rows: rows, columns: columns)
+    }
+
+    public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
+        Trace.span("embed", level: .op, args: ["rows": .int(tokens.count), "table": .string(table.name), "type": "\(table.type)"]) {
+            wrapped.embed(tokens, table: table, into: output)
+        }
+    }
+
+    public func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
+        Trace.span("rms_norm", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength), "weight": .string(weight.name)]) {
+            wrapped.rmsNorm(x, weight: weight, epsilon: epsilon, rows: rows, into: output)
+        }
+    }
+
+    public func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
+        let label = matmulLabel(weights)
+        Trace.span("matmul", level: .op, args: [
+            "weights": .string(label.weights), "type": .string(label.types),
+            "shape": "\(rows)x\(x.rowLength) -> \(label.outputs)",
+        ]) {
+            wrapped.matmul(x, rows: rows, weights: weights, into: outputs)
+        }
+    }
+
+    private func matmulLabel(_ weights: [Tensor]) -> (weights: String, types: String, outputs: String) {
+        let key = ObjectIdentifier(weights[0])
+        if let label = matmulLabels[key] { return label }
+        let label = (weights.map(\.name).joined(separator: ","), weights.map { "\($0.type)" }.joined(separator: ","),
+                     weights.map { "\($0.rowCount)" }.joined(separator: "+"))
+        matmulLabels[key] = label
+        return label
+    }
+
+    public func rope(query: Tensor, key: Tensor, rows: Int, positions: UnsafeBufferPointer<Int32>,
+                     shape: AttentionShape, rope: RopeParameters) {
+        Trace.span("rope", level: .op, args: ["rows": .int(rows), "heads": .int(shape.headCount), "kv_heads": .int(shape.kvHeadCount),
+                                               "dimensions": .int(rope.dimensions)]) {
+            wrapped.rope(query: query, key: key, rows: rows, positions: positions, shape: shape, rope: rope)
+        }
+    }
+
+    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, keyCache: Tensor,
+                          valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
+        Trace.span("attention", level: .op, args: [
+            "rows": .int(rows.count), "positions": .int(start + rows.count), "heads": .int(shape.headCount),
+            "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension), "cache": "\(keyCache.type)",
+        ]) {
+            wrapped.attention(query: query, key: key, value: value, rows: rows, keyCache: keyCache,
+                              valueCache: valueCache, start: start, shape: shape, into: output)
+        }
+    }
+
+    public func swiglu(gate: Tensor, up: Tensor, rows: Int, into output: Tensor) {
+        Trace.span("swiglu", level: .op, args: ["rows": .int(rows), "width": .int(gate.rowLength)]) {
+            wrapped.swiglu(gate: gate, up: up, rows: rows, into: output)
+        }
+    }
+
+    public func add(_ x: Tensor, rows: Int, into accumulator: Tensor) {
+        Trace.span("add", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength)]) {
+            wrapped.add(x, rows: rows, into: accumulator)
+        }
+    }
+
+    public func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor) {
+        Trace.span("gather_rows", level: .op, args: ["rows": .int(rows.count)]) {
+            wrapped.gatherRows(x, rows: rows, into: output)
+        }
+    }
+
+    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeBufferPointer<Float> {
+        wrapped.hostFloats(tensor, rows: rows)
+    }
+}

@@ -1,0 +1,50 @@
+// Spawning the built `ember` as a user would: arguments, extra environment, signals sent while it runs,
+// and optionally a file-size limit (a disk that fills up), with stdout and stderr captured.
+
+import Foundation
+import Testing
+
+enum EmberProcess {
+    /// .build/release/ember next to this package (scripts/test builds it before the tests run).
+    static let executable = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/release/ember")
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs ember with `arguments`. `signals` are sent in order, each after its delay (signals of one
+    /// delay go out back to back); `fileSizeLimit` caps, in KiB, every file the process writes.
+    static func run(_ arguments: [String], environment: [String: String] = [:],
+                    signals: [(after: Duration, signal: Int32)] = [], fileSizeLimit: Int? = nil) throws -> Result {
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path),
+                     "build it first: swift build -c release")
+        let process = Process()
+        if let fileSizeLimit {
+            // Writes past the limit fail with EFBIG, as on a full disk; SIGXFSZ is ignored so they fail
+            // instead of killing the process.
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "trap '' XFSZ; ulimit -f \(fileSizeLimit); exec \"$0\" \"$@\"", executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        for (delay, signal) in signals {
+            Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18)
+            kill(process.processIdentifier, signal)
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
