@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "EmberTrace", dependencies: [.product(name: "Logging", package: "swift-log")],
                 swiftSettings: traceSettings),
         .target(name: "EmberFormats", dependencies: ["EmberTrace"]),
-        .target(name: "EmberCompute", dependencies: ["EmberFormats", "EmberTrace"], swiftSettings: kernelSettings),
+        .target(name: "CEmberKernels"),
+        .target(name: "EmberCompute", dependencies: ["CEmberKernels", "EmberFormats", "EmberTrace"], swiftSettings: kernelSettings),
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberTrace"]),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         .target(name: "EmberEngine", dependencies: [

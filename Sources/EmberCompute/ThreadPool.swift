@@ -58,11 +58,9 @@ public final class ThreadPool: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// The number of physical cores, a good default for compute-bound kernels (hyper-threads share
-    /// one core's vector units, so they add little and cost synchronisation).
-    public static var defaultThreadCount: Int {
-        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    }
+    /// The number of physical cores this process may run on, a good default for compute-bound kernels
+    /// (hyper-threads share one core's vector units, so they add little and cost synchronisation).
+    public static var defaultThreadCount: Int { CPUTopology.physicalCores() }
 
     /// Runs `body(threadIndex)` on every thread of the pool and returns when all have finished.
     /// Not reentrant: one job at a time, from one caller thread.

@@ -79,20 +79,32 @@ public final class Generator {
     /// Runs the prompt through the model in chunks and returns the logits of its last token.
     public func prefill(_ prompt: [Int32]) throws(EngineError) -> UnsafeBufferPointer<Float> {
         try Trace.span("prefill", args: ["tokens": .int(prompt.count)]) { () throws(EngineError) in
-            var start = 0
-            while true {
-                let end = min(start + model.maxBatchTokens, prompt.count)
-                batch.removeAll()
-                batch.append(prompt[start ..< end], cache: cache, wantsLogits: end == prompt.count)
-                let logits: UnsafeBufferPointer<Float>
-                do throws(ModelError) { logits = try model.forward(batch) } catch { throw .model(error) }
-                if end == prompt.count { return logits }
-                start = end
-            }
+            try model.prefill(prompt, cache: cache, batch: &batch)
         }
     }
 
     private func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}
+
+extension LanguageModel {
+    /// Runs `tokens` into `cache` in batches of at most `maxBatchTokens` (reusing `batch`) and returns
+    /// the logits of the last token.
+    func prefill<Tokens: Collection<Int32>>(_ tokens: Tokens, cache: KVCache,
+                                            batch: inout ForwardBatch) throws(EngineError) -> UnsafeBufferPointer<Float> {
+        guard cache.length + tokens.count <= cache.capacity else {
+            throw .promptTooLong(tokens: cache.length + tokens.count, context: cache.capacity)
+        }
+        var start = tokens.startIndex
+        while true {
+            let end = tokens.index(start, offsetBy: maxBatchTokens, limitedBy: tokens.endIndex) ?? tokens.endIndex
+            batch.removeAll()
+            batch.append(tokens[start ..< end], cache: cache, wantsLogits: end == tokens.endIndex)
+            let logits: UnsafeBufferPointer<Float>
+            do throws(ModelError) { logits = try forward(batch) } catch { throw .model(error) }
+            if end == tokens.endIndex { return logits }
+            start = end
+        }
     }
 }

@@ -69,7 +69,7 @@ extension CPUBackend {
         let keys = UnsafeRawPointer(keyCache.data), values = UnsafeRawPointer(valueCache.data)
         let threads = pool.threadCount
         pool.run { thread in
-            let scores = scratch + thread * attentionScratchPerThread
+            let scores = scratch + thread * Self.attentionScratchPerThread(positions)
             for unit in ThreadPool.chunk(thread, of: threads, count: units) {
                 let index = unit / shape.headCount, head = unit % shape.headCount
                 let row = rows.lowerBound + index
@@ -113,16 +113,12 @@ extension CPUBackend {
         }
     }
 
-    /// Per-thread score rows of at least `positions` floats, grown (never per token once warm).
+    /// Per-thread score rows of at least `positions` floats, `attentionScratchPerThread(positions)` apart.
     private func attentionScores(perThread positions: Int) -> UnsafeMutablePointer<Float> {
-        let needed = (positions + 7) / 8 * 8
-        if let scratch = attentionScratch, attentionScratchPerThread >= needed { return scratch }
-        attentionScratch?.deallocate()
-        let capacity = max(needed, 1024)
-        attentionScratch = .allocate(capacity: capacity * pool.threadCount)
-        attentionScratchPerThread = capacity
-        return attentionScratch!
+        attentionScratch.floats(Self.attentionScratchPerThread(positions) * pool.threadCount)
     }
+
+    private static func attentionScratchPerThread(_ positions: Int) -> Int { (positions + 15) / 16 * 16 }
 
     /// Replaces `scores[0 ..< count]` with exp(score - maximum) and returns their sum.
     @inline(__always)

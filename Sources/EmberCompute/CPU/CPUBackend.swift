@@ -7,17 +7,24 @@ import EmberFormats
 public final class CPUBackend: Backend, @unchecked Sendable {
     public let name = "cpu"
     public let pool: ThreadPool
+    /// The matrix kernels in use: portable Swift, or C for AVX2 / AVX-512.
+    public let level: KernelLevel
+    /// The C kernels of `level` by weight type (empty at the portable level).
+    let native: [TensorType: NativeKernels]
     /// Quantized copies of matmul inputs, one buffer per input width, grown to the largest batch seen.
     var quantizedInputs: [Int: Q16Buffer] = [:]
     /// Per-thread attention score rows, grown to the longest context seen.
-    var attentionScratch: UnsafeMutablePointer<Float>?
-    var attentionScratchPerThread = 0
+    let attentionScratch = ScratchBuffer()
+    /// The prefill GEMM's transposed activations, and each thread's weight rows expanded to floats.
+    let transposedInput = ScratchBuffer(), weightPanels = ScratchBuffer()
 
-    public init(threadCount: Int = ThreadPool.defaultThreadCount) {
+    public init(threadCount: Int = ThreadPool.defaultThreadCount, kernels level: KernelLevel = .preferred) {
         pool = ThreadPool(threadCount: threadCount)
+        self.level = level
+        var native: [TensorType: NativeKernels] = [:]
+        for type in TensorType.allCases { native[type] = NativeKernels(level: level, type: type) }
+        self.native = native
     }
-
-    deinit { attentionScratch?.deallocate() }
 
     public var threadCount: Int { pool.threadCount }
 
@@ -73,5 +80,24 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .q6_K: Q6_KKernel.dequantize(source, count: count, into: output)
         default: preconditionFailure("bind() admits only supported types, not \(tensor.type)")
         }
+    }
+}
+
+/// Float scratch memory that grows to the largest size asked of it and is then reused, so that no
+/// operation allocates once the first forward passes have run. 64-byte aligned.
+final class ScratchBuffer {
+    private var pointer: UnsafeMutableRawPointer?
+    private var capacity = 0
+
+    deinit { pointer?.deallocate() }
+
+    /// At least `count` floats; the contents are undefined.
+    func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity || pointer == nil {
+            pointer?.deallocate()
+            capacity = max(count, 1)
+            pointer = .allocate(byteCount: capacity * 4, alignment: 64)
+        }
+        return pointer!.assumingMemoryBound(to: Float.self)
     }
 }

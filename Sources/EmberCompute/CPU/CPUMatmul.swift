@@ -1,13 +1,25 @@
-// Matrix multiplication on the CPU: `output[t][r] = dot(weight row r, input row t)`. The input is
-// quantized once to 16 bits (for quantized weights), then the rows of all weights that share it are
-// split evenly across the threads. Each thread walks its rows in small tiles and, within a tile, over
-// every token, so a tile of weights is read from memory once per batch and reused from L1.
+// Matrix multiplication on the CPU: `output[t][r] = dot(weight row r, input row t)`. Several weights
+// that read the same input (Q/K/V, gate/up) run as one job, their rows split evenly across the threads.
+// Three paths:
+//  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits and each
+//    thread runs the C dot kernels of the CPU's level over its rows, all tokens at once, so each weight
+//    byte is read once per step;
+//  - prefill (more tokens): the input is transposed once, and each thread expands its weight rows to
+//    floats a panel at a time and multiplies the panel with every token in the C GEMM, so a weight
+//    block is decoded once for the whole prompt (no activation quantization at all);
+//  - portable (no AVX2): the Swift kernels, rows in tiles of 16 reused across the tokens.
 
+import CEmberKernels
 import EmberFormats
 
 extension CPUBackend {
-    /// Weight rows per tile: small enough to stay in L1 while every token of the batch reuses them.
+    /// Weight rows per tile of the portable path: small enough to stay in L1 while every token reuses them.
     static let rowsPerTile = 16
+    /// From this many tokens on, the C paths run the GEMM.
+    static let gemmThreshold = 16
+    /// Weight rows expanded to floats at a time by each thread of the GEMM path (a multiple of every
+    /// level's GEMM tile rows).
+    static let panelRows = 48
 
     public func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
@@ -16,18 +28,70 @@ extension CPUBackend {
             precondition(weight.rowLength == width && output.rowLength == weight.rowCount && output.rowCount >= rows,
                          "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(width)")
         }
-        let quantized = weights.contains { !$0.type.usesFloatActivations }
-        let activations = quantized ? quantizeInput(x, rows: rows) : nil
+        if level == .portable {
+            portableMatmul(x, rows: rows, weights: weights, into: outputs)
+        } else if rows >= Self.gemmThreshold {
+            gemmMatmul(x, rows: rows, weights: weights, into: outputs)
+        } else {
+            dotMatmul(x, rows: rows, weights: weights, into: outputs)
+        }
+    }
 
+    /// Runs `body(weight, output, rows)` on each thread for its share of the weights' rows together.
+    private func forEachRowChunk(_ weights: [Tensor], _ outputs: [Tensor], _ body: (Tensor, Tensor, Range<Int>) -> Void) {
         let totalRows = weights.reduce(0) { $0 + $1.rowCount }
         pool.parallelFor(totalRows) { chunk in
             var first = 0
             for (weight, output) in zip(weights, outputs) {
                 let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
                 first += weight.rowCount
+                if lower < upper { body(weight, output, lower ..< upper) }
+            }
+        }
+    }
+
+    private func dotMatmul(_ x: Tensor, rows tokens: Int, weights: [Tensor], into outputs: [Tensor]) {
+        let width = x.rowLength
+        let activations = weights.contains { !$0.type.usesFloatActivations } ? quantizeInput(x, rows: tokens) : nil
+        forEachRowChunk(weights, outputs) { weight, output, rows in
+            let kernels = native[weight.type]!
+            let source = UnsafeRawPointer(weight.data + rows.lowerBound * weight.rowBytes)
+            let target = output.floats(row: 0) + rows.lowerBound
+            if let dot = kernels.quantizedDot, let a = activations {
+                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
+                    target, output.rowLength)
+            } else {
+                kernels.floatDot!(source, weight.rowBytes, Int32(rows.count), Int32(width), x.floats(row: 0), width,
+                                  Int32(tokens), target, output.rowLength)
+            }
+        }
+    }
+
+    private func gemmMatmul(_ x: Tensor, rows tokens: Int, weights: [Tensor], into outputs: [Tensor]) {
+        let width = x.rowLength
+        let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens
+        let transposed = transposedInput.floats(width * columns)
+        pool.parallelFor(width) { elements in
+            ek_transpose(x.floats(row: 0) + elements.lowerBound, width, Int32(tokens), Int32(elements.count),
+                         transposed + elements.lowerBound * columns, columns)
+        }
+        let panels = weightPanels.floats(Self.panelRows * width * pool.threadCount)
+        pool.run { thread in
+            let panel = panels + thread * Self.panelRows * width
+            let totalRows = weights.reduce(0) { $0 + $1.rowCount }
+            let chunk = ThreadPool.chunk(thread, of: pool.threadCount, count: totalRows)
+            var first = 0
+            for (weight, output) in zip(weights, outputs) {
+                let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
+                first += weight.rowCount
                 guard lower < upper else { continue }
-                let local = lower ..< upper
-                multiply(weight, rows: local, input: x, activations: activations, tokens: rows, into: output)
+                let kernels = native[weight.type]!
+                for start in stride(from: lower, to: upper, by: Self.panelRows) {
+                    let count = min(Self.panelRows, upper - start)
+                    kernels.toFloat(weight.data + start * weight.rowBytes, weight.rowBytes, Int32(count), Int32(width), panel)
+                    kernels.gemm(panel, Int32(count), Int32(width), transposed, columns, Int32(tokens),
+                                 output.floats(row: 0) + start, output.rowLength)
+                }
             }
         }
     }
@@ -40,10 +104,23 @@ extension CPUBackend {
             quantizedInputs[width] = buffer
         }
         let target = buffer!
-        pool.parallelFor(rows) { range in
-            for row in range { target.quantize(row: row, from: x.floats(row: row)) }
+        // A few rows are quicker on this thread than handed to the pool.
+        if rows <= 4 {
+            for row in 0 ..< rows { target.quantize(row: row, from: x.floats(row: row)) }
+        } else {
+            pool.parallelFor(rows) { range in
+                for row in range { target.quantize(row: row, from: x.floats(row: row)) }
+            }
         }
         return target
+    }
+
+    private func portableMatmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
+        let quantized = weights.contains { !$0.type.usesFloatActivations }
+        let activations = quantized ? quantizeInput(x, rows: rows) : nil
+        forEachRowChunk(weights, outputs) { weight, output, local in
+            multiply(weight, rows: local, input: x, activations: activations, tokens: rows, into: output)
+        }
     }
 
     private func multiply(_ weight: Tensor, rows: Range<Int>, input: Tensor, activations: Q16Buffer?, tokens: Int,

@@ -1,0 +1,346 @@
+// The AVX2 kernels (with FMA and F16C): the same algorithms as avx512.c on 256-bit vectors. A block
+// of 32 weights is two halves of 16 int16 lanes; the fifth bits of the 5-bit types, which AVX-512
+// adds under a mask, are spread to bytes before widening.
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include "EmberKernels.h"
+#include "common.h"
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+/// An f16 scale, widened with F16C.
+INLINE float half(const uint8_t *p) { return _cvtsh_ss(ek_u16(p)); }
+
+/// 32 weights of a block as two halves of 16 int16 lanes, with the block's scale and offset.
+typedef struct {
+    __m256i low, high;
+    float s;
+    float m;
+} block32;
+
+INLINE float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/// 32 weight bytes (element i in byte i) widened to int16 halves.
+INLINE void widen_unsigned(__m256i bytes, __m256i *low, __m256i *high) {
+    *low = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(bytes));
+    *high = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(bytes, 1));
+}
+
+/// 16 bytes of packed nibbles as 32 bytes: low nibbles are elements 0..15, high nibbles 16..31.
+INLINE __m256i nibble_bytes(const uint8_t *qs) {
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0F)), _mm_and_si128(q, _mm_set1_epi8(0x0F)));
+}
+
+/// Bit i of `bits` as 16 in byte i, 0 elsewhere (the fifth bits of Q5_0 and Q5_1).
+INLINE __m256i fifth_bit_bytes(uint32_t bits) {
+    // Each byte i takes the byte of `bits` that holds bit i, then tests bit i % 8 of it.
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+                                         _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2,
+                                                          2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+    return _mm256_and_si256(set, _mm256_set1_epi8(16));
+}
+
+INLINE block32 decode_q8_0(const uint8_t *row, int b) {
+    const uint8_t *block = row + 34 * (size_t)b;
+    block32 r = {_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + 2))),
+                 _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + 18))), half(block), 0};
+    return r;
+}
+
+INLINE block32 decode_q4_0(const uint8_t *row, int b) {
+    const uint8_t *block = row + 18 * (size_t)b;
+    // Subtracting 8 makes signed bytes: widen them as such.
+    __m256i bytes = _mm256_sub_epi8(nibble_bytes(block + 2), _mm256_set1_epi8(8));
+    block32 r = {_mm256_cvtepi8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(bytes, 1)),
+                 half(block), 0};
+    return r;
+}
+
+INLINE block32 decode_q4_1(const uint8_t *row, int b) {
+    const uint8_t *block = row + 20 * (size_t)b;
+    block32 r = {.s = half(block), .m = half(block + 2)};
+    widen_unsigned(nibble_bytes(block + 4), &r.low, &r.high);
+    return r;
+}
+
+INLINE block32 decode_q5_0(const uint8_t *row, int b) {
+    const uint8_t *block = row + 22 * (size_t)b;
+    __m256i bytes = _mm256_or_si256(nibble_bytes(block + 6), fifth_bit_bytes(ek_u32(block + 2)));
+    bytes = _mm256_sub_epi8(bytes, _mm256_set1_epi8(16));
+    block32 r = {_mm256_cvtepi8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(bytes, 1)),
+                 half(block), 0};
+    return r;
+}
+
+INLINE block32 decode_q5_1(const uint8_t *row, int b) {
+    const uint8_t *block = row + 24 * (size_t)b;
+    block32 r = {.s = half(block), .m = half(block + 2)};
+    widen_unsigned(_mm256_or_si256(nibble_bytes(block + 8), fifth_bit_bytes(ek_u32(block + 4))), &r.low, &r.high);
+    return r;
+}
+
+/// The nibbles (low if shift is 0, high if 4) of 32 bytes.
+INLINE __m256i nibbles32(const uint8_t *qs, int shift) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
+    return _mm256_and_si256(_mm256_srli_epi16(q, shift), _mm256_set1_epi8(0x0F));
+}
+
+INLINE block32 decode_q4_K(const uint8_t *row, int b) {
+    const uint8_t *block = row + 144 * (size_t)(b / 8);
+    int j = b % 8, scale, min;
+    ek_scale_min_k4(j, block + 4, &scale, &min);
+    block32 r = {.s = half(block) * scale, .m = -half(block + 2) * min};
+    widen_unsigned(nibbles32(block + 16 + 32 * (j / 2), 4 * (j % 2)), &r.low, &r.high);
+    return r;
+}
+
+INLINE block32 decode_q5_K(const uint8_t *row, int b) {
+    const uint8_t *block = row + 176 * (size_t)(b / 8);
+    int j = b % 8, scale, min;
+    ek_scale_min_k4(j, block + 4, &scale, &min);
+    // Bit j of qh[i] is the fifth bit of element i.
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 16));
+    __m256i fifth = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, j), _mm256_set1_epi8(1)), 4);
+    block32 r = {.s = half(block) * scale, .m = -half(block + 2) * min};
+    widen_unsigned(_mm256_or_si256(nibbles32(block + 48 + 32 * (j / 2), 4 * (j % 2)), fifth), &r.low, &r.high);
+    return r;
+}
+
+INLINE block32 decode_q6_K(const uint8_t *row, int b) {
+    const uint8_t *block = row + 210 * (size_t)(b / 8);
+    int h = (b % 8) / 4, k = b % 4;
+    __m256i low = nibbles32(block + 64 * h + 32 * (k % 2), 4 * (k / 2));
+    __m256i high = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * h));
+    high = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), _mm256_set1_epi8(3));
+    __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), _mm256_set1_epi8(32));
+    const int8_t *scales = (const int8_t *)(block + 192 + 8 * h + 2 * k);
+    block32 r = {_mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)), _mm256_set1_epi16(scales[0])),
+                 _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)), _mm256_set1_epi16(scales[1])),
+                 half(block + 208), 0};
+    return r;
+}
+
+/// One row against `TB` tokens, each weight block decoded once for all of them.
+INLINE void quantized_tile(block32 (*decode)(const uint8_t *, int), int has_min, int TB, const uint8_t *row, int nb,
+                           const int16_t *q, const float *d, const float *s, int n, float *out, size_t out_stride) {
+    __m256 acc[4];
+    float offset[4];
+    UNROLL for (int t = 0; t < TB; t++) {
+        acc[t] = _mm256_setzero_ps();
+        offset[t] = 0;
+    }
+    for (int b = 0; b < nb; b++) {
+        block32 block = decode(row, b);
+        UNROLL for (int t = 0; t < TB; t++) {
+            const int16_t *a = q + (size_t)t * n + 32 * (size_t)b;
+            __m256 products = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(block.low, _mm256_loadu_si256((const __m256i *)a)),
+                                                             _mm256_madd_epi16(block.high, _mm256_loadu_si256((const __m256i *)(a + 16)))));
+            acc[t] = _mm256_fmadd_ps(products, _mm256_set1_ps(block.s * d[(size_t)t * nb + b]), acc[t]);
+            if (has_min) offset[t] += block.m * s[(size_t)t * nb + b];
+        }
+    }
+    UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = horizontal_sum(acc[t]) + offset[t];
+}
+
+/// Rows one after another, so that the weights stream through memory in order (interleaving four
+/// rows, each a few cache lines long, defeated the prefetcher and cost a third of decode speed);
+/// tokens in fours, each weight block decoded once for four tokens.
+INLINE void quantized_dot(block32 (*decode)(const uint8_t *, int), int has_min, const void *weights,
+                          size_t row_bytes, int rows, int n, const int16_t *q, const float *d, const float *s,
+                          int tokens, float *out, size_t out_stride) {
+    const uint8_t *base = (const uint8_t *)weights;
+    int nb = n / 32;
+    for (int t = 0; t < tokens;) {
+        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
+        const int16_t *qt = q + (size_t)t * n;
+        const float *dt = d + (size_t)t * nb, *st = s + (size_t)t * nb;
+        float *ot = out + (size_t)t * out_stride;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = base + r * row_bytes;
+            if (tb == 4) quantized_tile(decode, has_min, 4, row, nb, qt, dt, st, n, ot + r, out_stride);
+            else if (tb == 2) quantized_tile(decode, has_min, 2, row, nb, qt, dt, st, n, ot + r, out_stride);
+            else quantized_tile(decode, has_min, 1, row, nb, qt, dt, st, n, ot + r, out_stride);
+        }
+        t += tb;
+    }
+}
+
+INLINE __m256 half_to_float(__m256i lanes, int upper, __m256 s, __m256 m) {
+    __m128i half = upper ? _mm256_extracti128_si256(lanes, 1) : _mm256_castsi256_si128(lanes);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(half)), s, m);
+}
+
+INLINE void quantized_to_float(block32 (*decode)(const uint8_t *, int), const void *weights, size_t row_bytes,
+                               int rows, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)weights + (size_t)r * row_bytes;
+        float *o = out + (size_t)r * n;
+        for (int b = 0; b < n / 32; b++) {
+            block32 block = decode(row, b);
+            __m256 s = _mm256_set1_ps(block.s), m = _mm256_set1_ps(block.m);
+            _mm256_storeu_ps(o + 32 * b, half_to_float(block.low, 0, s, m));
+            _mm256_storeu_ps(o + 32 * b + 8, half_to_float(block.low, 1, s, m));
+            _mm256_storeu_ps(o + 32 * b + 16, half_to_float(block.high, 0, s, m));
+            _mm256_storeu_ps(o + 32 * b + 24, half_to_float(block.high, 1, s, m));
+        }
+    }
+}
+
+#define QUANTIZED(type, has_min)                                                                                \
+    void ek_##type##_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, \
+                              const float *s, int tokens, float *out, size_t out_stride) {                      \
+        quantized_dot(decode_##type, has_min, w, row_bytes, rows, n, q, d, s, tokens, out, out_stride);         \
+    }                                                                                                           \
+    void ek_##type##_to_float_avx2(const void *w, size_t row_bytes, int rows, int n, float *out) {              \
+        quantized_to_float(decode_##type, w, row_bytes, rows, n, out);                                          \
+    }
+
+QUANTIZED(q8_0, 0)
+QUANTIZED(q4_0, 0)
+QUANTIZED(q4_1, 1)
+QUANTIZED(q5_0, 0)
+QUANTIZED(q5_1, 1)
+QUANTIZED(q4_K, 1)
+QUANTIZED(q5_K, 1)
+QUANTIZED(q6_K, 0)
+
+// Float weights: 8 elements widened to float per step.
+INLINE __m256 load_f32(const uint8_t *p, int k) { return _mm256_loadu_ps((const float *)p + k); }
+INLINE __m256 load_f16(const uint8_t *p, int k) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + k)));
+}
+INLINE __m256 load_bf16(const uint8_t *p, int k) {
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+INLINE float scalar_f32(const uint8_t *p, int k) { return ((const float *)p)[k]; }
+INLINE float scalar_f16(const uint8_t *p, int k) { return half(p + 2 * (size_t)k); }
+INLINE float scalar_bf16(const uint8_t *p, int k) {
+    uint32_t bits = (uint32_t)ek_u16(p + 2 * (size_t)k) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// One row against `TB` tokens, each weight vector loaded once for all of them.
+INLINE void float_tile(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), int TB,
+                       const uint8_t *row, int n, const float *x, size_t x_stride, float *out, size_t out_stride) {
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 w = load(row, k);
+        UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_stride + k), acc[t]);
+    }
+    UNROLL for (int t = 0; t < TB; t++) {
+        float sum = horizontal_sum(acc[t]);
+        for (int j = k; j < n; j++) sum += scalar(row, j) * x[(size_t)t * x_stride + j];
+        out[(size_t)t * out_stride] = sum;
+    }
+}
+
+/// One row against one token: four accumulators, since a single FMA chain would wait on its own
+/// latency rather than on memory.
+INLINE float float_row(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const uint8_t *row,
+                       int n, const float *x) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= n; k += 32) {
+        acc0 = _mm256_fmadd_ps(load(row, k), _mm256_loadu_ps(x + k), acc0);
+        acc1 = _mm256_fmadd_ps(load(row, k + 8), _mm256_loadu_ps(x + k + 8), acc1);
+        acc2 = _mm256_fmadd_ps(load(row, k + 16), _mm256_loadu_ps(x + k + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load(row, k + 24), _mm256_loadu_ps(x + k + 24), acc3);
+    }
+    for (; k + 8 <= n; k += 8) acc0 = _mm256_fmadd_ps(load(row, k), _mm256_loadu_ps(x + k), acc0);
+    float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; k < n; k++) sum += scalar(row, k) * x[k];
+    return sum;
+}
+
+/// Rows one after another, so that the weights stream through memory in order; tokens in fours, each
+/// weight vector loaded once for four tokens.
+INLINE void float_dot(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const void *weights,
+                      size_t row_bytes, int rows, int n, const float *x, size_t x_stride, int tokens, float *out,
+                      size_t out_stride) {
+    const uint8_t *base = (const uint8_t *)weights;
+    for (int t = 0; t < tokens;) {
+        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
+        const float *xt = x + (size_t)t * x_stride;
+        float *ot = out + (size_t)t * out_stride;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = base + r * row_bytes;
+            if (tb == 4) float_tile(load, scalar, 4, row, n, xt, x_stride, ot + r, out_stride);
+            else if (tb == 2) float_tile(load, scalar, 2, row, n, xt, x_stride, ot + r, out_stride);
+            else ot[r] = float_row(load, scalar, row, n, xt);
+        }
+        t += tb;
+    }
+}
+
+INLINE void float_to_float(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int),
+                           const void *weights, size_t row_bytes, int rows, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)weights + (size_t)r * row_bytes;
+        int k = 0;
+        for (; k + 8 <= n; k += 8) _mm256_storeu_ps(out + (size_t)r * n + k, load(row, k));
+        for (; k < n; k++) out[(size_t)r * n + k] = scalar(row, k);
+    }
+}
+
+#define FLOAT(type)                                                                                              \
+    void ek_##type##_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const float *x, size_t x_stride, \
+                              int tokens, float *out, size_t out_stride) {                                       \
+        float_dot(load_##type, scalar_##type, w, row_bytes, rows, n, x, x_stride, tokens, out, out_stride);      \
+    }                                                                                                            \
+    void ek_##type##_to_float_avx2(const void *w, size_t row_bytes, int rows, int n, float *out) {               \
+        float_to_float(load_##type, scalar_##type, w, row_bytes, rows, n, out);                                  \
+    }
+
+FLOAT(f32)
+FLOAT(f16)
+FLOAT(bf16)
+
+void ek_gemm_avx2(const float *w, int rows, int n, const float *xt, size_t xt_stride, int tokens, float *out,
+                  size_t out_stride) {
+    enum { MR = ek_gemm_rows_avx2, NR = ek_gemm_tokens_avx2 };
+    for (int r0 = 0; r0 < rows; r0 += MR) {
+        const float *wr = w + (size_t)r0 * n;
+        for (int t0 = 0; t0 < tokens; t0 += NR) {
+            __m256 acc[MR][2];
+            UNROLL for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+            const float *x = xt + t0;
+            for (int k = 0; k < n; k++) {
+                __m256 x0 = _mm256_loadu_ps(x + (size_t)k * xt_stride), x1 = _mm256_loadu_ps(x + (size_t)k * xt_stride + 8);
+                UNROLL for (int i = 0; i < MR; i++) {
+                    __m256 weight = _mm256_broadcast_ss(wr + (size_t)i * n + k);
+                    acc[i][0] = _mm256_fmadd_ps(x0, weight, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(x1, weight, acc[i][1]);
+                }
+            }
+            int valid_rows = rows - r0 < MR ? rows - r0 : MR, valid_tokens = tokens - t0 < NR ? tokens - t0 : NR;
+            for (int i = 0; i < valid_rows; i++) {
+                float lanes[NR];
+                _mm256_storeu_ps(lanes, acc[i][0]);
+                _mm256_storeu_ps(lanes + 8, acc[i][1]);
+                for (int t = 0; t < valid_tokens; t++) out[(size_t)(t0 + t) * out_stride + r0 + i] = lanes[t];
+            }
+        }
+    }
+}
+
+#pragma clang attribute pop
+
+#endif

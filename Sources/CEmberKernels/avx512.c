@@ -1,0 +1,326 @@
+// The AVX-512 kernels (F, BW, VL, DQ, VNNI; F16C, FMA). Every quantized type is decoded block by
+// block into the same form, 32 int16 weights w with a scale s and an offset m (value = s * w + m), so
+// one dot product, one float expansion and one GEMM serve all of them:
+//  - dot: vpmaddwd of the weights with the 16-bit activation quants, converted to float and scaled
+//    per block (the block scales differ, so integer sums cannot run across blocks);
+//  - to_float: s * w + m, for the prefill GEMM;
+//  - gemm: 8 weight rows x 32 tokens of float accumulators, each weight broadcast against 32 tokens
+//    of transposed activations.
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include "EmberKernels.h"
+#include "common.h"
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), \
+                             apply_to = function)
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+/// An f16 scale, widened with F16C.
+INLINE float half(const uint8_t *p) { return _cvtsh_ss(ek_u16(p)); }
+
+/// 32 weights of a block as int16 lanes, with the block's scale and offset.
+typedef struct {
+    __m512i w;
+    float s;
+    float m;
+} block32;
+
+/// 16 bytes of packed nibbles: low nibbles are elements 0..15, high nibbles 16..31.
+INLINE __m512i nibbles(const uint8_t *qs) {
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    __m128i low = _mm_and_si128(q, _mm_set1_epi8(0x0F));
+    __m128i high = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0F));
+    return _mm512_cvtepu8_epi16(_mm256_set_m128i(high, low));
+}
+
+/// The nibbles (low if shift is 0, high if 4) of 32 bytes.
+INLINE __m512i nibbles32(const uint8_t *qs, int shift) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
+    q = _mm256_and_si256(_mm256_srli_epi16(q, shift), _mm256_set1_epi8(0x0F));
+    return _mm512_cvtepu8_epi16(q);
+}
+
+INLINE block32 decode_q8_0(const uint8_t *row, int b) {
+    const uint8_t *block = row + 34 * (size_t)b;
+    block32 r = {_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(block + 2))), half(block), 0};
+    return r;
+}
+
+INLINE block32 decode_q4_0(const uint8_t *row, int b) {
+    const uint8_t *block = row + 18 * (size_t)b;
+    block32 r = {_mm512_sub_epi16(nibbles(block + 2), _mm512_set1_epi16(8)), half(block), 0};
+    return r;
+}
+
+INLINE block32 decode_q4_1(const uint8_t *row, int b) {
+    const uint8_t *block = row + 20 * (size_t)b;
+    block32 r = {nibbles(block + 4), half(block), half(block + 2)};
+    return r;
+}
+
+/// Adds 16 to the lanes whose bit is set in `bits`: the fifth bit of the 5-bit types.
+INLINE __m512i fifth_bits(__m512i w, uint32_t bits) {
+    return _mm512_mask_add_epi16(w, (__mmask32)bits, w, _mm512_set1_epi16(16));
+}
+
+INLINE block32 decode_q5_0(const uint8_t *row, int b) {
+    const uint8_t *block = row + 22 * (size_t)b;
+    __m512i w = fifth_bits(nibbles(block + 6), ek_u32(block + 2));
+    block32 r = {_mm512_sub_epi16(w, _mm512_set1_epi16(16)), half(block), 0};
+    return r;
+}
+
+INLINE block32 decode_q5_1(const uint8_t *row, int b) {
+    const uint8_t *block = row + 24 * (size_t)b;
+    block32 r = {fifth_bits(nibbles(block + 8), ek_u32(block + 4)), half(block), half(block + 2)};
+    return r;
+}
+
+/// Sub-block b % 8 of super-block b / 8: 32 nibbles of qs[32 * (j / 2)], low for even j.
+INLINE block32 decode_q4_K(const uint8_t *row, int b) {
+    const uint8_t *block = row + 144 * (size_t)(b / 8);
+    int j = b % 8, scale, min;
+    ek_scale_min_k4(j, block + 4, &scale, &min);
+    block32 r = {nibbles32(block + 16 + 32 * (j / 2), 4 * (j % 2)), half(block) * scale,
+                 -half(block + 2) * min};
+    return r;
+}
+
+INLINE block32 decode_q5_K(const uint8_t *row, int b) {
+    const uint8_t *block = row + 176 * (size_t)(b / 8);
+    int j = b % 8, scale, min;
+    ek_scale_min_k4(j, block + 4, &scale, &min);
+    // Bit j of qh[i] is the fifth bit of element i: move it to each byte's top bit for movemask.
+    __m256i qh = _mm256_slli_epi16(_mm256_loadu_si256((const __m256i *)(block + 16)), 7 - j);
+    __m512i w = fifth_bits(nibbles32(block + 48 + 32 * (j / 2), 4 * (j % 2)), (uint32_t)_mm256_movemask_epi8(qh));
+    block32 r = {w, half(block) * scale, -half(block + 2) * min};
+    return r;
+}
+
+/// Part k of half h (b % 8 = 4h + k): low four bits from ql, top two from qh, minus 32, times the int8
+/// scale of each 16 values; d is the block's scale.
+INLINE block32 decode_q6_K(const uint8_t *row, int b) {
+    const uint8_t *block = row + 210 * (size_t)(b / 8);
+    int h = (b % 8) / 4, k = b % 4;
+    __m256i low = _mm256_loadu_si256((const __m256i *)(block + 64 * h + 32 * (k % 2)));
+    low = _mm256_and_si256(_mm256_srli_epi16(low, 4 * (k / 2)), _mm256_set1_epi8(0x0F));
+    __m256i high = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * h));
+    high = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), _mm256_set1_epi8(3));
+    __m512i q = _mm512_cvtepu8_epi16(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)));
+    const int8_t *scales = (const int8_t *)(block + 192 + 8 * h + 2 * k);
+    __m512i scale = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(scales[0])),
+                                       _mm256_set1_epi16(scales[1]), 1);
+    block32 r = {_mm512_mullo_epi16(_mm512_sub_epi16(q, _mm512_set1_epi16(32)), scale), half(block + 208), 0};
+    return r;
+}
+
+/// One row against `TB` tokens, each weight block decoded once for all of them.
+INLINE void quantized_tile(block32 (*decode)(const uint8_t *, int), int has_min, int TB, const uint8_t *row, int nb,
+                           const int16_t *q, const float *d, const float *s, int n, float *out, size_t out_stride) {
+    __m512 acc[4];
+    float offset[4];
+    UNROLL for (int t = 0; t < TB; t++) {
+        acc[t] = _mm512_setzero_ps();
+        offset[t] = 0;
+    }
+    for (int b = 0; b < nb; b++) {
+        block32 block = decode(row, b);
+        UNROLL for (int t = 0; t < TB; t++) {
+            const int16_t *a = q + (size_t)t * n + 32 * (size_t)b;
+            __m512 products = _mm512_cvtepi32_ps(_mm512_madd_epi16(block.w, _mm512_loadu_si512((const void *)a)));
+            acc[t] = _mm512_fmadd_ps(products, _mm512_set1_ps(block.s * d[(size_t)t * nb + b]), acc[t]);
+            if (has_min) offset[t] += block.m * s[(size_t)t * nb + b];
+        }
+    }
+    UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = _mm512_reduce_add_ps(acc[t]) + offset[t];
+}
+
+/// Rows one after another, so that the weights stream through memory in order (interleaving four
+/// rows, each a few cache lines long, defeated the prefetcher and cost a third of decode speed);
+/// tokens in fours, each weight block decoded once for four tokens.
+INLINE void quantized_dot(block32 (*decode)(const uint8_t *, int), int has_min, const void *weights,
+                          size_t row_bytes, int rows, int n, const int16_t *q, const float *d, const float *s,
+                          int tokens, float *out, size_t out_stride) {
+    const uint8_t *base = (const uint8_t *)weights;
+    int nb = n / 32;
+    for (int t = 0; t < tokens;) {
+        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
+        const int16_t *qt = q + (size_t)t * n;
+        const float *dt = d + (size_t)t * nb, *st = s + (size_t)t * nb;
+        float *ot = out + (size_t)t * out_stride;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = base + r * row_bytes;
+            if (tb == 4) quantized_tile(decode, has_min, 4, row, nb, qt, dt, st, n, ot + r, out_stride);
+            else if (tb == 2) quantized_tile(decode, has_min, 2, row, nb, qt, dt, st, n, ot + r, out_stride);
+            else quantized_tile(decode, has_min, 1, row, nb, qt, dt, st, n, ot + r, out_stride);
+        }
+        t += tb;
+    }
+}
+
+INLINE void quantized_to_float(block32 (*decode)(const uint8_t *, int), const void *weights, size_t row_bytes,
+                               int rows, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)weights + (size_t)r * row_bytes;
+        float *o = out + (size_t)r * n;
+        for (int b = 0; b < n / 32; b++) {
+            block32 block = decode(row, b);
+            __m512 s = _mm512_set1_ps(block.s), m = _mm512_set1_ps(block.m);
+            __m512 low = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(block.w)));
+            __m512 high = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(block.w, 1)));
+            _mm512_storeu_ps(o + 32 * b, _mm512_fmadd_ps(low, s, m));
+            _mm512_storeu_ps(o + 32 * b + 16, _mm512_fmadd_ps(high, s, m));
+        }
+    }
+}
+
+#define QUANTIZED(type, has_min)                                                                                  \
+    void ek_##type##_dot_avx512(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, \
+                                const float *s, int tokens, float *out, size_t out_stride) {                      \
+        quantized_dot(decode_##type, has_min, w, row_bytes, rows, n, q, d, s, tokens, out, out_stride);           \
+    }                                                                                                             \
+    void ek_##type##_to_float_avx512(const void *w, size_t row_bytes, int rows, int n, float *out) {              \
+        quantized_to_float(decode_##type, w, row_bytes, rows, n, out);                                            \
+    }
+
+QUANTIZED(q8_0, 0)
+QUANTIZED(q4_0, 0)
+QUANTIZED(q4_1, 1)
+QUANTIZED(q5_0, 0)
+QUANTIZED(q5_1, 1)
+QUANTIZED(q4_K, 1)
+QUANTIZED(q5_K, 1)
+QUANTIZED(q6_K, 0)
+
+// Float weights: 16 elements widened to float per step.
+INLINE __m512 load_f32(const uint8_t *p, int k) { return _mm512_loadu_ps((const float *)p + k); }
+INLINE __m512 load_f16(const uint8_t *p, int k) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + k)));
+}
+INLINE __m512 load_bf16(const uint8_t *p, int k) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + k));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+INLINE float scalar_f32(const uint8_t *p, int k) { return ((const float *)p)[k]; }
+INLINE float scalar_f16(const uint8_t *p, int k) { return half(p + 2 * (size_t)k); }
+INLINE float scalar_bf16(const uint8_t *p, int k) {
+    uint32_t bits = (uint32_t)ek_u16(p + 2 * (size_t)k) << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// One row against `TB` tokens, each weight vector loaded once for all of them.
+INLINE void float_tile(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), int TB,
+                       const uint8_t *row, int n, const float *x, size_t x_stride, float *out, size_t out_stride) {
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512 w = load(row, k);
+        UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_stride + k), acc[t]);
+    }
+    UNROLL for (int t = 0; t < TB; t++) {
+        float sum = _mm512_reduce_add_ps(acc[t]);
+        for (int j = k; j < n; j++) sum += scalar(row, j) * x[(size_t)t * x_stride + j];
+        out[(size_t)t * out_stride] = sum;
+    }
+}
+
+/// One row against one token: four accumulators, since a single FMA chain would wait on its own
+/// latency rather than on memory.
+INLINE float float_row(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const uint8_t *row,
+                       int n, const float *x) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 64 <= n; k += 64) {
+        acc0 = _mm512_fmadd_ps(load(row, k), _mm512_loadu_ps(x + k), acc0);
+        acc1 = _mm512_fmadd_ps(load(row, k + 16), _mm512_loadu_ps(x + k + 16), acc1);
+        acc2 = _mm512_fmadd_ps(load(row, k + 32), _mm512_loadu_ps(x + k + 32), acc2);
+        acc3 = _mm512_fmadd_ps(load(row, k + 48), _mm512_loadu_ps(x + k + 48), acc3);
+    }
+    for (; k + 16 <= n; k += 16) acc0 = _mm512_fmadd_ps(load(row, k), _mm512_loadu_ps(x + k), acc0);
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    for (; k < n; k++) sum += scalar(row, k) * x[k];
+    return sum;
+}
+
+/// Rows one after another, so that the weights stream through memory in order; tokens in fours, each
+/// weight vector loaded once for four tokens.
+INLINE void float_dot(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const void *weights,
+                      size_t row_bytes, int rows, int n, const float *x, size_t x_stride, int tokens, float *out,
+                      size_t out_stride) {
+    const uint8_t *base = (const uint8_t *)weights;
+    for (int t = 0; t < tokens;) {
+        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
+        const float *xt = x + (size_t)t * x_stride;
+        float *ot = out + (size_t)t * out_stride;
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = base + r * row_bytes;
+            if (tb == 4) float_tile(load, scalar, 4, row, n, xt, x_stride, ot + r, out_stride);
+            else if (tb == 2) float_tile(load, scalar, 2, row, n, xt, x_stride, ot + r, out_stride);
+            else ot[r] = float_row(load, scalar, row, n, xt);
+        }
+        t += tb;
+    }
+}
+
+INLINE void float_to_float(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int),
+                           const void *weights, size_t row_bytes, int rows, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)weights + (size_t)r * row_bytes;
+        int k = 0;
+        for (; k + 16 <= n; k += 16) _mm512_storeu_ps(out + (size_t)r * n + k, load(row, k));
+        for (; k < n; k++) out[(size_t)r * n + k] = scalar(row, k);
+    }
+}
+
+#define FLOAT(type)                                                                                                \
+    void ek_##type##_dot_avx512(const void *w, size_t row_bytes, int rows, int n, const float *x, size_t x_stride, \
+                                int tokens, float *out, size_t out_stride) {                                       \
+        float_dot(load_##type, scalar_##type, w, row_bytes, rows, n, x, x_stride, tokens, out, out_stride);        \
+    }                                                                                                              \
+    void ek_##type##_to_float_avx512(const void *w, size_t row_bytes, int rows, int n, float *out) {               \
+        float_to_float(load_##type, scalar_##type, w, row_bytes, rows, n, out);                                    \
+    }
+
+FLOAT(f32)
+FLOAT(f16)
+FLOAT(bf16)
+
+void ek_gemm_avx512(const float *w, int rows, int n, const float *xt, size_t xt_stride, int tokens, float *out,
+                    size_t out_stride) {
+    enum { MR = ek_gemm_rows_avx512, NR = ek_gemm_tokens_avx512 };
+    for (int r0 = 0; r0 < rows; r0 += MR) {
+        const float *wr = w + (size_t)r0 * n;
+        for (int t0 = 0; t0 < tokens; t0 += NR) {
+            __m512 acc[MR][2];
+            UNROLL for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+            const float *x = xt + t0;
+            for (int k = 0; k < n; k++) {
+                __m512 x0 = _mm512_loadu_ps(x + (size_t)k * xt_stride), x1 = _mm512_loadu_ps(x + (size_t)k * xt_stride + 16);
+                UNROLL for (int i = 0; i < MR; i++) {
+                    __m512 weight = _mm512_set1_ps(wr[(size_t)i * n + k]);
+                    acc[i][0] = _mm512_fmadd_ps(x0, weight, acc[i][0]);
+                    acc[i][1] = _mm512_fmadd_ps(x1, weight, acc[i][1]);
+                }
+            }
+            int valid_rows = rows - r0 < MR ? rows - r0 : MR, valid_tokens = tokens - t0 < NR ? tokens - t0 : NR;
+            for (int i = 0; i < valid_rows; i++) {
+                float lanes[NR];
+                _mm512_storeu_ps(lanes, acc[i][0]);
+                _mm512_storeu_ps(lanes + 16, acc[i][1]);
+                for (int t = 0; t < valid_tokens; t++) out[(size_t)(t0 + t) * out_stride + r0 + i] = lanes[t];
+            }
+        }
+    }
+}
+
+#pragma clang attribute pop
+
+#endif

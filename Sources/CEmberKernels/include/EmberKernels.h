@@ -1,0 +1,79 @@
+// Ember's innermost CPU kernels in C with x86 intrinsics, one set per instruction-set level (AVX2,
+// AVX-512 with VNNI), chosen at run time by the Swift backend from `ek_cpu_level()`: Swift has no
+// per-function target attribute, so one binary could not otherwise carry both (BENCHMARKS.md,
+// "CPU kernels", has the measurements that justify C here). Everything else, and the portable path
+// for other CPUs, is Swift.
+//
+// Conventions: a weight matrix is `rows` rows of `n` elements, `row_bytes` apart, in its GGUF block
+// layout. Activations for the quantized types are quantized to 16 bits per block of 32 values
+// (QuantizedActivations.swift): per token `n` int16 quants, `n / 32` scales and `n / 32` block sums,
+// tokens one after another. Outputs are token-major: out[t * out_stride + r].
+
+#ifndef EMBER_KERNELS_H
+#define EMBER_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    EK_LEVEL_PORTABLE = 0,
+    EK_LEVEL_AVX2 = 1,    // AVX2, FMA, F16C
+    EK_LEVEL_AVX512 = 2,  // AVX-512 F/BW/VL/DQ and VNNI
+};
+
+/// The best level this CPU runs.
+int ek_cpu_level(void);
+
+/// Decode-sized matrix products with 16-bit activations: out[t][r] = dot(row r, token t).
+typedef void (*ek_quantized_dot)(const void *weights, size_t row_bytes, int rows, int n,
+                                 const int16_t *quants, const float *scales, const float *sums, int tokens,
+                                 float *out, size_t out_stride);
+
+/// The same for float weight types, with float activations x[t * x_stride + k].
+typedef void (*ek_float_dot)(const void *weights, size_t row_bytes, int rows, int n,
+                             const float *x, size_t x_stride, int tokens, float *out, size_t out_stride);
+
+/// Expands `rows` rows to floats, row-major: out[r * n + k].
+typedef void (*ek_to_float)(const void *weights, size_t row_bytes, int rows, int n, float *out);
+
+/// Prefill product on floats: out[t][r] = sum_k w[r * n + k] * xt[k * xt_stride + t], for r < rows and
+/// t < tokens. `w` holds a multiple of `ek_gemm_rows_*` rows (pad with zeros) and `xt` a multiple of
+/// `ek_gemm_tokens_*` columns (pad with zeros): the tiles are computed whole, stored only where valid.
+typedef void (*ek_gemm)(const float *w, int rows, int n, const float *xt, size_t xt_stride, int tokens,
+                        float *out, size_t out_stride);
+
+#define EK_DECLARE_LEVEL(level)                                                                          \
+    void ek_q8_0_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q4_0_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q4_1_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q5_0_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q5_1_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q4_K_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q5_K_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_q6_K_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
+    void ek_f32_dot_##level(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);                  \
+    void ek_f16_dot_##level(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);                  \
+    void ek_bf16_dot_##level(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);                 \
+    void ek_q8_0_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q4_0_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q4_1_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q5_0_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q5_1_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q4_K_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q5_K_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_q6_K_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_f32_to_float_##level(const void *, size_t, int, int, float *);                                                 \
+    void ek_f16_to_float_##level(const void *, size_t, int, int, float *);                                                 \
+    void ek_bf16_to_float_##level(const void *, size_t, int, int, float *);                                                \
+    void ek_gemm_##level(const float *, int, int, const float *, size_t, int, float *, size_t);
+
+EK_DECLARE_LEVEL(avx2)
+EK_DECLARE_LEVEL(avx512)
+
+/// Tile sizes of the GEMMs: rows of `w` and tokens of `xt` per tile.
+enum { ek_gemm_rows_avx2 = 6, ek_gemm_tokens_avx2 = 16, ek_gemm_rows_avx512 = 8, ek_gemm_tokens_avx512 = 32 };
+
+/// xt[k * xt_stride + t] = x[t * x_stride + k] for t < tokens, k < n; columns tokens ..< xt_stride zeroed.
+void ek_transpose(const float *x, size_t x_stride, int tokens, int n, float *xt, size_t xt_stride);
+
+#endif

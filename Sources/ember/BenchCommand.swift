@@ -1,0 +1,111 @@
+// `ember bench`: llama-bench for Ember. For each model, thread count and size: prompt processing
+// (`ppN`) and generation (`tgN`) tokens/s as mean ± stddev over the repetitions, time to first token
+// of a 32-token prompt; per model the load time of a cold and a warm start in fresh processes; and the
+// peak RSS. A markdown table, or with --json one object for tools.
+
+import ArgumentParser
+import EmberCompute
+import EmberEngine
+import EmberFormats
+import EmberModel
+import EmberStore
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prompt processing, generation, time to first token, load time and memory.")
+
+    @Option(name: .customShort("m"), help: "Model (repeatable): a GGUF file path or an alias.")
+    var models: [String] = [ModelAlias.defaultModel.name]
+
+    @Option(name: .customShort("p"), help: "Prompt sizes to process, comma-separated.", transform: BenchCommand.sizes)
+    var promptSizes: [Int] = [512]
+
+    @Option(name: .customShort("n"), help: "Token counts to generate, comma-separated.", transform: BenchCommand.sizes)
+    var generationSizes: [Int] = [128]
+
+    @Option(name: .customShort("t"), help: "Thread counts, comma-separated (default: the physical cores).",
+            transform: BenchCommand.sizes)
+    var threads: [Int] = [ThreadPool.defaultThreadCount]
+
+    @Option(name: .customShort("r"), help: "Repetitions of each test, after one warm-up run.")
+    var repetitions = 5
+
+    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16 or f32.")
+    var cacheType = CacheType.f16
+
+    @Flag(help: "Print one JSON object instead of tables.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    static let ttftPromptTokens = 32
+
+    static func sizes(_ text: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("expected positive numbers separated by commas, not \(text)")
+        }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        if repetitions < 1 { throw ValidationError("-r must be at least 1") }
+    }
+
+    func run() throws {
+        try global.apply(command: "bench")
+        var report = BenchReport()
+        for reference in models {
+            // Load times first, in fresh processes, before this one maps the file (a mapped file's
+            // pages cannot be evicted for the cold start).
+            let path = try LoadedModel.resolvePath(reference)
+            let cold = try LoadProbe.measure(path: path, cold: true)
+            let warm = try LoadProbe.measure(path: path, cold: false)
+            let loaded = try LoadedModel(reference: path, threads: threads[0])
+            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
+                                          description: ModelDescription(loaded.file))
+            for threadCount in threads {
+                let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
+                let context = (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()!
+                var benchmark = Benchmark(model: model, contextLength: context, repetitions: repetitions, cacheType: cacheType)
+                for size in promptSizes { entry.results.append(.init(threads: threadCount, result: try benchmark.promptProcessing(size))) }
+                for size in generationSizes { entry.results.append(.init(threads: threadCount, result: try benchmark.generation(size))) }
+                let ttft = try benchmark.timeToFirstToken(promptTokens: Self.ttftPromptTokens)
+                entry.timeToFirstToken.append(.init(threads: threadCount, result: ttft))
+            }
+            report.models.append(entry)
+        }
+        report.peakResidentMegabytes = Self.peakResidentMegabytes()
+        FileHandle.standardOutput.write(Data((json ? try report.json() : report.markdown()).utf8))
+    }
+
+    /// The most memory this process has held resident, in MB (1e6 bytes).
+    static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) * 1024 / 1e6  // ru_maxrss is in KiB on Linux
+    }
+}
+
+/// What a GGUF file is, for the report: its dominant tensor type, size and parameter count.
+struct ModelDescription {
+    let type: String
+    let bytes: Int
+    let parameters: Int
+
+    init(_ file: GGUFFile) {
+        var bytesByType: [String: Int] = [:]
+        var bytes = 0, parameters = 0
+        for tensor in file.tensors {
+            bytesByType["\(tensor.type)", default: 0] += tensor.byteCount
+            bytes += tensor.byteCount
+            parameters += tensor.elementCount
+        }
+        type = bytesByType.max { $0.value < $1.value }?.key ?? "?"
+        self.bytes = bytes
+        self.parameters = parameters
+    }
+}
