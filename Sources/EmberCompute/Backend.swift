@@ -20,7 +20,7 @@ public enum BackendError: Error, Equatable, CustomStringConvertible {
 
 /// How rotary position embeddings rotate pairs of values (llama's "normal" mode: adjacent pairs, as
 /// GGUF stores Q and K after permuting them for it).
-public struct RopeParameters: Sendable {
+public struct RopeParameters: Sendable, Equatable {
     /// Values rotated per head (the first `dimensions` of each head).
     public let dimensions: Int
     public let base: Float
@@ -62,24 +62,22 @@ public protocol Backend: AnyObject, Sendable {
 
     /// `output[r] = table[tokens[r]]`, dequantized to F32.
     func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor)
-    /// `output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) * weight`, for the first `rows` rows.
-    func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor)
+    /// RMS normalisation of the first `rows` rows of the residual stream `x`: after `x[r] += adding[r]`
+    /// when `adding` is given (the previous block's output joining the stream in the same pass),
+    /// `output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) * weight`.
+    func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor)
     /// `outputs[i][r] = weights[i] * x[r]` for each weight: several matrices that read the same input
     /// (Q/K/V, gate/up) run as one job over one quantized copy of the input.
     func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor])
-    /// Rotates the first `rope.dimensions` values of every head of `query` and `key` in place; row r is
-    /// at position `positions[r]`.
-    func rope(query: Tensor, key: Tensor, rows: Int, positions: UnsafeBufferPointer<Int32>,
-              shape: AttentionShape, rope: RopeParameters)
-    /// Causal attention of one sequence: stores rows `rows` of `key`/`value` into the caches at
-    /// positions `start ..< start + rows.count`, then attends each query row over positions
-    /// `0 ... its own`, writing `output` rows `rows`.
-    func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, keyCache: Tensor,
-                   valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor)
-    /// `output[r] = silu(gate[r]) * up[r]`.
-    func swiglu(gate: Tensor, up: Tensor, rows: Int, into output: Tensor)
-    /// `accumulator[r] += x[r]`.
-    func add(_ x: Tensor, rows: Int, into accumulator: Tensor)
+    /// The SwiGLU feed-forward input: `output[r] = silu(gate * x[r]) * (up * x[r])`, each output
+    /// element computed from its gate and up rows together, without storing either product.
+    func matmulSwiGLU(_ x: Tensor, rows: Int, gate: Tensor, up: Tensor, into output: Tensor)
+    /// Causal attention of one sequence. Rows `rows` of `query` and `key` are rotated to their
+    /// positions `start ..< start + rows.count` (in place), keys and values stored in the caches at
+    /// those positions, then each query row attends over positions `0 ... its own` with an online
+    /// softmax, writing `output` rows `rows`.
+    func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
+                   keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor)
     /// `output[i] = x[rows[i]]`.
     func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor)
     /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation.

@@ -1,5 +1,6 @@
 // The `op` trace level: a Backend that wraps another and records one span per operation, named after
-// the kernel (`matmul`, `attention`, `rms_norm`, ...) with its shapes and tensor types in `args`.
+// the kernel (`matmul`, `matmul_swiglu`, `attention` with its RoPE, `rms_norm`, ...) with its shapes
+// and tensor types in `args`.
 // Models are handed this wrapper only when `op` is recorded, so the math never carries trace calls
 // and the other levels pay nothing for it. Like the backends it wraps, it serves one forward pass at a
 // time.
@@ -31,9 +32,10 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
-        Trace.span("rms_norm", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength), "weight": .string(weight.name)]) {
-            wrapped.rmsNorm(x, weight: weight, epsilon: epsilon, rows: rows, into: output)
+    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
+        Trace.span("rms_norm", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength), "weight": .string(weight.name),
+                                                   "adds": .int(adding == nil ? 0 : 1)]) {
+            wrapped.rmsNorm(x, adding: adding, weight: weight, epsilon: epsilon, rows: rows, into: output)
         }
     }
 
@@ -47,6 +49,16 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
+    public func matmulSwiGLU(_ x: Tensor, rows: Int, gate: Tensor, up: Tensor, into output: Tensor) {
+        let label = matmulLabel([gate, up])
+        Trace.span("matmul_swiglu", level: .op, args: [
+            "weights": .string(label.weights), "type": .string(label.types),
+            "shape": "\(rows)x\(x.rowLength) -> \(gate.rowCount)",
+        ]) {
+            wrapped.matmulSwiGLU(x, rows: rows, gate: gate, up: up, into: output)
+        }
+    }
+
     private func matmulLabel(_ weights: [Tensor]) -> (weights: String, types: String, outputs: String) {
         let key = ObjectIdentifier(weights[0])
         if let label = matmulLabels[key] { return label }
@@ -56,34 +68,14 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         return label
     }
 
-    public func rope(query: Tensor, key: Tensor, rows: Int, positions: UnsafeBufferPointer<Int32>,
-                     shape: AttentionShape, rope: RopeParameters) {
-        Trace.span("rope", level: .op, args: ["rows": .int(rows), "heads": .int(shape.headCount), "kv_heads": .int(shape.kvHeadCount),
-                                               "dimensions": .int(rope.dimensions)]) {
-            wrapped.rope(query: query, key: key, rows: rows, positions: positions, shape: shape, rope: rope)
-        }
-    }
-
-    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, keyCache: Tensor,
-                          valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
+    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
+                          keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
         Trace.span("attention", level: .op, args: [
             "rows": .int(rows.count), "positions": .int(start + rows.count), "heads": .int(shape.headCount),
             "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension), "cache": "\(keyCache.type)",
         ]) {
-            wrapped.attention(query: query, key: key, value: value, rows: rows, keyCache: keyCache,
+            wrapped.attention(query: query, key: key, value: value, rows: rows, rope: rope, keyCache: keyCache,
                               valueCache: valueCache, start: start, shape: shape, into: output)
-        }
-    }
-
-    public func swiglu(gate: Tensor, up: Tensor, rows: Int, into output: Tensor) {
-        Trace.span("swiglu", level: .op, args: ["rows": .int(rows), "width": .int(gate.rowLength)]) {
-            wrapped.swiglu(gate: gate, up: up, rows: rows, into: output)
-        }
-    }
-
-    public func add(_ x: Tensor, rows: Int, into accumulator: Tensor) {
-        Trace.span("add", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength)]) {
-            wrapped.add(x, rows: rows, into: accumulator)
         }
     }
 

@@ -13,7 +13,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         let attnQKV: [Tensor]  // attn_q (embd -> heads*hd), attn_k, attn_v (embd -> kv_heads*hd)
         let attnOutput: [Tensor]  // (heads*hd -> embd)
         let ffnNorm: Tensor  // (embd)
-        let ffnGateUp: [Tensor]  // ffn_gate, ffn_up (embd -> ff)
+        let ffnGate: Tensor  // (embd -> ff)
+        let ffnUp: Tensor  // (embd -> ff)
         let ffnDown: [Tensor]  // (ff -> embd)
     }
 
@@ -51,8 +52,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                           try weights.tensor(name("attn_v"), shape: [embd, kvWidth])],
                 attnOutput: [try weights.tensor(name("attn_output"), shape: [qWidth, embd])],
                 ffnNorm: try weights.tensor(name("ffn_norm"), shape: [embd]),
-                ffnGateUp: [try weights.tensor(name("ffn_gate"), shape: [embd, p.feedForwardLength]),
-                            try weights.tensor(name("ffn_up"), shape: [embd, p.feedForwardLength])],
+                ffnGate: try weights.tensor(name("ffn_gate"), shape: [embd, p.feedForwardLength]),
+                ffnUp: try weights.tensor(name("ffn_up"), shape: [embd, p.feedForwardLength]),
                 ffnDown: [try weights.tensor(name("ffn_down"), shape: [p.feedForwardLength, embd])]))
         }
         self.blocks = blocks
@@ -90,18 +91,14 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         for token in batch.tokens where token < 0 || Int(token) >= vocabularySize {
             throw .tokenOutOfRange(token: token, vocabularySize: vocabularySize)
         }
-        for sequence in batch.sequences {
-            for (offset, row) in sequence.rows.enumerated() { w.positions[row] = Int32(sequence.cache.length + offset) }
-        }
         let epsilon = parameters.rmsEpsilon
 
         Trace.span("token_embd", level: .layer) {
             batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: tokenEmbedding, into: w.residual) }
         }
-        let positions = UnsafeBufferPointer(start: w.positions, count: rows)
         for (layer, block) in blocks.enumerated() {
             Trace.span(layerNames[layer], level: .layer) {
-                forward(block, layer: layer, batch: batch, rows: rows, positions: positions)
+                forward(block, layer: layer, batch: batch, rows: rows)
             }
         }
         for sequence in batch.sequences { sequence.cache.length += sequence.rows.count }
@@ -111,32 +108,31 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         let logitCount = w.logitRows.count
         guard logitCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
         return Trace.span("output", level: .layer) {
-            backend.gatherRows(w.residual, rows: w.logitRows, into: w.lastHidden)
-            backend.rmsNorm(w.lastHidden, weight: outputNorm, epsilon: epsilon, rows: logitCount, into: w.lastNormed)
+            // The last block's output joins the stream as the final norm reads it.
+            backend.rmsNorm(w.residual, adding: w.projected[0], weight: outputNorm, epsilon: epsilon, rows: rows, into: w.normed)
+            backend.gatherRows(w.normed, rows: w.logitRows, into: w.lastNormed)
             backend.matmul(w.lastNormed, rows: logitCount, weights: output, into: w.logits)
             return backend.hostFloats(w.logits[0], rows: logitCount)
         }
     }
 
-    /// One decoder block over the batch's rows: attention then the MLP, each added to the residual.
-    private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rows: Int, positions: UnsafeBufferPointer<Int32>) {
+    /// One decoder block over the batch's rows: attention then the MLP. Each block's output is added
+    /// to the residual stream by the norm that next reads it (the first block's input is the embedding).
+    private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rows: Int) {
         let w = workspace, shape = parameters.attentionShape, epsilon = parameters.rmsEpsilon
-        backend.rmsNorm(w.residual, weight: block.attnNorm, epsilon: epsilon, rows: rows, into: w.normed)
+        backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
+                        rows: rows, into: w.normed)
         backend.matmul(w.normed, rows: rows, weights: block.attnQKV, into: w.qkv)
-        backend.rope(query: w.qkv[0], key: w.qkv[1], rows: rows, positions: positions, shape: shape, rope: rope)
         for sequence in batch.sequences {
-            backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows,
+            backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows, rope: rope,
                               keyCache: sequence.cache.keys[layer], valueCache: sequence.cache.values[layer],
                               start: sequence.cache.length, shape: shape, into: w.attention)
         }
         backend.matmul(w.attention, rows: rows, weights: block.attnOutput, into: w.projected)
-        backend.add(w.projected[0], rows: rows, into: w.residual)
 
-        backend.rmsNorm(w.residual, weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-        backend.matmul(w.normed, rows: rows, weights: block.ffnGateUp, into: w.gateUp)
-        backend.swiglu(gate: w.gateUp[0], up: w.gateUp[1], rows: rows, into: w.hidden)
+        backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
+        backend.matmulSwiGLU(w.normed, rows: rows, gate: block.ffnGate, up: block.ffnUp, into: w.hidden)
         backend.matmul(w.hidden, rows: rows, weights: block.ffnDown, into: w.projected)
-        backend.add(w.projected[0], rows: rows, into: w.residual)
     }
 }
 
@@ -147,12 +143,9 @@ final class Workspace {
     let qkv: [Tensor]  // (rows, heads*hd), (rows, kv_heads*hd) x2
     let attention: Tensor  // (rows, heads*hd)
     let projected: [Tensor]  // (rows, embd)
-    let gateUp: [Tensor]  // (rows, ff) x2
     let hidden: Tensor  // (rows, ff)
-    let lastHidden: Tensor  // (logit rows, embd) the rows that produce logits
     let lastNormed: Tensor  // (logit rows, embd)
     let logits: [Tensor]  // (logit rows, vocab)
-    let positions: UnsafeMutablePointer<Int32>  // (rows)
     var logitRows: [Int]
 
     /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each).
@@ -169,15 +162,10 @@ final class Workspace {
         qkv = [make("q", qWidth), make("k", kvWidth), make("v", kvWidth)]
         attention = make("attention", qWidth)
         projected = [make("projected", p.embeddingLength)]
-        gateUp = [make("gate", p.feedForwardLength), make("up", p.feedForwardLength)]
         hidden = make("hidden", p.feedForwardLength)
-        lastHidden = backend.makeTensor(name: "last_hidden", type: .f32, rows: logitRowLimit, columns: p.embeddingLength)
         lastNormed = backend.makeTensor(name: "last_normed", type: .f32, rows: logitRowLimit, columns: p.embeddingLength)
         logits = [backend.makeTensor(name: "logits", type: .f32, rows: logitRowLimit, columns: p.vocabularySize)]
-        positions = .allocate(capacity: rows)
         logitRows = []
         logitRows.reserveCapacity(rows)
     }
-
-    deinit { positions.deallocate() }
 }

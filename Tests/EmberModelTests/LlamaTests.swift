@@ -50,6 +50,27 @@ import Testing
         }
     }
 
+    /// Long enough for the prefill GEMM and for decode to split each KV head's positions across threads.
+    @Test(arguments: [(CacheType.f16, 2), (.f32, 3), (.f16, 1)])
+    func longPromptThenLongDecodeMatchTheReference(cacheType: CacheType, threads: Int) throws {
+        let tiny = TinyLlama(seed: 10)
+        let long = (0 ..< 260).map { Int32(($0 * 7 + $0 / 3) % tiny.vocabulary) }
+        let reference = tiny.referenceLogits(long)
+        let (model, _) = try load(tiny, threads: threads, maxBatch: 200)
+        let cache = model.makeCache(capacity: 300, type: cacheType)
+        var batch = ForwardBatch()
+        batch.append(long[0 ..< 200], cache: cache, wantsLogits: true)
+        expectClose(try model.forward(batch), reference[199], "\(cacheType) cache, \(threads) threads, after the prompt")
+        for index in 200 ..< long.count {
+            batch.removeAll()
+            batch.append([long[index]], cache: cache, wantsLogits: true)
+            let logits = try model.forward(batch)
+            if index % 20 == 0 || index == long.count - 1 {
+                expectClose(logits, reference[index], "\(cacheType) cache, \(threads) threads, step \(index)")
+            }
+        }
+    }
+
     @Test func chunkedPrefillThenDecode() throws {
         let tiny = TinyLlama(seed: 3)
         let reference = tiny.referenceLogits(tokens)

@@ -1,7 +1,9 @@
 // Causal grouped-query attention on the CPU over the key/value cache (F16 by default, F32 on request).
-// Each (token, head) pair is one unit of work: scores against every cached position up to the
-// token's own, a softmax, and the weighted sum of cached values. Query heads share key/value heads in
-// groups (GQA).
+// First the new rows: Q and K rotated (RoPE) and K and V stored in the cache. Then one unit of work
+// per (token, KV head) serves all the query heads of that group, so each cached key and value is read
+// once for them: positions go by in blocks of 16, whose scores get one online-softmax update (the
+// running maximum and sum rescale the accumulated values only when the maximum grows), so the scores
+// of a whole context are never stored and the values are read in the same single pass.
 
 import EmberFormats
 
@@ -33,115 +35,77 @@ enum FloatCacheElement: CacheElement {
 }
 
 extension CPUBackend {
-    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, keyCache: Tensor,
-                          valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
+    /// Positions scored together between two online-softmax updates.
+    static let attentionBlock = 16
+
+    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
+                          keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
         precondition(keyCache.type == valueCache.type)
         switch keyCache.type {
-        case .f16: attention(HalfCacheElement.self, query: query, key: key, value: value, rows: rows, keyCache: keyCache,
-                             valueCache: valueCache, start: start, shape: shape, into: output)
-        case .f32: attention(FloatCacheElement.self, query: query, key: key, value: value, rows: rows, keyCache: keyCache,
-                             valueCache: valueCache, start: start, shape: shape, into: output)
+        case .f16: attention(HalfCacheElement.self, query: query, key: key, value: value, rows: rows, rope: rope,
+                             keyCache: keyCache, valueCache: valueCache, start: start, shape: shape, into: output)
+        case .f32: attention(FloatCacheElement.self, query: query, key: key, value: value, rows: rows, rope: rope,
+                             keyCache: keyCache, valueCache: valueCache, start: start, shape: shape, into: output)
         default: preconditionFailure("KV cache of type \(keyCache.type)")
         }
     }
 
     private func attention<Element: CacheElement>(_: Element.Type, query: Tensor, key: Tensor, value: Tensor,
-                                                  rows: Range<Int>, keyCache: Tensor, valueCache: Tensor, start: Int,
-                                                  shape: AttentionShape, into output: Tensor) {
+                                                  rows: Range<Int>, rope: RopeParameters, keyCache: Tensor,
+                                                  valueCache: Tensor, start: Int, shape: AttentionShape,
+                                                  into output: Tensor) {
         let headDimension = shape.headDimension, kvWidth = shape.kvWidth
-        precondition(headDimension % 8 == 0)
+        precondition(headDimension % 8 == 0 && rope.dimensions <= headDimension && rope.dimensions % 2 == 0)
         precondition(start + rows.count <= keyCache.rowCount, "attention past the end of the KV cache")
         precondition(key.rowLength == kvWidth && keyCache.rowLength == kvWidth && query.rowLength == shape.queryWidth)
 
+        ropeTable.prepare(rope, through: start + rows.count - 1)
         let rowBytes = kvWidth * Element.stride
-        pool.parallelFor(rows.count) { range in
-            for index in range {
-                store(Element.self, key.floats(row: rows.lowerBound + index), into: keyCache.data + (start + index) * rowBytes, count: kvWidth)
-                store(Element.self, value.floats(row: rows.lowerBound + index), into: valueCache.data + (start + index) * rowBytes, count: kvWidth)
-            }
+        forEachRow(rows.count, width: shape.queryWidth + 2 * kvWidth) { index in
+            let row = rows.lowerBound + index, position = start + index
+            ropeTable.rotate(query.floats(row: row), heads: shape.headCount, headDimension: headDimension, position: position)
+            ropeTable.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: headDimension, position: position)
+            store(Element.self, key.floats(row: row), into: keyCache.data + position * rowBytes, count: kvWidth)
+            store(Element.self, value.floats(row: row), into: valueCache.data + position * rowBytes, count: kvWidth)
         }
 
-        let positions = start + rows.count
-        let scratch = attentionScores(perThread: positions)
-        let units = rows.count * shape.headCount
         let groupSize = shape.headCount / shape.kvHeadCount
-        let scale = 1 / Float(headDimension).squareRoot()
-        let keys = UnsafeRawPointer(keyCache.data), values = UnsafeRawPointer(valueCache.data)
-        let threads = pool.threadCount
-        pool.run { thread in
-            let scores = scratch + thread * Self.attentionScratchPerThread(positions)
-            for unit in ThreadPool.chunk(thread, of: threads, count: units) {
-                let index = unit / shape.headCount, head = unit % shape.headCount
-                let row = rows.lowerBound + index
-                let visible = start + index + 1
-                let kvOffset = (head / groupSize) * headDimension * Element.stride
-                let q = UnsafeRawPointer(query.floats(row: row) + head * headDimension)
-
-                var maximum = -Float.infinity
-                for position in 0 ..< visible {
-                    let k = keys + position * rowBytes + kvOffset
-                    var sum = SIMD8<Float>()
-                    for lane in stride(from: 0, to: headDimension, by: 8) {
-                        sum.addProduct(q.loadUnaligned(fromByteOffset: lane * 4, as: SIMD8<Float>.self),
-                                       Element.load8(k, lane))
-                    }
-                    let score = sum.sum() * scale
-                    scores[position] = score
-                    maximum = max(maximum, score)
-                }
-                let total = softmaxInPlace(scores, count: visible, maximum: maximum)
-
-                let out = UnsafeMutableRawPointer(output.floats(row: row) + head * headDimension)
-                for lane in stride(from: 0, to: headDimension, by: 8) {
-                    out.storeBytes(of: SIMD8<Float>(), toByteOffset: lane * 4, as: SIMD8<Float>.self)
-                }
-                for position in 0 ..< visible {
-                    let weight = scores[position]
-                    let v = values + position * rowBytes + kvOffset
-                    for lane in stride(from: 0, to: headDimension, by: 8) {
-                        var accumulator = out.loadUnaligned(fromByteOffset: lane * 4, as: SIMD8<Float>.self)
-                        accumulator.addProduct(weight, Element.load8(v, lane))
-                        out.storeBytes(of: accumulator, toByteOffset: lane * 4, as: SIMD8<Float>.self)
-                    }
-                }
-                let normaliser = 1 / total
-                for lane in stride(from: 0, to: headDimension, by: 8) {
-                    let v = out.loadUnaligned(fromByteOffset: lane * 4, as: SIMD8<Float>.self)
-                    out.storeBytes(of: v * normaliser, toByteOffset: lane * 4, as: SIMD8<Float>.self)
-                }
+        let span = AttentionSpan(keys: UnsafeRawPointer(keyCache.data), values: UnsafeRawPointer(valueCache.data),
+                                 rowBytes: rowBytes, headDimension: headDimension, groupSize: groupSize,
+                                 scale: 1 / Float(headDimension).squareRoot())
+        // A state per unit of work: the group's running maxima and sums, and its accumulated values.
+        let stateSize = span.stateSize
+        let scoresSize = groupSize * Self.attentionBlock
+        // One token over a long context (decode): each KV head's positions are split across the threads
+        // and the partial softmaxes combined, or a step would use as many threads as the model has
+        // KV heads. Otherwise one unit per (token, KV head).
+        let splits = rows.count == 1 && start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
+        let units = rows.count * shape.kvHeadCount * splits
+        let threads = min(units, pool.threadCount)
+        let scratch = attentionScratch.floats(threads * scoresSize + (splits > 1 ? units : threads) * stateSize)
+        let work = { (thread: Int) in
+            let scores = scratch + thread * scoresSize
+            // Units dealt out in turn: later tokens see more positions, so contiguous chunks would
+            // give the last thread most of a prompt's work.
+            for unit in stride(from: thread, to: units, by: threads) {
+                let index = unit / (shape.kvHeadCount * splits), kvHead = unit / splits % shape.kvHeadCount
+                let row = rows.lowerBound + index, visible = start + index + 1
+                let state = scratch + threads * scoresSize + (splits > 1 ? unit : thread) * stateSize
+                let queries = UnsafeRawPointer(query.floats(row: row) + kvHead * groupSize * headDimension)
+                span.accumulate(Element.self, queries: queries, kvHead: kvHead,
+                                positions: ThreadPool.chunk(unit % splits, of: splits, count: visible),
+                                state: state, scores: scores)
+                if splits == 1 { span.finish(state, count: 1, into: output.floats(row: row) + kvHead * groupSize * headDimension) }
             }
         }
-    }
-
-    /// Per-thread score rows of at least `positions` floats, `attentionScratchPerThread(positions)` apart.
-    private func attentionScores(perThread positions: Int) -> UnsafeMutablePointer<Float> {
-        attentionScratch.floats(Self.attentionScratchPerThread(positions) * pool.threadCount)
-    }
-
-    private static func attentionScratchPerThread(_ positions: Int) -> Int { (positions + 15) / 16 * 16 }
-
-    /// Replaces `scores[0 ..< count]` with exp(score - maximum) and returns their sum.
-    @inline(__always)
-    private func softmaxInPlace(_ scores: UnsafeMutablePointer<Float>, count: Int, maximum: Float) -> Float {
-        let raw = UnsafeMutableRawPointer(scores)
-        var sums = SIMD8<Float>()
-        var position = 0
-        while position + 8 <= count {
-            let e = exp(raw.loadUnaligned(fromByteOffset: position * 4, as: SIMD8<Float>.self) - maximum)
-            raw.storeBytes(of: e, toByteOffset: position * 4, as: SIMD8<Float>.self)
-            sums += e
-            position += 8
+        if threads == 1 { work(0) } else { pool.run(work) }
+        if splits > 1 {
+            let states = scratch + threads * scoresSize
+            for kvHead in 0 ..< shape.kvHeadCount {
+                span.finish(states + kvHead * splits * stateSize, count: splits,
+                            into: output.floats(row: rows.lowerBound) + kvHead * groupSize * headDimension)
+            }
         }
-        var total = sums.sum()
-        while position < count {
-            var lanes = SIMD8<Float>(repeating: -Float.infinity)
-            lanes[0] = scores[position] - maximum
-            let e = exp(lanes)[0]
-            scores[position] = e
-            total += e
-            position += 1
-        }
-        return total
     }
 
     @inline(__always)
@@ -151,4 +115,119 @@ extension CPUBackend {
             Element.store8(UnsafeRawPointer(source).loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<Float>.self), target, offset)
         }
     }
+}
+
+/// The attention of one KV head's group of queries over a range of cached positions, as an online
+/// softmax state: per query its running maximum and sum, then its accumulated values.
+struct AttentionSpan {
+    let keys: UnsafeRawPointer
+    let values: UnsafeRawPointer
+    let rowBytes: Int
+    let headDimension: Int
+    let groupSize: Int
+    let scale: Float
+
+    /// Floats of one state: a maximum, a sum and `headDimension` values per query.
+    var stateSize: Int { groupSize * (headDimension + 2) }
+
+    /// Resets `state` and runs `positions` into it, in blocks of `CPUBackend.attentionBlock`; `scores`
+    /// holds one block's scores per query.
+    @inline(__always)
+    func accumulate<Element: CacheElement>(_: Element.Type, queries: UnsafeRawPointer, kvHead: Int, positions: Range<Int>,
+                                           state: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+        let block = CPUBackend.attentionBlock
+        let maxima = state, sums = state + groupSize, accumulated = state + 2 * groupSize
+        maxima.update(repeating: -.infinity, count: groupSize)
+        sums.update(repeating: 0, count: groupSize)
+        accumulated.update(repeating: 0, count: groupSize * headDimension)
+        let kvOffset = kvHead * headDimension * Element.stride
+        for blockStart in stride(from: positions.lowerBound, to: positions.upperBound, by: block) {
+            let count = min(block, positions.upperBound - blockStart)
+            for j in 0 ..< count {
+                let k = keys + (blockStart + j) * rowBytes + kvOffset
+                for g in 0 ..< groupSize {
+                    let q = queries + g * headDimension * 4
+                    var sum = SIMD8<Float>()
+                    for lane in stride(from: 0, to: headDimension, by: 8) {
+                        sum.addProduct(q.loadUnaligned(fromByteOffset: lane * 4, as: SIMD8<Float>.self), Element.load8(k, lane))
+                    }
+                    scores[g * block + j] = horizontalSum(sum) * scale
+                }
+            }
+            for g in 0 ..< groupSize {
+                Self.onlineSoftmaxUpdate(scores + g * block, count: count, maximum: &maxima[g], sum: &sums[g],
+                                         accumulated: accumulated + g * headDimension, headDimension: headDimension)
+            }
+            for j in 0 ..< count {
+                let v = values + (blockStart + j) * rowBytes + kvOffset
+                for lane in stride(from: 0, to: headDimension, by: 8) {
+                    let vector = Element.load8(v, lane)
+                    for g in 0 ..< groupSize {
+                        let target = UnsafeMutableRawPointer(accumulated + g * headDimension + lane)
+                        var a = target.loadUnaligned(as: SIMD8<Float>.self)
+                        a.addProduct(scores[g * block + j], vector)
+                        target.storeBytes(of: a, as: SIMD8<Float>.self)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Combines `count` states of consecutive position ranges, `stateSize` apart from `states`, into the
+    /// group's outputs, `headDimension` floats per query: the accumulated values of each, rescaled to
+    /// the largest maximum, over the equally rescaled sum.
+    func finish(_ states: UnsafeMutablePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
+        for g in 0 ..< groupSize {
+            var maximum = -Float.infinity
+            for index in 0 ..< count { maximum = max(maximum, states[index * stateSize + g]) }
+            var total: Float = 0
+            let out = output + g * headDimension
+            out.update(repeating: 0, count: headDimension)
+            for index in 0 ..< count where states[index * stateSize + g] > -.infinity {
+                let state = states + index * stateSize
+                let weight = Self.exp1(state[g] - maximum)
+                total += state[groupSize + g] * weight
+                let accumulated = state + 2 * groupSize + g * headDimension
+                for i in 0 ..< headDimension { out[i] += accumulated[i] * weight }
+            }
+            let normaliser = 1 / total
+            for i in 0 ..< headDimension { out[i] *= normaliser }
+        }
+    }
+
+    /// Folds a block of `count` scores into one query's running softmax: the scores become their
+    /// weights exp(score - maximum), and when the block raises the maximum, the sum and the values
+    /// accumulated so far are rescaled to it.
+    @inline(__always)
+    static func onlineSoftmaxUpdate(_ scores: UnsafeMutablePointer<Float>, count: Int, maximum: inout Float,
+                                     sum: inout Float, accumulated: UnsafeMutablePointer<Float>, headDimension: Int) {
+        var blockMaximum = maximum
+        for j in 0 ..< count { blockMaximum = max(blockMaximum, scores[j]) }
+        if blockMaximum > maximum {
+            let correction = maximum == -.infinity ? 0 : exp1(maximum - blockMaximum)
+            sum *= correction
+            for i in 0 ..< headDimension { accumulated[i] *= correction }
+            maximum = blockMaximum
+        }
+        let raw = UnsafeMutableRawPointer(scores)
+        var j = 0
+        var total = SIMD8<Float>()
+        while j < count {
+            var lanes = SIMD8<Float>(repeating: -.infinity)
+            for lane in 0 ..< min(8, count - j) { lanes[lane] = scores[j + lane] }
+            let weights = exp(lanes - maximum)
+            total += weights
+            if count - j >= 8 {
+                raw.storeBytes(of: weights, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            } else {
+                for lane in 0 ..< count - j { scores[j + lane] = weights[lane] }
+            }
+            j += 8
+        }
+        sum += horizontalSum(total)
+    }
+
+    @inline(__always)
+    static func exp1(_ x: Float) -> Float { exp(SIMD8<Float>(repeating: x))[0] }
+
 }

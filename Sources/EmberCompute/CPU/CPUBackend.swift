@@ -17,6 +17,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     let attentionScratch = ScratchBuffer()
     /// The prefill GEMM's transposed activations, and each thread's weight rows expanded to floats.
     let transposedInput = ScratchBuffer(), weightPanels = ScratchBuffer()
+    /// Each thread's up-projection rows while SwiGLU combines them with the gate rows.
+    let swigluScratch = ScratchBuffer()
+    /// Cosines and sines of the rotary embedding per position.
+    let ropeTable = RopeTable()
 
     public init(threadCount: Int = ThreadPool.defaultThreadCount, kernels level: KernelLevel = .preferred) {
         pool = ThreadPool(threadCount: threadCount)

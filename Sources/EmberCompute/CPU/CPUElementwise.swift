@@ -1,63 +1,67 @@
-// Row-wise CPU operations that are memory-bound and simple: RMS normalisation, SwiGLU, residual add.
-// Rows are split across the pool; within a row, 8-lane SIMD (all widths used by models are multiples
-// of 32).
+// Row-wise CPU operations that are memory-bound and simple: RMS normalisation (with the residual add
+// of the previous block in the same pass) and the SwiGLU combination. A decode step's few rows are
+// done on the calling thread, since handing them to the pool costs more than the work; 8-lane SIMD
+// within a row (all widths used by models are multiples of 32).
 
 import EmberFormats
 
 extension CPUBackend {
-    public func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
+    /// Work (rows x width) below which a row-wise operation stays on the calling thread.
+    static let inlineElements = 1 << 14
+
+    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
         let width = x.rowLength
         precondition(width % 8 == 0 && weight.type == .f32 && weight.rowLength == width)
+        precondition(adding.map { $0.rowLength == width && $0.rowCount >= rows } ?? true)
         let gain = UnsafeRawPointer(weight.data)
-        pool.parallelFor(rows) { range in
-            for row in range {
-                let input = UnsafeRawPointer(x.floats(row: row))
-                let result = UnsafeMutableRawPointer(output.floats(row: row))
-                var squares = SIMD8<Float>()
-                for offset in stride(from: 0, to: width * 4, by: 32) {
-                    let v = input.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    squares.addProduct(v, v)
+        forEachRow(rows, width: width) { row in
+            let stream = UnsafeMutableRawPointer(x.floats(row: row))
+            let added = adding.map { UnsafeRawPointer($0.floats(row: row)) }
+            let result = UnsafeMutableRawPointer(output.floats(row: row))
+            var squares = SIMD8<Float>()
+            for offset in stride(from: 0, to: width * 4, by: 32) {
+                var v = stream.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                if let added {
+                    v += added.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                    stream.storeBytes(of: v, toByteOffset: offset, as: SIMD8<Float>.self)
                 }
-                let scale = 1 / (squares.sum() / Float(width) + epsilon).squareRoot()
-                for offset in stride(from: 0, to: width * 4, by: 32) {
-                    let v = input.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    let g = gain.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    result.storeBytes(of: v * scale * g, toByteOffset: offset, as: SIMD8<Float>.self)
-                }
+                squares.addProduct(v, v)
+            }
+            let scale = 1 / (horizontalSum(squares) / Float(width) + epsilon).squareRoot()
+            for offset in stride(from: 0, to: width * 4, by: 32) {
+                let v = stream.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                let g = gain.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                result.storeBytes(of: v * scale * g, toByteOffset: offset, as: SIMD8<Float>.self)
             }
         }
     }
 
-    public func swiglu(gate: Tensor, up: Tensor, rows: Int, into output: Tensor) {
-        let width = gate.rowLength
-        precondition(width % 8 == 0 && up.rowLength == width && output.rowLength == width)
-        pool.parallelFor(rows) { range in
-            for row in range {
-                let g = UnsafeRawPointer(gate.floats(row: row)), u = UnsafeRawPointer(up.floats(row: row))
-                let result = UnsafeMutableRawPointer(output.floats(row: row))
-                for offset in stride(from: 0, to: width * 4, by: 32) {
-                    let a = g.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    let b = u.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    let silu = a / (1 + exp(-a))
-                    result.storeBytes(of: silu * b, toByteOffset: offset, as: SIMD8<Float>.self)
-                }
+    /// `rows` rows of `width` elements, on the pool when there is enough work, else on this thread.
+    func forEachRow(_ rows: Int, width: Int, _ body: (Int) -> Void) {
+        if rows * width < Self.inlineElements {
+            for row in 0 ..< rows { body(row) }
+        } else {
+            pool.parallelFor(rows) { range in
+                for row in range { body(row) }
             }
         }
     }
+}
 
-    public func add(_ x: Tensor, rows: Int, into accumulator: Tensor) {
-        let width = x.rowLength
-        precondition(width % 8 == 0 && accumulator.rowLength == width)
-        pool.parallelFor(rows) { range in
-            for row in range {
-                let source = UnsafeRawPointer(x.floats(row: row))
-                let target = UnsafeMutableRawPointer(accumulator.floats(row: row))
-                for offset in stride(from: 0, to: width * 4, by: 32) {
-                    let sum = target.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                        + source.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    target.storeBytes(of: sum, toByteOffset: offset, as: SIMD8<Float>.self)
-                }
-            }
-        }
+/// `gates[i] = silu(gates[i]) * ups[i]` for `count` values, silu(x) = x / (1 + e^-x).
+func siluTimes(_ gates: UnsafeMutablePointer<Float>, _ ups: UnsafePointer<Float>, count: Int) {
+    let g = UnsafeMutableRawPointer(gates), u = UnsafeRawPointer(ups)
+    var i = 0
+    while i + 8 <= count {
+        let a = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        let b = u.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        g.storeBytes(of: a / (1 + exp(-a)) * b, toByteOffset: i * 4, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        var lanes = SIMD8<Float>()
+        lanes[0] = gates[i]
+        gates[i] = (lanes / (1 + exp(-lanes)))[0] * ups[i]
+        i += 1
     }
 }

@@ -1,5 +1,6 @@
 // Matrix multiplication on the CPU: `output[t][r] = dot(weight row r, input row t)`. Several weights
-// that read the same input (Q/K/V, gate/up) run as one job, their rows split evenly across the threads.
+// that read the same input (Q/K/V) run as one job, their rows split evenly across the threads; the
+// SwiGLU feed-forward computes each gate row with its up row on one thread and combines them at once.
 // Three paths:
 //  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits and each
 //    thread runs the C dot kernels of the CPU's level over its rows, all tokens at once, so each weight
@@ -17,57 +18,77 @@ extension CPUBackend {
     static let rowsPerTile = 16
     /// From this many tokens on, the C paths run the GEMM.
     static let gemmThreshold = 16
-    /// Weight rows expanded to floats at a time by each thread of the GEMM path (a multiple of every
-    /// level's GEMM tile rows).
+    /// Weight rows a thread handles at a time: expanded to floats by the GEMM path, combined by SwiGLU
+    /// (a multiple of every level's GEMM tile rows).
     static let panelRows = 48
+
+    /// A matmul's input, prepared once for its path and shared by every thread.
+    struct PreparedInput {
+        enum Path { case portable, dot, gemm }
+        let path: Path
+        let x: Tensor
+        let tokens: Int
+        /// The input quantized to 16 bits (dot and portable paths, quantized weights).
+        let quantized: Q16Buffer?
+        /// The input transposed, `columns` tokens (zero-padded) per row of `x.rowLength` (GEMM path).
+        let transposed: UnsafeMutablePointer<Float>?
+        let columns: Int
+        /// Each thread's `panelRows` weight rows expanded to floats (GEMM path).
+        let panels: UnsafeMutablePointer<Float>?
+    }
 
     public func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
-        let width = x.rowLength
-        for (weight, output) in zip(weights, outputs) {
-            precondition(weight.rowLength == width && output.rowLength == weight.rowCount && output.rowCount >= rows,
-                         "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(width)")
-        }
-        if level == .portable {
-            portableMatmul(x, rows: rows, weights: weights, into: outputs)
-        } else if rows >= Self.gemmThreshold {
-            gemmMatmul(x, rows: rows, weights: weights, into: outputs)
-        } else {
-            dotMatmul(x, rows: rows, weights: weights, into: outputs)
-        }
-    }
-
-    /// Runs `body(weight, output, rows)` on each thread for its share of the weights' rows together.
-    private func forEachRowChunk(_ weights: [Tensor], _ outputs: [Tensor], _ body: (Tensor, Tensor, Range<Int>) -> Void) {
+        for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
+        let input = prepare(x, tokens: rows, weights: weights)
         let totalRows = weights.reduce(0) { $0 + $1.rowCount }
-        pool.parallelFor(totalRows) { chunk in
+        pool.run { thread in
+            let chunk = ThreadPool.chunk(thread, of: pool.threadCount, count: totalRows)
             var first = 0
             for (weight, output) in zip(weights, outputs) {
                 let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
                 first += weight.rowCount
-                if lower < upper { body(weight, output, lower ..< upper) }
+                if lower < upper {
+                    multiplyRows(input, weight, rows: lower ..< upper, into: output.floats(row: 0) + lower,
+                                 stride: output.rowLength, thread: thread)
+                }
             }
         }
     }
 
-    private func dotMatmul(_ x: Tensor, rows tokens: Int, weights: [Tensor], into outputs: [Tensor]) {
-        let width = x.rowLength
-        let activations = weights.contains { !$0.type.usesFloatActivations } ? quantizeInput(x, rows: tokens) : nil
-        forEachRowChunk(weights, outputs) { weight, output, rows in
-            let kernels = native[weight.type]!
-            let source = UnsafeRawPointer(weight.data + rows.lowerBound * weight.rowBytes)
-            let target = output.floats(row: 0) + rows.lowerBound
-            if let dot = kernels.quantizedDot, let a = activations {
-                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
-                    target, output.rowLength)
-            } else {
-                kernels.floatDot!(source, weight.rowBytes, Int32(rows.count), Int32(width), x.floats(row: 0), width,
-                                  Int32(tokens), target, output.rowLength)
+    public func matmulSwiGLU(_ x: Tensor, rows: Int, gate: Tensor, up: Tensor, into output: Tensor) {
+        checkShapes(x, rows: rows, weight: gate, output: output)
+        checkShapes(x, rows: rows, weight: up, output: output)
+        let input = prepare(x, tokens: rows, weights: [gate, up])
+        let scratch = swigluScratch.floats(pool.threadCount * rows * Self.panelRows)
+        pool.run { thread in
+            let ups = scratch + thread * rows * Self.panelRows
+            let chunk = ThreadPool.chunk(thread, of: pool.threadCount, count: gate.rowCount)
+            for start in stride(from: chunk.lowerBound, to: chunk.upperBound, by: Self.panelRows) {
+                let part = start ..< min(start + Self.panelRows, chunk.upperBound)
+                let gates = output.floats(row: 0) + start
+                multiplyRows(input, gate, rows: part, into: gates, stride: output.rowLength, thread: thread)
+                multiplyRows(input, up, rows: part, into: ups, stride: part.count, thread: thread)
+                for token in 0 ..< rows {
+                    siluTimes(gates + token * output.rowLength, ups + token * part.count, count: part.count)
+                }
             }
         }
     }
 
-    private func gemmMatmul(_ x: Tensor, rows tokens: Int, weights: [Tensor], into outputs: [Tensor]) {
+    private func checkShapes(_ x: Tensor, rows: Int, weight: Tensor, output: Tensor) {
+        precondition(weight.rowLength == x.rowLength && output.rowLength == weight.rowCount && output.rowCount >= rows,
+                     "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(x.rowLength)")
+    }
+
+    /// Quantizes or transposes the input, as the path for `tokens` tokens needs.
+    private func prepare(_ x: Tensor, tokens: Int, weights: [Tensor]) -> PreparedInput {
+        let quantizedWeights = weights.contains { !$0.type.usesFloatActivations }
+        if level == .portable || tokens < Self.gemmThreshold {
+            return PreparedInput(path: level == .portable ? .portable : .dot, x: x, tokens: tokens,
+                                 quantized: quantizedWeights ? quantizeInput(x, rows: tokens) : nil,
+                                 transposed: nil, columns: 0, panels: nil)
+        }
         let width = x.rowLength
         let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens
         let transposed = transposedInput.floats(width * columns)
@@ -75,23 +96,36 @@ extension CPUBackend {
             ek_transpose(x.floats(row: 0) + elements.lowerBound, width, Int32(tokens), Int32(elements.count),
                          transposed + elements.lowerBound * columns, columns)
         }
-        let panels = weightPanels.floats(Self.panelRows * width * pool.threadCount)
-        pool.run { thread in
-            let panel = panels + thread * Self.panelRows * width
-            let totalRows = weights.reduce(0) { $0 + $1.rowCount }
-            let chunk = ThreadPool.chunk(thread, of: pool.threadCount, count: totalRows)
-            var first = 0
-            for (weight, output) in zip(weights, outputs) {
-                let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
-                first += weight.rowCount
-                guard lower < upper else { continue }
-                let kernels = native[weight.type]!
-                for start in stride(from: lower, to: upper, by: Self.panelRows) {
-                    let count = min(Self.panelRows, upper - start)
-                    kernels.toFloat(weight.data + start * weight.rowBytes, weight.rowBytes, Int32(count), Int32(width), panel)
-                    kernels.gemm(panel, Int32(count), Int32(width), transposed, columns, Int32(tokens),
-                                 output.floats(row: 0) + start, output.rowLength)
-                }
+        return PreparedInput(path: .gemm, x: x, tokens: tokens, quantized: nil, transposed: transposed, columns: columns,
+                             panels: weightPanels.floats(Self.panelRows * width * pool.threadCount))
+    }
+
+    /// Rows `rows` of `weight` times every token of the input, into `target[t * stride + r - rows.lowerBound]`,
+    /// on the calling thread (`thread` picks its scratch).
+    private func multiplyRows(_ input: PreparedInput, _ weight: Tensor, rows: Range<Int>,
+                              into target: UnsafeMutablePointer<Float>, stride: Int, thread: Int) {
+        let width = weight.rowLength, tokens = input.tokens
+        let source = UnsafeRawPointer(weight.data + rows.lowerBound * weight.rowBytes)
+        switch input.path {
+        case .portable:
+            multiplyPortable(weight, rows: rows, input: input, into: target, stride: stride)
+        case .dot:
+            let kernels = native[weight.type]!
+            if let dot = kernels.quantizedDot, let a = input.quantized {
+                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
+                    target, stride)
+            } else {
+                kernels.floatDot!(source, weight.rowBytes, Int32(rows.count), Int32(width), input.x.floats(row: 0), width,
+                                  Int32(tokens), target, stride)
+            }
+        case .gemm:
+            let kernels = native[weight.type]!
+            let panel = input.panels! + thread * Self.panelRows * width
+            for start in Swift.stride(from: 0, to: rows.count, by: Self.panelRows) {
+                let count = min(Self.panelRows, rows.count - start)
+                kernels.toFloat(source + start * weight.rowBytes, weight.rowBytes, Int32(count), Int32(width), panel)
+                kernels.gemm(panel, Int32(count), Int32(width), input.transposed!, input.columns, Int32(tokens),
+                             target + start, stride)
             }
         }
     }
@@ -115,43 +149,36 @@ extension CPUBackend {
         return target
     }
 
-    private func portableMatmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
-        let quantized = weights.contains { !$0.type.usesFloatActivations }
-        let activations = quantized ? quantizeInput(x, rows: rows) : nil
-        forEachRowChunk(weights, outputs) { weight, output, local in
-            multiply(weight, rows: local, input: x, activations: activations, tokens: rows, into: output)
-        }
-    }
-
-    private func multiply(_ weight: Tensor, rows: Range<Int>, input: Tensor, activations: Q16Buffer?, tokens: Int,
-                          into output: Tensor) {
+    private func multiplyPortable(_ weight: Tensor, rows: Range<Int>, input: PreparedInput,
+                                  into target: UnsafeMutablePointer<Float>, stride: Int) {
         switch weight.type {
-        case .f32: multiplyFloat(F32Kernel.self, weight, rows: rows, input: input, tokens: tokens, into: output)
-        case .f16: multiplyFloat(F16Kernel.self, weight, rows: rows, input: input, tokens: tokens, into: output)
-        case .bf16: multiplyFloat(BF16Kernel.self, weight, rows: rows, input: input, tokens: tokens, into: output)
-        case .q8_0: multiplyQuantized(Q8_0Kernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q4_0: multiplyQuantized(Q4_0Kernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q4_1: multiplyQuantized(Q4_1Kernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q5_0: multiplyQuantized(Q5_0Kernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q5_1: multiplyQuantized(Q5_1Kernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q4_K: multiplyQuantized(Q4_KKernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q5_K: multiplyQuantized(Q5_KKernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
-        case .q6_K: multiplyQuantized(Q6_KKernel.self, weight, rows: rows, input: activations!, tokens: tokens, into: output)
+        case .f32: multiplyFloat(F32Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .f16: multiplyFloat(F16Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .bf16: multiplyFloat(BF16Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q8_0: multiplyQuantized(Q8_0Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q4_0: multiplyQuantized(Q4_0Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q4_1: multiplyQuantized(Q4_1Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q5_0: multiplyQuantized(Q5_0Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q5_1: multiplyQuantized(Q5_1Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q4_K: multiplyQuantized(Q4_KKernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q5_K: multiplyQuantized(Q5_KKernel.self, weight, rows: rows, input: input, into: target, stride: stride)
+        case .q6_K: multiplyQuantized(Q6_KKernel.self, weight, rows: rows, input: input, into: target, stride: stride)
         default: preconditionFailure("bind() admits only supported types, not \(weight.type)")
         }
     }
 
     @inline(__always)
     private func multiplyQuantized<Kernel: QuantizedRowKernel>(_: Kernel.Type, _ weight: Tensor, rows: Range<Int>,
-                                                               input: Q16Buffer, tokens: Int, into output: Tensor) {
-        let rowBytes = weight.rowBytes, width = weight.rowLength
+                                                               input: PreparedInput, into target: UnsafeMutablePointer<Float>,
+                                                               stride: Int) {
+        let rowBytes = weight.rowBytes, width = weight.rowLength, activations = input.quantized!
         let base = UnsafeRawPointer(weight.data)
         var tileStart = rows.lowerBound
         while tileStart < rows.upperBound {
             let tileEnd = min(tileStart + Self.rowsPerTile, rows.upperBound)
-            for token in 0 ..< tokens {
-                let x = input.row(token)
-                let out = output.floats(row: token)
+            for token in 0 ..< input.tokens {
+                let x = activations.row(token)
+                let out = target + token * stride - rows.lowerBound
                 for row in tileStart ..< tileEnd {
                     out[row] = Kernel.dot(base + row * rowBytes, x, count: width)
                 }
@@ -162,15 +189,16 @@ extension CPUBackend {
 
     @inline(__always)
     private func multiplyFloat<Kernel: FloatRowKernel>(_: Kernel.Type, _ weight: Tensor, rows: Range<Int>,
-                                                       input: Tensor, tokens: Int, into output: Tensor) {
+                                                       input: PreparedInput, into target: UnsafeMutablePointer<Float>,
+                                                       stride: Int) {
         let rowBytes = weight.rowBytes, width = weight.rowLength
         let base = UnsafeRawPointer(weight.data)
         var tileStart = rows.lowerBound
         while tileStart < rows.upperBound {
             let tileEnd = min(tileStart + Self.rowsPerTile, rows.upperBound)
-            for token in 0 ..< tokens {
-                let x = UnsafePointer(input.floats(row: token))
-                let out = output.floats(row: token)
+            for token in 0 ..< input.tokens {
+                let x = UnsafePointer(input.x.floats(row: token))
+                let out = target + token * stride - rows.lowerBound
                 for row in tileStart ..< tileEnd {
                     out[row] = Kernel.dot(base + row * rowBytes, x, count: width)
                 }

@@ -1,7 +1,8 @@
 // Rotary position embeddings on the CPU, llama's "normal" mode: value pairs (2i, 2i+1) of each head
-// turn by angle position * scale * base^(-2i/dims) / factor_i. The angles are computed once per row
-// and applied to every head of Q and K. The angle recurrence (multiplying by base^(-2/dims) per pair,
-// in Float) is ggml's, so positions far into the context rotate exactly as llama.cpp rotates them.
+// turn by angle position * scale * base^(-2i/dims) / factor_i. The cosines and sines of each position
+// are computed once and kept in a table that grows with the longest context seen, so the 30 layers of
+// a step (and every later step) only look them up; attention applies them to Q and K as it reads
+// them. The angle recurrence (multiplying by base^(-2/dims) per pair, in Float) is ggml's.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,43 +10,49 @@ import Glibc
 import Darwin
 #endif
 
-extension CPUBackend {
-    public func rope(query: Tensor, key: Tensor, rows: Int, positions: UnsafeBufferPointer<Int32>,
-                     shape: AttentionShape, rope: RopeParameters) {
+/// Cosines and sines per position, `pairs` of each, for one set of rope parameters.
+final class RopeTable {
+    private(set) var parameters: RopeParameters?
+    private var values: [Float] = []  // (position, pair, cos|sin)
+    private(set) var positions = 0
+
+    /// The table for `rope`, covering positions up to `last` (computed on first use).
+    func prepare(_ rope: RopeParameters, through last: Int) {
+        if parameters != rope {
+            parameters = rope
+            values = []
+            positions = 0
+        }
+        guard last >= positions else { return }
         let pairs = rope.dimensions / 2
-        precondition(rope.dimensions <= shape.headDimension && rope.dimensions % 2 == 0)
-        precondition(rope.frequencyFactors.map { $0.count == pairs } ?? true)
+        let count = max(last + 1, 2 * positions, 256)
+        values.reserveCapacity(count * pairs * 2)
         let thetaScale = powf(rope.base, -2 / Float(rope.dimensions))
-        let factors = rope.frequencyFactors
-        pool.parallelFor(rows) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: pairs * 2) { table in
-                let cosines = table.baseAddress!, sines = table.baseAddress! + pairs
-                for row in range {
-                    var thetaBase = Float(positions[row])
-                    for pair in 0 ..< pairs {
-                        let theta = rope.frequencyScale * (thetaBase / (factors?[pair] ?? 1))
-                        cosines[pair] = cosf(theta)
-                        sines[pair] = sinf(theta)
-                        thetaBase *= thetaScale
-                    }
-                    rotate(query.floats(row: row), heads: shape.headCount, headDimension: shape.headDimension,
-                           pairs: pairs, cosines: cosines, sines: sines)
-                    rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: shape.headDimension,
-                           pairs: pairs, cosines: cosines, sines: sines)
-                }
+        for position in positions ..< count {
+            var thetaBase = Float(position)
+            for pair in 0 ..< pairs {
+                let theta = rope.frequencyScale * (thetaBase / (rope.frequencyFactors?[pair] ?? 1))
+                values.append(cosf(theta))
+                values.append(sinf(theta))
+                thetaBase *= thetaScale
             }
         }
+        positions = count
     }
 
-    @inline(__always)
-    private func rotate(_ values: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, pairs: Int,
-                        cosines: UnsafePointer<Float>, sines: UnsafePointer<Float>) {
-        for head in 0 ..< heads {
-            let x = values + head * headDimension
-            for pair in 0 ..< pairs {
-                let a = x[2 * pair], b = x[2 * pair + 1]
-                x[2 * pair] = a * cosines[pair] - b * sines[pair]
-                x[2 * pair + 1] = a * sines[pair] + b * cosines[pair]
+    /// Rotates the first `dimensions` values of each of `heads` heads at `x` to `position`.
+    func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, position: Int) {
+        let pairs = parameters!.dimensions / 2
+        precondition(position < positions)
+        values.withUnsafeBufferPointer { table in
+            let angles = table.baseAddress! + position * pairs * 2
+            for head in 0 ..< heads {
+                let v = x + head * headDimension
+                for pair in 0 ..< pairs {
+                    let a = v[2 * pair], b = v[2 * pair + 1], c = angles[2 * pair], s = angles[2 * pair + 1]
+                    v[2 * pair] = a * c - b * s
+                    v[2 * pair + 1] = a * s + b * c
+                }
             }
         }
     }
