@@ -2,6 +2,11 @@
 // (the caller's thread takes part as thread 0) and the caller returns when all are done. Workers spin
 // briefly between jobs, since the next op of a forward pass follows within microseconds, then sleep
 // on a condition variable so an idle engine costs no CPU.
+//
+// A job is a value of a `PoolWork` type, not a closure: handing a non-escaping closure to other
+// threads takes `withoutActuallyEscaping`, which allocates on every call, and a decode step runs a
+// few hundred jobs that must allocate nothing. The pool keeps a pointer to the caller's value and its
+// type (an existential metatype, no allocation) for the workers.
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +23,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// Workers still running the current job.
     private let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    private var job: UnsafeMutablePointer<(Int) -> Void>?
+    /// The current job: the caller's work value and its type.
+    private var job: UnsafeRawPointer?
+    private var jobType: (any PoolWork.Type)?
     // Heap-allocated: pthread objects must not move, which `&property` does not promise.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -62,43 +69,37 @@ public final class ThreadPool: @unchecked Sendable {
     /// (hyper-threads share one core's vector units, so they add little and cost synchronisation).
     public static var defaultThreadCount: Int { CPUTopology.physicalCores() }
 
-    /// Runs `body(threadIndex)` on every thread of the pool and returns when all have finished.
-    /// Not reentrant: one job at a time, from one caller thread.
-    public func run(_ body: (Int) -> Void) {
+    /// Runs `work.run(thread:)` on every thread of the pool (the caller's is thread 0) and returns
+    /// when all have finished. Not reentrant: one job at a time, from one caller thread.
+    public func run<Work: PoolWork>(_ work: Work) {
         if threadCount == 1 {
-            body(0)
+            work.run(thread: 0)
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            var slot = escapable
-            withUnsafeMutablePointer(to: &slot) { pointer in
-                job = pointer
-                pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
-                generation.add(1, ordering: .sequentiallyConsistent)
-                pthread_mutex_lock(mutex)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(mutex)
-                pointer.pointee(0)
-                // Spin, but yield the core once it is clear a worker has been descheduled (more
-                // threads than free cores): a pure spin would burn the time slice that worker needs.
-                var spins = 0
-                while pending.load(ordering: .acquiring) != 0 {
-                    spins += 1
-                    if spins >= Self.spinLimit { sched_yield() }
-                }
-                job = nil
+        withUnsafePointer(to: work) { pointer in
+            job = UnsafeRawPointer(pointer)
+            jobType = Work.self
+            pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+            work.run(thread: 0)
+            // Spin, but yield the core once it is clear a worker has been descheduled (more
+            // threads than free cores): a pure spin would burn the time slice that worker needs.
+            var spins = 0
+            while pending.load(ordering: .acquiring) != 0 {
+                spins += 1
+                if spins >= Self.spinLimit { sched_yield() }
             }
+            job = nil
+            jobType = nil
         }
     }
 
-    /// Splits `0 ..< count` into one contiguous chunk per thread and runs `body(range)` on each.
-    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
-        let threads = min(threadCount, max(count, 1))
-        run { index in
-            guard index < threads else { return }
-            let range = Self.chunk(index, of: threads, count: count)
-            if !range.isEmpty { body(range) }
-        }
+    /// Splits `0 ..< count` into one contiguous chunk per thread and runs `work.run(range)` on each.
+    public func parallelFor<Work: PoolRangeWork>(_ count: Int, _ work: Work) {
+        run(ChunkedWork(work: work, count: count, threads: min(threadCount, max(count, 1))))
     }
 
     /// The `index`-th of `parts` near-equal contiguous chunks of `0 ..< count`.
@@ -128,7 +129,7 @@ public final class ThreadPool: @unchecked Sendable {
             }
             seen = generation.load(ordering: .acquiring)
             if stopping.load(ordering: .acquiring) { return }
-            job!.pointee(index)
+            jobType!.run(job!, thread: index)
             pending.subtract(1, ordering: .releasing)
         }
     }
@@ -142,5 +143,35 @@ private final class WorkerContext {
     init(pool: ThreadPool, index: Int) {
         self.pool = pool
         self.index = index
+    }
+}
+
+/// A job for every thread of the pool.
+public protocol PoolWork {
+    /// The share of thread `thread` (0 is the caller's).
+    func run(thread: Int)
+}
+
+extension PoolWork {
+    /// Runs the work value at `pointer` (of this type) on a worker.
+    fileprivate static func run(_ pointer: UnsafeRawPointer, thread: Int) {
+        pointer.assumingMemoryBound(to: Self.self).pointee.run(thread: thread)
+    }
+}
+
+/// A job over a range of indices, split into one contiguous chunk per thread.
+public protocol PoolRangeWork {
+    func run(_ range: Range<Int>)
+}
+
+private struct ChunkedWork<Work: PoolRangeWork>: PoolWork {
+    let work: Work
+    let count: Int
+    let threads: Int
+
+    func run(thread: Int) {
+        guard thread < threads else { return }
+        let range = ThreadPool.chunk(thread, of: threads, count: count)
+        if !range.isEmpty { work.run(range) }
     }
 }

@@ -2,8 +2,21 @@
 // by workers are visible to the caller, and many back-to-back jobs neither lose nor repeat work.
 
 import EmberCompute
-import Synchronization
 import Testing
+
+/// Adds one to its thread's count.
+private struct CountPerThread: PoolWork {
+    let counts: UnsafeMutableBufferPointer<Int>
+    func run(thread: Int) { counts[thread] += 1 }
+}
+
+/// Adds one to the count of every index of its range.
+private struct CountPerIndex: PoolRangeWork {
+    let hits: UnsafeMutableBufferPointer<Int>
+    func run(_ range: Range<Int>) {
+        for index in range { hits[index] += 1 }
+    }
+}
 
 @Suite struct ThreadPoolTests {
     @Test(arguments: [1, 2, 3, 8])
@@ -12,7 +25,7 @@ import Testing
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
         defer { counts.deallocate() }
         counts.initialize(repeating: 0)
-        for _ in 0 ..< 1000 { pool.run { counts[$0] += 1 } }
+        for _ in 0 ..< 1000 { pool.run(CountPerThread(counts: counts)) }
         #expect(Array(counts) == Array(repeating: 1000, count: threads))
     }
 
@@ -22,9 +35,7 @@ import Testing
         let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
         defer { hits.deallocate() }
         hits.initialize(repeating: 0)
-        pool.parallelFor(count) { range in
-            for index in range { hits[index] += 1 }
-        }
+        pool.parallelFor(count, CountPerIndex(hits: hits))
         #expect(hits.prefix(count).allSatisfy { $0 == 1 })
     }
 
@@ -35,10 +46,12 @@ import Testing
 
     @Test func workersWakeAfterSleeping() async throws {
         let pool = ThreadPool(threadCount: 2)
-        let total = Atomic<Int>(0)
-        pool.run { _ in total.add(1, ordering: .relaxed) }
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0)
+        pool.run(CountPerThread(counts: counts))
         try await Task.sleep(for: .milliseconds(200))  // long enough for the worker to go to sleep
-        pool.run { _ in total.add(1, ordering: .relaxed) }
-        #expect(total.load(ordering: .relaxed) == 4)
+        pool.run(CountPerThread(counts: counts))
+        #expect(Array(counts) == [2, 2])
     }
 }

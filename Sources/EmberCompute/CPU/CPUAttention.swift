@@ -60,59 +60,85 @@ extension CPUBackend {
         precondition(key.rowLength == kvWidth && keyCache.rowLength == kvWidth && query.rowLength == shape.queryWidth)
 
         ropeTable.prepare(rope, through: start + rows.count - 1)
-        let rowBytes = kvWidth * Element.stride
-        forEachRow(rows.count, width: shape.queryWidth + 2 * kvWidth) { index in
-            let row = rows.lowerBound + index, position = start + index
-            ropeTable.rotate(query.floats(row: row), heads: shape.headCount, headDimension: headDimension, position: position)
-            ropeTable.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: headDimension, position: position)
-            store(Element.self, key.floats(row: row), into: keyCache.data + position * rowBytes, count: kvWidth)
-            store(Element.self, value.floats(row: row), into: valueCache.data + position * rowBytes, count: kvWidth)
-        }
+        forEachRow(rows.count, width: shape.queryWidth + 2 * kvWidth,
+                   RotateAndStore<Element>(table: ropeTable, query: query, key: key, value: value, rows: rows, start: start,
+                                           keyCache: keyCache, valueCache: valueCache, shape: shape))
 
         let groupSize = shape.headCount / shape.kvHeadCount
         let span = AttentionSpan(keys: UnsafeRawPointer(keyCache.data), values: UnsafeRawPointer(valueCache.data),
-                                 rowBytes: rowBytes, headDimension: headDimension, groupSize: groupSize,
+                                 rowBytes: kvWidth * Element.stride, headDimension: headDimension, groupSize: groupSize,
                                  scale: 1 / Float(headDimension).squareRoot())
-        // A state per unit of work: the group's running maxima and sums, and its accumulated values.
-        let stateSize = span.stateSize
-        let scoresSize = groupSize * Self.attentionBlock
         // One token over a long context (decode): each KV head's positions are split across the threads
         // and the partial softmaxes combined, or a step would use as many threads as the model has
         // KV heads. Otherwise one unit per (token, KV head).
         let splits = rows.count == 1 && start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
         let units = rows.count * shape.kvHeadCount * splits
         let threads = min(units, pool.threadCount)
-        let scratch = attentionScratch.floats(threads * scoresSize + (splits > 1 ? units : threads) * stateSize)
-        let work = { (thread: Int) in
-            let scores = scratch + thread * scoresSize
-            // Units dealt out in turn: later tokens see more positions, so contiguous chunks would
-            // give the last thread most of a prompt's work.
-            for unit in stride(from: thread, to: units, by: threads) {
-                let index = unit / (shape.kvHeadCount * splits), kvHead = unit / splits % shape.kvHeadCount
-                let row = rows.lowerBound + index, visible = start + index + 1
-                let state = scratch + threads * scoresSize + (splits > 1 ? unit : thread) * stateSize
-                let queries = UnsafeRawPointer(query.floats(row: row) + kvHead * groupSize * headDimension)
-                span.accumulate(Element.self, queries: queries, kvHead: kvHead,
-                                positions: ThreadPool.chunk(unit % splits, of: splits, count: visible),
-                                state: state, scores: scores)
-                if splits == 1 { span.finish(state, count: 1, into: output.floats(row: row) + kvHead * groupSize * headDimension) }
-            }
-        }
-        if threads == 1 { work(0) } else { pool.run(work) }
+        let scoresSize = groupSize * Self.attentionBlock
+        let scratch = attentionScratch.floats(threads * scoresSize + (splits > 1 ? units : threads) * span.stateSize)
+        let work = AttentionWork<Element>(span: span, query: query, output: output, rows: rows, start: start,
+                                          kvHeads: shape.kvHeadCount, splits: splits, units: units, threads: threads,
+                                          scores: scratch, states: scratch + threads * scoresSize)
+        if threads == 1 { work.run(thread: 0) } else { pool.run(work) }
         if splits > 1 {
-            let states = scratch + threads * scoresSize
             for kvHead in 0 ..< shape.kvHeadCount {
-                span.finish(states + kvHead * splits * stateSize, count: splits,
+                span.finish(work.states + kvHead * splits * span.stateSize, count: splits,
                             into: output.floats(row: rows.lowerBound) + kvHead * groupSize * headDimension)
             }
         }
     }
 
-    @inline(__always)
-    private func store<Element: CacheElement>(_: Element.Type, _ source: UnsafePointer<Float>,
-                                              into target: UnsafeMutableRawPointer, count: Int) {
-        for offset in stride(from: 0, to: count, by: 8) {
-            Element.store8(UnsafeRawPointer(source).loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<Float>.self), target, offset)
+    /// Rotates each new row's Q and K to its position and stores its K and V in the cache.
+    private struct RotateAndStore<Element: CacheElement>: RowWork {
+        let table: RopeTable
+        let query: Tensor, key: Tensor, value: Tensor
+        let rows: Range<Int>
+        let start: Int
+        let keyCache: Tensor, valueCache: Tensor
+        let shape: AttentionShape
+
+        func run(row index: Int) {
+            let row = rows.lowerBound + index, position = start + index
+            let headDimension = shape.headDimension, kvWidth = shape.kvWidth, rowBytes = kvWidth * Element.stride
+            table.rotate(query.floats(row: row), heads: shape.headCount, headDimension: headDimension, position: position)
+            table.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: headDimension, position: position)
+            store(key.floats(row: row), into: keyCache.data + position * rowBytes, count: kvWidth)
+            store(value.floats(row: row), into: valueCache.data + position * rowBytes, count: kvWidth)
+        }
+
+        private func store(_ source: UnsafePointer<Float>, into target: UnsafeMutableRawPointer, count: Int) {
+            for offset in stride(from: 0, to: count, by: 8) {
+                Element.store8(UnsafeRawPointer(source).loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<Float>.self),
+                               target, offset)
+            }
+        }
+    }
+
+    /// The units of work dealt out in turn to the threads: later tokens see more positions, so
+    /// contiguous chunks would give the last thread most of a prompt's work. Without splits each unit
+    /// writes its group's outputs; with them it leaves its state for `finish`.
+    private struct AttentionWork<Element: CacheElement>: PoolWork {
+        let span: AttentionSpan
+        let query: Tensor, output: Tensor
+        let rows: Range<Int>
+        let start: Int
+        let kvHeads: Int, splits: Int, units: Int, threads: Int
+        /// Each thread's block of scores, then the states (one per thread, or one per unit with splits).
+        let scores: UnsafeMutablePointer<Float>, states: UnsafeMutablePointer<Float>
+
+        func run(thread: Int) {
+            let groupSize = span.groupSize, headDimension = span.headDimension
+            let blockScores = scores + thread * groupSize * CPUBackend.attentionBlock
+            for unit in stride(from: thread, to: units, by: threads) {
+                let index = unit / (kvHeads * splits), kvHead = unit / splits % kvHeads
+                let row = rows.lowerBound + index, visible = start + index + 1
+                let state = states + (splits > 1 ? unit : thread) * span.stateSize
+                let queries = UnsafeRawPointer(query.floats(row: row) + kvHead * groupSize * headDimension)
+                span.accumulate(Element.self, queries: queries, kvHead: kvHead,
+                                positions: ThreadPool.chunk(unit % splits, of: splits, count: visible),
+                                state: state, scores: blockScores)
+                if splits == 1 { span.finish(state, count: 1, into: output.floats(row: row) + kvHead * groupSize * headDimension) }
+            }
         }
     }
 }

@@ -57,12 +57,18 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
-        pool.parallelFor(tokens.count) { range in
-            for index in range {
-                let token = Int(tokens[index])
-                precondition(token >= 0 && token < table.rowCount, "token id \(token) outside the vocabulary")
-                dequantizeRow(table, row: token, into: output.floats(row: index))
-            }
+        forEachRow(tokens.count, width: table.rowLength, EmbedWork(backend: self, tokens: tokens, table: table, output: output))
+    }
+
+    private struct EmbedWork: RowWork {
+        let backend: CPUBackend
+        let tokens: UnsafeBufferPointer<Int32>
+        let table: Tensor, output: Tensor
+
+        func run(row: Int) {
+            let token = Int(tokens[row])
+            precondition(token >= 0 && token < table.rowCount, "token id \(token) outside the vocabulary")
+            backend.dequantizeRow(table, row: token, into: output.floats(row: row))
         }
     }
 

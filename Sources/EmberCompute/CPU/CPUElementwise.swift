@@ -13,8 +13,17 @@ extension CPUBackend {
         let width = x.rowLength
         precondition(width % 8 == 0 && weight.type == .f32 && weight.rowLength == width)
         precondition(adding.map { $0.rowLength == width && $0.rowCount >= rows } ?? true)
-        let gain = UnsafeRawPointer(weight.data)
-        forEachRow(rows, width: width) { row in
+        forEachRow(rows, width: width, RMSNormWork(x: x, adding: adding, weight: weight, epsilon: epsilon, output: output))
+    }
+
+    private struct RMSNormWork: RowWork {
+        let x: Tensor, adding: Tensor?, weight: Tensor
+        let epsilon: Float
+        let output: Tensor
+
+        func run(row: Int) {
+            let width = x.rowLength
+            let gain = UnsafeRawPointer(weight.data)
             let stream = UnsafeMutableRawPointer(x.floats(row: row))
             let added = adding.map { UnsafeRawPointer($0.floats(row: row)) }
             let result = UnsafeMutableRawPointer(output.floats(row: row))
@@ -36,15 +45,27 @@ extension CPUBackend {
         }
     }
 
-    /// `rows` rows of `width` elements, on the pool when there is enough work, else on this thread.
-    func forEachRow(_ rows: Int, width: Int, _ body: (Int) -> Void) {
+    /// `work` for each of `rows` rows of `width` elements: on the pool when there is enough work, else
+    /// on this thread.
+    func forEachRow<Work: RowWork>(_ rows: Int, width: Int, _ work: Work) {
         if rows * width < Self.inlineElements {
-            for row in 0 ..< rows { body(row) }
+            for row in 0 ..< rows { work.run(row: row) }
         } else {
-            pool.parallelFor(rows) { range in
-                for row in range { body(row) }
-            }
+            pool.parallelFor(rows, EachRow(work: work))
         }
+    }
+}
+
+/// Work done row by row (see `CPUBackend.forEachRow`).
+protocol RowWork {
+    func run(row: Int)
+}
+
+private struct EachRow<Work: RowWork>: PoolRangeWork {
+    let work: Work
+
+    func run(_ range: Range<Int>) {
+        for row in range { work.run(row: row) }
     }
 }
 

@@ -40,17 +40,28 @@ extension CPUBackend {
     public func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
-        let input = prepare(x, tokens: rows, weights: weights)
-        let totalRows = weights.reduce(0) { $0 + $1.rowCount }
-        pool.run { thread in
-            let chunk = ThreadPool.chunk(thread, of: pool.threadCount, count: totalRows)
+        let quantized = weights.contains { !$0.type.usesFloatActivations }
+        pool.run(MatmulWork(backend: self, input: prepare(x, tokens: rows, quantized: quantized), weights: weights,
+                            outputs: outputs, totalRows: weights.reduce(0) { $0 + $1.rowCount }))
+    }
+
+    /// Each thread multiplies its share of the rows of all the weights together.
+    private struct MatmulWork: PoolWork {
+        let backend: CPUBackend
+        let input: PreparedInput
+        let weights: [Tensor]
+        let outputs: [Tensor]
+        let totalRows: Int
+
+        func run(thread: Int) {
+            let chunk = ThreadPool.chunk(thread, of: backend.pool.threadCount, count: totalRows)
             var first = 0
             for (weight, output) in zip(weights, outputs) {
                 let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
                 first += weight.rowCount
                 if lower < upper {
-                    multiplyRows(input, weight, rows: lower ..< upper, into: output.floats(row: 0) + lower,
-                                 stride: output.rowLength, thread: thread)
+                    backend.multiplyRows(input, weight, rows: lower ..< upper, into: output.floats(row: 0) + lower,
+                                         stride: output.rowLength, thread: thread)
                 }
             }
         }
@@ -59,18 +70,30 @@ extension CPUBackend {
     public func matmulSwiGLU(_ x: Tensor, rows: Int, gate: Tensor, up: Tensor, into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
-        let input = prepare(x, tokens: rows, weights: [gate, up])
-        let scratch = swigluScratch.floats(pool.threadCount * rows * Self.panelRows)
-        pool.run { thread in
-            let ups = scratch + thread * rows * Self.panelRows
-            let chunk = ThreadPool.chunk(thread, of: pool.threadCount, count: gate.rowCount)
-            for start in stride(from: chunk.lowerBound, to: chunk.upperBound, by: Self.panelRows) {
-                let part = start ..< min(start + Self.panelRows, chunk.upperBound)
+        let input = prepare(x, tokens: rows, quantized: !gate.type.usesFloatActivations || !up.type.usesFloatActivations)
+        pool.run(SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output,
+                            ups: swigluScratch.floats(pool.threadCount * rows * Self.panelRows)))
+    }
+
+    /// Each thread takes its share of the gate rows with the same up rows, a panel at a time: the up
+    /// products wait in the thread's scratch while the gate products are turned into the output.
+    private struct SwiGLUWork: PoolWork {
+        let backend: CPUBackend
+        let input: PreparedInput
+        let gate: Tensor, up: Tensor, output: Tensor
+        let ups: UnsafeMutablePointer<Float>
+
+        func run(thread: Int) {
+            let tokens = input.tokens, panelRows = CPUBackend.panelRows
+            let scratch = ups + thread * tokens * panelRows
+            let chunk = ThreadPool.chunk(thread, of: backend.pool.threadCount, count: gate.rowCount)
+            for start in stride(from: chunk.lowerBound, to: chunk.upperBound, by: panelRows) {
+                let part = start ..< min(start + panelRows, chunk.upperBound)
                 let gates = output.floats(row: 0) + start
-                multiplyRows(input, gate, rows: part, into: gates, stride: output.rowLength, thread: thread)
-                multiplyRows(input, up, rows: part, into: ups, stride: part.count, thread: thread)
-                for token in 0 ..< rows {
-                    siluTimes(gates + token * output.rowLength, ups + token * part.count, count: part.count)
+                backend.multiplyRows(input, gate, rows: part, into: gates, stride: output.rowLength, thread: thread)
+                backend.multiplyRows(input, up, rows: part, into: scratch, stride: part.count, thread: thread)
+                for token in 0 ..< tokens {
+                    siluTimes(gates + token * output.rowLength, scratch + token * part.count, count: part.count)
                 }
             }
         }
@@ -81,9 +104,8 @@ extension CPUBackend {
                      "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(x.rowLength)")
     }
 
-    /// Quantizes or transposes the input, as the path for `tokens` tokens needs.
-    private func prepare(_ x: Tensor, tokens: Int, weights: [Tensor]) -> PreparedInput {
-        let quantizedWeights = weights.contains { !$0.type.usesFloatActivations }
+    /// Quantizes (for `quantized` weights) or transposes the input, as the path for `tokens` tokens needs.
+    private func prepare(_ x: Tensor, tokens: Int, quantized quantizedWeights: Bool) -> PreparedInput {
         if level == .portable || tokens < Self.gemmThreshold {
             return PreparedInput(path: level == .portable ? .portable : .dot, x: x, tokens: tokens,
                                  quantized: quantizedWeights ? quantizeInput(x, rows: tokens) : nil,
@@ -92,12 +114,22 @@ extension CPUBackend {
         let width = x.rowLength
         let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens
         let transposed = transposedInput.floats(width * columns)
-        pool.parallelFor(width) { elements in
-            ek_transpose(x.floats(row: 0) + elements.lowerBound, width, Int32(tokens), Int32(elements.count),
-                         transposed + elements.lowerBound * columns, columns)
-        }
+        pool.parallelFor(width, TransposeWork(x: x, tokens: tokens, transposed: transposed, columns: columns))
         return PreparedInput(path: .gemm, x: x, tokens: tokens, quantized: nil, transposed: transposed, columns: columns,
                              panels: weightPanels.floats(Self.panelRows * width * pool.threadCount))
+    }
+
+    /// Elements `range` of every token, transposed into `columns`-token rows.
+    private struct TransposeWork: PoolRangeWork {
+        let x: Tensor
+        let tokens: Int
+        let transposed: UnsafeMutablePointer<Float>
+        let columns: Int
+
+        func run(_ range: Range<Int>) {
+            ek_transpose(x.floats(row: 0) + range.lowerBound, x.rowLength, Int32(tokens), Int32(range.count),
+                         transposed + range.lowerBound * columns, columns)
+        }
     }
 
     /// Rows `rows` of `weight` times every token of the input, into `target[t * stride + r - rows.lowerBound]`,
@@ -137,16 +169,15 @@ extension CPUBackend {
             buffer = Q16Buffer(rowLength: width, capacityRows: max(rows, buffer?.capacityRows ?? 0))
             quantizedInputs[width] = buffer
         }
-        let target = buffer!
-        // A few rows are quicker on this thread than handed to the pool.
-        if rows <= 4 {
-            for row in 0 ..< rows { target.quantize(row: row, from: x.floats(row: row)) }
-        } else {
-            pool.parallelFor(rows) { range in
-                for row in range { target.quantize(row: row, from: x.floats(row: row)) }
-            }
-        }
-        return target
+        forEachRow(rows, width: 4 * width, QuantizeWork(x: x, target: buffer!))
+        return buffer!
+    }
+
+    private struct QuantizeWork: RowWork {
+        let x: Tensor
+        let target: Q16Buffer
+
+        func run(row: Int) { target.quantize(row: row, from: x.floats(row: row)) }
     }
 
     private func multiplyPortable(_ weight: Tensor, rows: Range<Int>, input: PreparedInput,
