@@ -215,61 +215,6 @@ INLINE float scalar_bf16(const uint8_t *p, int k) {
     return f;
 }
 
-/// One row against `TB` tokens, each weight vector loaded once for all of them.
-INLINE void float_tile(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), int TB,
-                       const uint8_t *row, int n, const float *x, size_t x_stride, float *out, size_t out_stride) {
-    __m512 acc[4];
-    UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m512 w = load(row, k);
-        UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + (size_t)t * x_stride + k), acc[t]);
-    }
-    UNROLL for (int t = 0; t < TB; t++) {
-        float sum = _mm512_reduce_add_ps(acc[t]);
-        for (int j = k; j < n; j++) sum += scalar(row, j) * x[(size_t)t * x_stride + j];
-        out[(size_t)t * out_stride] = sum;
-    }
-}
-
-/// One row against one token: four accumulators, since a single FMA chain would wait on its own
-/// latency rather than on memory.
-INLINE float float_row(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const uint8_t *row,
-                       int n, const float *x) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 64 <= n; k += 64) {
-        acc0 = _mm512_fmadd_ps(load(row, k), _mm512_loadu_ps(x + k), acc0);
-        acc1 = _mm512_fmadd_ps(load(row, k + 16), _mm512_loadu_ps(x + k + 16), acc1);
-        acc2 = _mm512_fmadd_ps(load(row, k + 32), _mm512_loadu_ps(x + k + 32), acc2);
-        acc3 = _mm512_fmadd_ps(load(row, k + 48), _mm512_loadu_ps(x + k + 48), acc3);
-    }
-    for (; k + 16 <= n; k += 16) acc0 = _mm512_fmadd_ps(load(row, k), _mm512_loadu_ps(x + k), acc0);
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
-    for (; k < n; k++) sum += scalar(row, k) * x[k];
-    return sum;
-}
-
-/// Rows one after another, so that the weights stream through memory in order; tokens in fours, each
-/// weight vector loaded once for four tokens.
-INLINE void float_dot(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const void *weights,
-                      size_t row_bytes, int rows, int n, const float *x, size_t x_stride, int tokens, float *out,
-                      size_t out_stride) {
-    const uint8_t *base = (const uint8_t *)weights;
-    for (int t = 0; t < tokens;) {
-        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
-        const float *xt = x + (size_t)t * x_stride;
-        float *ot = out + (size_t)t * out_stride;
-        for (int r = 0; r < rows; r++) {
-            const uint8_t *row = base + r * row_bytes;
-            if (tb == 4) float_tile(load, scalar, 4, row, n, xt, x_stride, ot + r, out_stride);
-            else if (tb == 2) float_tile(load, scalar, 2, row, n, xt, x_stride, ot + r, out_stride);
-            else ot[r] = float_row(load, scalar, row, n, xt);
-        }
-        t += tb;
-    }
-}
-
 INLINE void float_to_float(__m512 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int),
                            const void *weights, size_t row_bytes, int rows, int n, float *out) {
     for (int r = 0; r < rows; r++) {
@@ -280,11 +225,9 @@ INLINE void float_to_float(__m512 (*load)(const uint8_t *, int), float (*scalar)
     }
 }
 
+// Float weights have no dot product here: streaming them from memory, the AVX2 one is as fast (the
+// backend uses it at this level too); they are expanded for the GEMM.
 #define FLOAT(type)                                                                                                \
-    void ek_##type##_dot_avx512(const void *w, size_t row_bytes, int rows, int n, const float *x, size_t x_stride, \
-                                int tokens, float *out, size_t out_stride) {                                       \
-        float_dot(load_##type, scalar_##type, w, row_bytes, rows, n, x, x_stride, tokens, out, out_stride);        \
-    }                                                                                                              \
     void ek_##type##_to_float_avx512(const void *w, size_t row_bytes, int rows, int n, float *out) {               \
         float_to_float(load_##type, scalar_##type, w, row_bytes, rows, n, out);                                    \
     }

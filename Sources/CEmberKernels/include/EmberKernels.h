@@ -42,7 +42,7 @@ typedef void (*ek_to_float)(const void *weights, size_t row_bytes, int rows, int
 typedef void (*ek_gemm)(const float *w, int rows, int n, const float *xt, size_t xt_stride, int tokens,
                         float *out, size_t out_stride);
 
-#define EK_DECLARE_LEVEL(level)                                                                          \
+#define EK_DECLARE_LEVEL(level)                                                                      \
     void ek_q8_0_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
     void ek_q4_0_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
     void ek_q4_1_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
@@ -51,9 +51,6 @@ typedef void (*ek_gemm)(const float *w, int rows, int n, const float *xt, size_t
     void ek_q4_K_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
     void ek_q5_K_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
     void ek_q6_K_dot_##level(const void *, size_t, int, int, const int16_t *, const float *, const float *, int, float *, size_t); \
-    void ek_f32_dot_##level(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);                  \
-    void ek_f16_dot_##level(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);                  \
-    void ek_bf16_dot_##level(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);                 \
     void ek_q8_0_to_float_##level(const void *, size_t, int, int, float *);                                                \
     void ek_q4_0_to_float_##level(const void *, size_t, int, int, float *);                                                \
     void ek_q4_1_to_float_##level(const void *, size_t, int, int, float *);                                                \
@@ -69,6 +66,11 @@ typedef void (*ek_gemm)(const float *w, int rows, int n, const float *xt, size_t
 
 EK_DECLARE_LEVEL(avx2)
 EK_DECLARE_LEVEL(avx512)
+
+/// Float weights: one dot product for both levels (a 512-bit one was slower, memory being the limit).
+void ek_f32_dot_avx2(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);
+void ek_f16_dot_avx2(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);
+void ek_bf16_dot_avx2(const void *, size_t, int, int, const float *, size_t, int, float *, size_t);
 
 /// Tile sizes of the GEMMs: rows of `w` and tokens of `xt` per tile.
 enum { ek_gemm_rows_avx2 = 6, ek_gemm_tokens_avx2 = 16, ek_gemm_rows_avx512 = 8, ek_gemm_tokens_avx512 = 32 };

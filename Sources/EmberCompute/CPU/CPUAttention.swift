@@ -40,20 +40,8 @@ extension CPUBackend {
 
     public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
                           keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
-        precondition(keyCache.type == valueCache.type)
-        switch keyCache.type {
-        case .f16: attention(HalfCacheElement.self, query: query, key: key, value: value, rows: rows, rope: rope,
-                             keyCache: keyCache, valueCache: valueCache, start: start, shape: shape, into: output)
-        case .f32: attention(FloatCacheElement.self, query: query, key: key, value: value, rows: rows, rope: rope,
-                             keyCache: keyCache, valueCache: valueCache, start: start, shape: shape, into: output)
-        default: preconditionFailure("KV cache of type \(keyCache.type)")
-        }
-    }
-
-    private func attention<Element: CacheElement>(_: Element.Type, query: Tensor, key: Tensor, value: Tensor,
-                                                  rows: Range<Int>, rope: RopeParameters, keyCache: Tensor,
-                                                  valueCache: Tensor, start: Int, shape: AttentionShape,
-                                                  into output: Tensor) {
+        precondition(keyCache.type == valueCache.type && (keyCache.type == .f16 || keyCache.type == .f32),
+                     "KV cache of type \(keyCache.type)")
         let headDimension = shape.headDimension, kvWidth = shape.kvWidth
         precondition(headDimension % 8 == 0 && rope.dimensions <= headDimension && rope.dimensions % 2 == 0)
         precondition(start + rows.count <= keyCache.rowCount, "attention past the end of the KV cache")
@@ -61,12 +49,13 @@ extension CPUBackend {
 
         ropeTable.prepare(rope, through: start + rows.count - 1)
         forEachRow(rows.count, width: shape.queryWidth + 2 * kvWidth,
-                   RotateAndStore<Element>(table: ropeTable, query: query, key: key, value: value, rows: rows, start: start,
+                   RotateAndStore(table: ropeTable, query: query, key: key, value: value, rows: rows, start: start,
                                            keyCache: keyCache, valueCache: valueCache, shape: shape))
 
         let groupSize = shape.headCount / shape.kvHeadCount
+        let elementStride = keyCache.type == .f16 ? HalfCacheElement.stride : FloatCacheElement.stride
         let span = AttentionSpan(keys: UnsafeRawPointer(keyCache.data), values: UnsafeRawPointer(valueCache.data),
-                                 rowBytes: kvWidth * Element.stride, headDimension: headDimension, groupSize: groupSize,
+                                 rowBytes: kvWidth * elementStride, elementStride: elementStride, headDimension: headDimension, groupSize: groupSize,
                                  scale: 1 / Float(headDimension).squareRoot())
         // One token over a long context (decode): each KV head's positions are split across the threads
         // and the partial softmaxes combined, or a step would use as many threads as the model has
@@ -76,7 +65,7 @@ extension CPUBackend {
         let threads = min(units, pool.threadCount)
         let scoresSize = groupSize * Self.attentionBlock
         let scratch = attentionScratch.floats(threads * scoresSize + (splits > 1 ? units : threads) * span.stateSize)
-        let work = AttentionWork<Element>(span: span, query: query, output: output, rows: rows, start: start,
+        let work = AttentionWork(span: span, query: query, output: output, rows: rows, start: start,
                                           kvHeads: shape.kvHeadCount, splits: splits, units: units, threads: threads,
                                           scores: scratch, states: scratch + threads * scoresSize)
         if threads == 1 { work.run(thread: 0) } else { pool.run(work) }
@@ -88,8 +77,10 @@ extension CPUBackend {
         }
     }
 
-    /// Rotates each new row's Q and K to its position and stores its K and V in the cache.
-    private struct RotateAndStore<Element: CacheElement>: RowWork {
+    /// Rotates each new row's Q and K to its position and stores its K and V in the cache. (The work
+    /// types of the pool are not generic: the workers call them through their conformance, which for
+    /// a generic type runs unspecialised code; the element type is chosen inside instead.)
+    private struct RotateAndStore: RowWork {
         let table: RopeTable
         let query: Tensor, key: Tensor, value: Tensor
         let rows: Range<Int>
@@ -99,14 +90,21 @@ extension CPUBackend {
 
         func run(row index: Int) {
             let row = rows.lowerBound + index, position = start + index
-            let headDimension = shape.headDimension, kvWidth = shape.kvWidth, rowBytes = kvWidth * Element.stride
-            table.rotate(query.floats(row: row), heads: shape.headCount, headDimension: headDimension, position: position)
-            table.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: headDimension, position: position)
-            store(key.floats(row: row), into: keyCache.data + position * rowBytes, count: kvWidth)
-            store(value.floats(row: row), into: valueCache.data + position * rowBytes, count: kvWidth)
+            table.rotate(query.floats(row: row), heads: shape.headCount, headDimension: shape.headDimension, position: position)
+            table.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: shape.headDimension, position: position)
+            if keyCache.type == .f16 { store(HalfCacheElement.self, position: position, row: row) } else {
+                store(FloatCacheElement.self, position: position, row: row)
+            }
         }
 
-        private func store(_ source: UnsafePointer<Float>, into target: UnsafeMutableRawPointer, count: Int) {
+        private func store<Element: CacheElement>(_: Element.Type, position: Int, row: Int) {
+            let rowBytes = shape.kvWidth * Element.stride
+            store(Element.self, key.floats(row: row), into: keyCache.data + position * rowBytes, count: shape.kvWidth)
+            store(Element.self, value.floats(row: row), into: valueCache.data + position * rowBytes, count: shape.kvWidth)
+        }
+
+        private func store<Element: CacheElement>(_: Element.Type, _ source: UnsafePointer<Float>,
+                                                  into target: UnsafeMutableRawPointer, count: Int) {
             for offset in stride(from: 0, to: count, by: 8) {
                 Element.store8(UnsafeRawPointer(source).loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<Float>.self),
                                target, offset)
@@ -117,7 +115,7 @@ extension CPUBackend {
     /// The units of work dealt out in turn to the threads: later tokens see more positions, so
     /// contiguous chunks would give the last thread most of a prompt's work. Without splits each unit
     /// writes its group's outputs; with them it leaves its state for `finish`.
-    private struct AttentionWork<Element: CacheElement>: PoolWork {
+    private struct AttentionWork: PoolWork {
         let span: AttentionSpan
         let query: Tensor, output: Tensor
         let rows: Range<Int>
@@ -127,6 +125,10 @@ extension CPUBackend {
         let scores: UnsafeMutablePointer<Float>, states: UnsafeMutablePointer<Float>
 
         func run(thread: Int) {
+            if span.elementStride == 2 { run(HalfCacheElement.self, thread: thread) } else { run(FloatCacheElement.self, thread: thread) }
+        }
+
+        private func run<Element: CacheElement>(_: Element.Type, thread: Int) {
             let groupSize = span.groupSize, headDimension = span.headDimension
             let blockScores = scores + thread * groupSize * CPUBackend.attentionBlock
             for unit in stride(from: thread, to: units, by: threads) {
@@ -149,6 +151,8 @@ struct AttentionSpan {
     let keys: UnsafeRawPointer
     let values: UnsafeRawPointer
     let rowBytes: Int
+    /// Bytes per cached element: 2 (F16) or 4 (F32).
+    let elementStride: Int
     let headDimension: Int
     let groupSize: Int
     let scale: Float

@@ -18,8 +18,8 @@ extension CPUBackend {
     static let rowsPerTile = 16
     /// From this many tokens on, the C paths run the GEMM.
     static let gemmThreshold = 16
-    /// Weight rows a thread handles at a time: expanded to floats by the GEMM path, combined by SwiGLU
-    /// (a multiple of every level's GEMM tile rows).
+    /// Weight rows a thread handles at a time: expanded to floats by the GEMM path, combined by SwiGLU.
+    /// A multiple of every level's GEMM tile rows (8 and 6), since a tile reads whole.
     static let panelRows = 48
 
     /// A matmul's input, prepared once for its path and shared by every thread.
@@ -112,7 +112,7 @@ extension CPUBackend {
                                  transposed: nil, columns: 0, panels: nil)
         }
         let width = x.rowLength
-        let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens
+        let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens (32 and 16)
         let transposed = transposedInput.floats(width * columns)
         pool.parallelFor(width, TransposeWork(x: x, tokens: tokens, transposed: transposed, columns: columns))
         return PreparedInput(path: .gemm, x: x, tokens: tokens, quantized: nil, transposed: transposed, columns: columns,

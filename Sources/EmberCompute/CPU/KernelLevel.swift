@@ -46,13 +46,12 @@ struct NativeKernels {
     /// Set for float types (float activations).
     let floatDot: ek_float_dot?
     let toFloat: ek_to_float
+    /// The prefill GEMM, in tiles of `ek_gemm_rows_*` weight rows and `ek_gemm_tokens_*` tokens.
     let gemm: ek_gemm
-    /// Rows and tokens of one GEMM tile.
-    let gemmRows: Int
-    let gemmTokens: Int
 
     /// The kernels of `level` (avx2 or avx512) for `type`, nil for the portable level.
     init?(level: KernelLevel, type: TensorType) {
+        #if arch(x86_64)
         guard level != .portable else { return nil }
         typealias Set = (ek_quantized_dot?, ek_float_dot?, ek_to_float)
         let avx512 = level == .avx512
@@ -74,17 +73,20 @@ struct NativeKernels {
         case (.q5_K, false): set = (ek_q5_K_dot_avx2, nil, ek_q5_K_to_float_avx2)
         case (.q6_K, true): set = (ek_q6_K_dot_avx512, nil, ek_q6_K_to_float_avx512)
         case (.q6_K, false): set = (ek_q6_K_dot_avx2, nil, ek_q6_K_to_float_avx2)
-        case (.f32, true): set = (nil, ek_f32_dot_avx512, ek_f32_to_float_avx512)
+        // Float rows stream from memory at two or four bytes a weight: the 256-bit dot products kept
+        // up with memory and the 512-bit ones fell ~10% behind (BENCHMARKS.md), so both levels use them.
+        case (.f32, true): set = (nil, ek_f32_dot_avx2, ek_f32_to_float_avx512)
         case (.f32, false): set = (nil, ek_f32_dot_avx2, ek_f32_to_float_avx2)
-        case (.f16, true): set = (nil, ek_f16_dot_avx512, ek_f16_to_float_avx512)
+        case (.f16, true): set = (nil, ek_f16_dot_avx2, ek_f16_to_float_avx512)
         case (.f16, false): set = (nil, ek_f16_dot_avx2, ek_f16_to_float_avx2)
-        case (.bf16, true): set = (nil, ek_bf16_dot_avx512, ek_bf16_to_float_avx512)
+        case (.bf16, true): set = (nil, ek_bf16_dot_avx2, ek_bf16_to_float_avx512)
         case (.bf16, false): set = (nil, ek_bf16_dot_avx2, ek_bf16_to_float_avx2)
         default: return nil
         }
         (quantizedDot, floatDot, toFloat) = set
         gemm = avx512 ? ek_gemm_avx512 : ek_gemm_avx2
-        gemmRows = avx512 ? ek_gemm_rows_avx512 : ek_gemm_rows_avx2
-        gemmTokens = avx512 ? ek_gemm_tokens_avx512 : ek_gemm_tokens_avx2
+        #else
+        return nil  // other CPUs run the portable Swift kernels
+        #endif
     }
 }
