@@ -63,6 +63,28 @@ import Testing
         #expect(result.stderr.contains("stop: cancelled"))
     }
 
+    @Test func realModelBenchReportsEveryMeasurement() throws {
+        let result = try Self.ember(["bench", "-p", "16,32", "-n", "4", "-t", "1,2", "-r", "2", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.map { "\($0["test"]!)@\($0["threads"]!)" }.sorted()
+            == ["pp16@1", "pp16@2", "pp32@1", "pp32@2", "tg4@1", "tg4@2"])
+        for entry in results {
+            #expect(entry["model"] as? String == "SmolLM2-135M-Instruct.Q4_1")
+            #expect((entry["tokens_per_second"] as? Double ?? 0) > 0 && (entry["samples"] as? [Double])?.count == 2)
+        }
+        for key in ["load_ms_cold", "load_ms_warm", "ttft_ms", "peak_rss_mb"] {
+            #expect((object[key] as? Double ?? 0) > 0, "\(key)")
+        }
+
+        let table = try Self.ember(["bench", "-p", "16", "-n", "4", "-r", "1"])
+        #expect(table.status == 0 && table.stdout.contains("| pp16 |") && table.stdout.contains("| tg4 |"))
+        #expect(table.stdout.contains("peak RSS"))
+        let bad = try Self.ember(["bench", "-p", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("positive"))
+    }
+
     @Test func realModelInspectJSONDescribesTheModel() throws {
         let result = try Self.ember(["inspect", "smollm2", "--json"])
         #expect(result.status == 0)

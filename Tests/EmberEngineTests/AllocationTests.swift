@@ -1,5 +1,5 @@
 // A decode step on the real model (every operation of the forward pass, on every thread, and the
-// sampler) allocates nothing once warm, on every kernel path. Allocations are counted process-wide, so the test only runs
+// sampler) allocates nothing once warm, on every kernel path; nor does a warm prompt. Allocations are counted process-wide, so the test only runs
 // when nothing else does: scripts/test runs it on its own with EMBER_ALLOCATION_TEST=1.
 
 import EmberAllocationCounter
@@ -35,4 +35,18 @@ func realModelDecodeStepsDoNotAllocate(level: KernelLevel) throws {
     for _ in 0 ..< 32 { try step() }
     let allocations = allocation_counter_stop()
     #expect(allocations == 0, "\(level): \(allocations) allocations in 32 decode steps")
+
+    // A prompt of 64 tokens (the prefill GEMM on the C levels), once warm, allocates nothing either.
+    let prompt = (0 ..< 64).map { Int32(100 + $0 * 7) }
+    func prefill() throws {
+        cache.reset()
+        batch.removeAll()
+        batch.append(prompt, cache: cache, wantsLogits: true)
+        _ = try model.forward(batch)
+    }
+    try prefill()
+    allocation_counter_start()
+    for _ in 0 ..< 3 { try prefill() }
+    let prefillAllocations = allocation_counter_stop()
+    #expect(prefillAllocations == 0, "\(level): \(prefillAllocations) allocations in 3 prompts of 64 tokens")
 }
