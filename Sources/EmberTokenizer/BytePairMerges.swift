@@ -3,16 +3,12 @@
 // integers instead of building strings as llama.cpp does.
 
 struct BytePairMerges: Sendable {
-    /// A candidate merge of two adjacent symbols: its rank and the symbol it produces.
-    struct Merge: Sendable {
-        let rank: Int32
-        let result: Int32
-    }
+    typealias Merge = MergeTable.Merge
 
     /// The symbol of each byte's character in the byte-level alphabet.
     let byteSymbols: [Int32]
-    /// Keyed by `left << 32 | right` symbol ids; the first of duplicate merges wins, as in llama.cpp.
-    let merges: [UInt64: Merge]
+    /// Keyed by the pair of symbol ids; the first of duplicate merges wins, as in llama.cpp.
+    let merges: MergeTable
     /// The token, if any, whose text is exactly one byte (the last-resort spelling of a non-token symbol).
     let singleByteTokens: [Int32]
     /// The UTF-8 text of symbols that are not tokens, at `symbol - tokenCount`.
@@ -36,8 +32,8 @@ struct BytePairMerges: Sendable {
             [UInt8(byte)].withUnsafeBufferPointer { vocabulary.ids.value(for: $0) } ?? -1
         }
 
-        var mergeTable: [UInt64: Merge] = [:]
-        mergeTable.reserveCapacity(vocabulary.merges.count)
+        var mergeTable = MergeTable(capacity: vocabulary.merges.count)
+        var joined: [UInt8] = []
         for (rank, merge) in vocabulary.merges.enumerated() {
             var merge = merge
             merge.withUTF8 { text in
@@ -45,12 +41,11 @@ struct BytePairMerges: Sendable {
                 guard text.count > 1, let space = text[1...].firstIndex(of: UInt8(ascii: " ")) else { return }
                 let left = intern(UnsafeBufferPointer(rebasing: text[..<space]))
                 let right = intern(UnsafeBufferPointer(rebasing: text[(space + 1)...]))
-                let joined = Array(text[..<space]) + Array(text[(space + 1)...])
+                joined.removeAll(keepingCapacity: true)
+                joined.append(contentsOf: UnsafeBufferPointer(rebasing: text[..<space]))
+                joined.append(contentsOf: UnsafeBufferPointer(rebasing: text[(space + 1)...]))
                 let result = joined.withUnsafeBufferPointer { intern($0) }
-                let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
-                if mergeTable[key] == nil {
-                    mergeTable[key] = Merge(rank: Int32(rank), result: result)
-                }
+                mergeTable.insertIfAbsent(left, right, Merge(rank: Int32(rank), result: result))
             }
         }
         self.byteSymbols = byteSymbols
@@ -61,6 +56,6 @@ struct BytePairMerges: Sendable {
 
     @inline(__always)
     func merge(_ left: Int32, _ right: Int32) -> Merge? {
-        merges[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))]
+        merges.merge(left, right)
     }
 }

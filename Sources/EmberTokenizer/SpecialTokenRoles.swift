@@ -16,23 +16,16 @@ struct SpecialTokenRoles {
     /// Fills the roles the metadata left empty from token texts, updates `attributes` the way llama.cpp
     /// does (detected markers become control tokens), and builds the end-of-generation set.
     mutating func detect(tokens: [String], attributes: inout [TokenAttributes], eos: Int32?) {
-        let roles: [(WritableKeyPath<SpecialTokenRoles, Int32?>, Set<String>)] = [
-            (\.eot, Self.endOfTurnTexts), (\.eom, ["<|eom_id|>"]), (\.fimPrefix, Self.fimPrefixTexts),
-            (\.fimSuffix, Self.fimSuffixTexts), (\.fimMiddle, Self.fimMiddleTexts), (\.fimPad, Self.fimPadTexts),
-            (\.fimRepository, Self.fimRepositoryTexts), (\.fimSeparator, ["<|file_sep|>"]),
-        ]
-        // llama.cpp walks a hash map, so which of two candidates wins is unspecified there; Ember takes the lowest id.
+        let unset = Set(Role.allCases.filter { self[$0] == nil })
+        // One pass over the vocabulary, which is long (50k to 250k texts): a text is hashed only when its
+        // first byte could start one of the marker texts, which few do.
         for (index, text) in tokens.enumerated() {
-            for (role, texts) in roles where self[keyPath: role] == nil && texts.contains(text) {
-                self[keyPath: role] = Int32(index)
+            guard let first = text.utf8.first, Self.markerFirstBytes.contains(first) else { continue }
+            // llama.cpp walks a hash map, so which of two candidates wins is unspecified there; Ember takes the lowest id.
+            if let role = Self.roleByText[text], unset.contains(role), self[role] == nil {
+                self[role] = Int32(index)
                 attributes[index].insert(.control)
             }
-        }
-
-        for id in [fimPad, fimRepository, fimSeparator].compactMap({ $0 }) {
-            endOfGeneration.insert(id)
-        }
-        for (index, text) in tokens.enumerated() {
             if Self.endOfGenerationTexts.contains(text) {
                 endOfGeneration.insert(Int32(index))
                 attributes[index].insert(.control)
@@ -41,6 +34,10 @@ struct SpecialTokenRoles {
             if Self.alwaysRenderedTexts.contains(text) {
                 attributes[index] = .userDefined
             }
+        }
+
+        for id in [fimPad, fimRepository, fimSeparator].compactMap({ $0 }) {
+            endOfGeneration.insert(id)
         }
         for id in [eos, eot, eom].compactMap({ $0 }) {
             endOfGeneration.insert(id)
@@ -59,6 +56,49 @@ struct SpecialTokenRoles {
             attributes[Int(closing)] = .normal
         }
     }
+
+    enum Role: CaseIterable {
+        case eot, eom, fimPrefix, fimSuffix, fimMiddle, fimPad, fimRepository, fimSeparator
+    }
+
+    subscript(role: Role) -> Int32? {
+        get {
+            switch role {
+            case .eot: eot
+            case .eom: eom
+            case .fimPrefix: fimPrefix
+            case .fimSuffix: fimSuffix
+            case .fimMiddle: fimMiddle
+            case .fimPad: fimPad
+            case .fimRepository: fimRepository
+            case .fimSeparator: fimSeparator
+            }
+        }
+        set {
+            switch role {
+            case .eot: eot = newValue
+            case .eom: eom = newValue
+            case .fimPrefix: fimPrefix = newValue
+            case .fimSuffix: fimSuffix = newValue
+            case .fimMiddle: fimMiddle = newValue
+            case .fimPad: fimPad = newValue
+            case .fimRepository: fimRepository = newValue
+            case .fimSeparator: fimSeparator = newValue
+            }
+        }
+    }
+
+    private static let roleByText: [String: Role] = {
+        let lists: [(Role, Set<String>)] = [
+            (.eot, endOfTurnTexts), (.eom, ["<|eom_id|>"]), (.fimPrefix, fimPrefixTexts), (.fimSuffix, fimSuffixTexts),
+            (.fimMiddle, fimMiddleTexts), (.fimPad, fimPadTexts), (.fimRepository, fimRepositoryTexts), (.fimSeparator, ["<|file_sep|>"]),
+        ]
+        return Dictionary(lists.flatMap { role, texts in texts.map { ($0, role) } }, uniquingKeysWith: { first, _ in first })
+    }()
+
+    /// The first bytes of every marker text above.
+    private static let markerFirstBytes: Set<UInt8> = Set(
+        (Array(roleByText.keys) + Array(endOfGenerationTexts) + Array(alwaysRenderedTexts)).compactMap(\.utf8.first))
 
     private static let endOfTurnTexts: Set<String> = [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",

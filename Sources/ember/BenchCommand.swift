@@ -16,8 +16,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure prompt processing, generation, time to first token, load time and memory.")
 
-    @Option(name: .customShort("m"), help: "Model (repeatable): a GGUF file path or an alias.")
-    var models: [String] = [ModelAlias.defaultModel.name]
+    @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp + " Repeatable."))
+    var models: [String] = [ModelAliases.defaultModel]
 
     @Option(name: .customShort("p"), help: "Prompt sizes to process, comma-separated.", transform: BenchCommand.sizes)
     var promptSizes: [Int] = [512]
@@ -38,6 +38,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
     static let ttftPromptTokens = 32
@@ -60,10 +61,11 @@ struct BenchCommand: ParsableCommand {
         for reference in models {
             // Load times first, in fresh processes, before this one maps the file (a mapped file's
             // pages cannot be evicted for the cold start).
-            let path = try LoadedModel.resolvePath(reference)
+            let store = storeOptions.store
+            let path = try Blocking.run { () throws(StoreError) in try await store.pull(reference) }
             let cold = try LoadProbe.measure(path: path, cold: true)
             let warm = try LoadProbe.measure(path: path, cold: false)
-            let loaded = try LoadedModel(reference: path, threads: threads[0])
+            let loaded = try LoadedModel(reference: path, threads: threads[0], store: store)
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
                                           description: ModelDescription(loaded.file))

@@ -9,27 +9,51 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a model file's metadata and tensors.")
+        abstract: "Show a model file's metadata and tensors.",
+        discussion: "A remote model that is not cached is not downloaded: only its header is read, by range requests.")
 
-    @Argument(help: "A GGUF file path or a model alias.")
-    var model = ModelAlias.defaultModel.name
+    @Argument(help: ArgumentHelp(modelHelp))
+    var model = ModelAliases.defaultModel
 
     @Flag(help: "Print JSON.")
     var json = false
 
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try global.apply(command: "inspect")
-        let path = try LoadedModel.resolvePath(model)
-        let file = try GGUFFile(path: path)
+        let store = storeOptions.store
+        let reference = model
+        let (header, location, fetched) = try Blocking.run { () throws(StoreError) in try await store.header(reference) }
+        guard case let .gguf(file) = header.format else {
+            if case let .safetensors(safetensors) = header.format {
+                FileHandle.standardOutput.write(Data(Self.text(safetensors, path: location).utf8))
+                return
+            }
+            throw ValidationError("\(location) is neither a GGUF nor a safetensors file")
+        }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: Self.jsonObject(file, path: path),
-                                                  options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            var object = Self.jsonObject(file, path: location)
+            object["file_size"] = file.fileSize
+            if let fetched { object["bytes_fetched"] = fetched }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {
-            FileHandle.standardOutput.write(Data(Self.text(file, path: path).utf8))
+            var text = Self.text(file, path: location)
+            if let fetched {
+                text += "header only: fetched \(fetched) of \(file.fileSize) bytes (\(String(format: "%.2f", 100 * Double(fetched) / Double(max(file.fileSize, 1))))%)\n"
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
         }
+    }
+
+    static func text(_ header: SafetensorsHeader, path: String) -> String {
+        var out = "file: \(path)\nformat: safetensors, \(header.tensors.count) tensors, header \(header.headerSize) bytes\n\ntensors:\n"
+        for tensor in header.tensors {
+            out += "  \(tensor.name)  \(tensor.dtype)  \(tensor.shape.map(String.init).joined(separator: " x "))  \(tensor.range.count)\n"
+        }
+        return out
     }
 
     private static func architecture(_ file: GGUFFile) -> String {

@@ -39,7 +39,7 @@ struct LoadProbeCommand: ParsableCommand {
 
     func run() throws {
         if cold { Self.evictFromPageCache(path) }
-        let loaded = try LoadedModel(reference: path, threads: 1)
+        let loaded = try LoadedModel(reference: path, threads: 1, store: .standard())
         print(loaded.loadMilliseconds)
     }
 

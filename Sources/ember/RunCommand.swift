@@ -12,8 +12,8 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Generate text from a prompt.")
 
-    @Option(name: .customShort("m"), help: "Model: a GGUF file path or an alias (\(ModelAlias.all.map(\.name).joined(separator: ", "))).")
-    var model = ModelAlias.defaultModel.name
+    @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp))
+    var model = ModelAliases.defaultModel
 
     @Option(name: .customShort("p"), help: "The prompt.")
     var prompt: String?
@@ -63,6 +63,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("ignore-eos"), help: "Generate through end tokens (for benchmarks: always -n tokens).")
     var ignoreEOS = false
 
+    @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -78,7 +79,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "run")
         let text = try promptText()
-        let loaded = try LoadedModel(reference: model, threads: threads)
+        let loaded = try LoadedModel(reference: model, threads: threads, store: storeOptions.store)
         let contextLength = context ?? min(loaded.model.trainedContextLength, 4096)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
 

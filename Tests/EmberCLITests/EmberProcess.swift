@@ -47,4 +47,29 @@ enum EmberProcess {
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
+
+    /// Runs ember once per argument list, all at the same time, and waits for every one.
+    static func runConcurrently(_ argumentLists: [[String]], environment: [String: String] = [:]) throws -> [Result] {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ember-concurrent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let started = try argumentLists.enumerated().map { index, arguments in
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            let out = scratch.appendingPathComponent("\(index).out"), err = scratch.appendingPathComponent("\(index).err")
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: out)
+            process.standardError = try FileHandle(forWritingTo: err)
+            try process.run()
+            return (process, out, err)
+        }
+        return try started.map { process, out, err in
+            process.waitUntilExit()
+            return Result(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
+                          stderr: try String(contentsOf: err, encoding: .utf8))
+        }
+    }
 }

@@ -8,11 +8,12 @@ Q8_1, or 16 bits as Ember) before every matmul or only before one kind of matmul
 rounded to F16. Prints, per scheme, the cosine similarity of the last-position logits with the exact
 ones on the golden prompts (Tests/EmberEngineTests/Fixtures/generation_goldens.json).
 
-Run (needs `pip install gguf numpy` and the default model, fetched by `ember inspect`):
+Run (needs `pip install gguf numpy`; the default model is fetched by `ember pull smollm2`):
     python3 scripts/bench/activation_precision.py [MODEL.gguf]
 """
 import json
 import os
+import subprocess
 import sys
 
 import gguf
@@ -96,8 +97,9 @@ def forward(m, tokens, bits=None, where=MATMULS, f16_cache=False):
 
 
 def main():
-    home = os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember"))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(home, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    ember = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "ember")
+    path = sys.argv[1] if len(sys.argv) > 1 else subprocess.run(
+        [ember, "pull", "--quiet", "smollm2"], capture_output=True, text=True, check=True).stdout.strip()
     goldens = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "EmberEngineTests", "Fixtures",
                            "generation_goldens.json")
     with open(goldens) as f:

@@ -13,7 +13,8 @@ ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 EMBER = os.path.join(ROOT, ".build", "release", "ember")
 HOME = os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember"))
-FILES = [("Q4_1", os.path.join(HOME, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")),
+SOURCE = subprocess.run([EMBER, "pull", "--quiet", "smollm2"], capture_output=True, text=True, check=True).stdout.strip()
+FILES = [("Q4_1", SOURCE),
          ("Q8_0", os.path.join(HOME, "bench", "SmolLM2-135M-Instruct.Q8_0.gguf")),
          ("F16", os.path.join(HOME, "bench", "SmolLM2-135M-Instruct.F16.gguf"))]
 LEVELS = ["portable", "avx2", "avx512"]

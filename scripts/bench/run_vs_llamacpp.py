@@ -13,9 +13,8 @@ import numpy as np
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 THREADS, TOKENS = 2, 128
 PROMPT = "The capital of France is"
-HOME = os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember"))
-MODEL = os.path.join(HOME, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 EMBER = os.environ.get("EMBER_BIN", os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "ember"))
+MODEL = subprocess.run([EMBER, "pull", "--quiet", "smollm2"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def ember():

@@ -15,12 +15,13 @@ close to the exact output as llama.cpp.
 Run (needs `pip install torch transformers accelerate gguf numpy llama-cpp-python`; CI never runs this, it only
 reads the output):
     python3 scripts/goldens/make_generation_goldens.py [MODEL.gguf]
-MODEL defaults to $EMBER_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with `ember inspect`).
+MODEL defaults to the default model in Ember's cache (the path `ember pull smollm2` prints).
 Writes to Tests/EmberEngineTests/Fixtures: generation_goldens.json, reference_logits.f16 and
 llamacpp_logits.f16 (last-position logits, float16 little-endian, one row of n_vocab per prompt).
 """
 import json
 import os
+import subprocess
 import sys
 
 import llama_cpp
@@ -75,8 +76,9 @@ def llamacpp_logits(path, token_lists):
 
 
 def main():
-    home = os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember"))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(home, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    ember = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "ember")
+    path = sys.argv[1] if len(sys.argv) > 1 else subprocess.run(
+        [ember, "pull", "--quiet", "smollm2"], capture_output=True, text=True, check=True).stdout.strip()
     out_dir = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "EmberEngineTests", "Fixtures")
     directory, name = os.path.split(os.path.abspath(path))
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)

