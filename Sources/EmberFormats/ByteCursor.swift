@@ -71,6 +71,22 @@ struct ByteCursor {
         return Int(count)
     }
 
+    /// Moves past `count` bytes.
+    mutating func skip(_ count: Int, _ field: @autoclosure () -> String) throws(GGUFError) {
+        guard count <= remaining else { throw .truncated(field: field(), offset: offset, needed: count, fileSize: bytes.count) }
+        offset += count
+    }
+
+    /// Moves past a length-prefixed string without decoding it.
+    mutating func skipString(_ field: @autoclosure () -> String) throws(GGUFError) {
+        let start = offset
+        let length = try read(UInt64.self, field())
+        guard length <= UInt64(remainingInFile) else {
+            throw .lengthTooLarge(field: field(), offset: start, length: length, limit: remainingInFile)
+        }
+        try skip(Int(length), field())
+    }
+
     mutating func align(to alignment: Int) {
         offset = (offset + alignment - 1) / alignment * alignment
     }

@@ -164,13 +164,7 @@ public final class GGUFFile: Sendable {
         guard let type = GGUFValueType(rawValue: rawType) else {
             throw .unknownValueType(field: field, offset: typeOffset, rawType: rawType)
         }
-        let minimumSize = switch type {
-        case .uint8, .int8, .bool: 1
-        case .uint16, .int16: 2
-        case .uint32, .int32, .float32: 4
-        case .uint64, .int64, .float64, .string: 8
-        case .array: 12
-        }
+        let minimumSize = type.fixedSize ?? (type == .string ? 8 : 12)
         let count = try cursor.readCount("length of \(field)", minimumItemSize: minimumSize)
 
         func elements<T>(_ read: (inout ByteCursor) throws(GGUFError) -> T) throws(GGUFError) -> [T] {

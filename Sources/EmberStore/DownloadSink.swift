@@ -9,6 +9,7 @@ import Darwin
 #endif
 import EmberFormats
 import Foundation
+import Synchronization
 
 protocol DownloadSink: AnyObject, Sendable {
     var size: Int { get }
@@ -34,6 +35,8 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     let size: Int
     let contents: UnsafeRawBufferPointer
     private let descriptor: Int32
+    /// Bytes written since the kernel was last asked to start writing the file out.
+    private let unflushed = Atomic<Int>(0)
 
     /// Opens `path` for a file of `size` bytes, keeping its contents when `keep` (a resumed download).
     /// The disk space is reserved up front, so that a full disk is found before the download starts.
@@ -80,6 +83,26 @@ final class FileSink: DownloadSink, @unchecked Sendable {
             }
             done += written
         }
+        startWriteback(after: bytes.count)
+    }
+
+    /// How much written data may wait before the disk is asked to start writing it out.
+    private static let writebackStep = 8 << 20
+
+    /// Linux's sync_file_range(fd, offset, count, flags), which Swift's Glibc module does not
+    /// export; nil where the C library lacks it.
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    private static let syncFileRange: SyncFileRange? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range").map { unsafeBitCast($0, to: SyncFileRange.self) }
+    private static let syncFileRangeWrite: UInt32 = 2  // SYNC_FILE_RANGE_WRITE: start writing, do not wait
+
+    /// Asks the kernel, every `writebackStep` bytes, to start writing the whole file out without
+    /// waiting: the fsync before the file is installed then finds little left to do (it took ~40 ms
+    /// of a 0.8 s pull of the 98 MB test model when all the writing was left to it).
+    private func startWriteback(after count: Int) {
+        let total = unflushed.add(count, ordering: .relaxed).newValue
+        guard total >= Self.writebackStep, unflushed.compareExchange(expected: total, desired: 0, ordering: .relaxed).exchanged else { return }
+        _ = Self.syncFileRange?(descriptor, 0, 0, Self.syncFileRangeWrite)
     }
 }
 
@@ -124,11 +147,22 @@ struct ResumeState: Codable, Equatable {
         try? JSONDecoder().decode(ResumeState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    /// Replaces the state at `path` (written beside it, then renamed over it). There is no fsync: the
+    /// state is saved after every chunk, and a sync each time held the download up by ~15 ms a chunk;
+    /// what a crash of the machine could leave wrong, the size and checksum checks at the end catch.
     func save(_ path: String) throws(StoreError) {
-        do {
-            try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw .io(path: path, reason: "cannot record the download's progress: \(error.localizedDescription)")
+        let temporary = path + ".tmp"
+        let bytes = (try? JSONEncoder().encode(self)) ?? Data()
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        var failed = descriptor < 0
+        if !failed {
+            failed = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } != bytes.count
+            failed = close(descriptor) != 0 || failed
+        }
+        if failed || rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .io(path: path, reason: "cannot record the download's progress: \(reason)")
         }
     }
 }

@@ -1,11 +1,12 @@
 // Downloads one remote file, fast and safely:
-//  1. a probe asks for the first 4 MiB by range: the answer gives the size, the ETag and a checksum
-//     if the server has one; as the probe's body streams in, the start of the file is parsed, and the
-//     moment a GGUF or safetensors header is whole (more is fetched if it is longer than the probe),
-//     its tensor boundaries plan the rest while the probe's body goes on arriving;
-//  2. the rest is cut into chunks aligned to those boundaries (RangePlan) and fetched over up to 8
-//     connections at once, each chunk written at its offset as it streams in; a chunk whose
-//     connection breaks resumes where it stopped, with backoff;
+//  1. the first 4 MiB come first, over all the connections at once: a probe asks for its share by
+//     range, and its answer gives the size, the ETag and a checksum if the server has one; the other
+//     connections fetch the rest of those 4 MiB in pieces meanwhile. The header of a GGUF or
+//     safetensors file is parsed from them (more is fetched while it is longer);
+//  2. the rest is cut into chunks aligned to the header's tensor boundaries (RangePlan) and fetched
+//     over up to 8 connections at once, each chunk written at its offset as it streams in; a chunk
+//     whose connection breaks resumes where it stopped, with backoff; at the end, a connection with
+//     nothing left takes over the back part of the slowest chunk;
 //  3. every range request carries If-Range with the probe's ETag: if the file changes on the server
 //     mid-way, the answer is the whole new file and the download starts over, cleanly;
 //  4. finished chunks are recorded beside the partial file, so a later run resumes an interrupted
@@ -14,6 +15,7 @@
 //     checked before the caller installs it.
 // A server without range support gets one plain streamed GET.
 
+import EmberTrace
 import Foundation
 import Synchronization
 
@@ -26,6 +28,11 @@ struct Downloader: Sendable {
     static let restarts = 3
     /// How far into the file a header may reach.
     static let headerLimit = 64 << 20
+    /// The first request: its share of the file's first `RangePlan.floor` bytes, which all the
+    /// connections fetch together (the answer gives the size, and the rest of the start is split).
+    var probeSize: Int { RangePlan.floor / max(connections, 1) }
+    /// The smallest piece of the file's start given to a connection of its own.
+    static let smallestStartPiece = 256 << 10
 
     enum Destination: Sendable {
         /// A file (the cache entry's partial file); its resume state is kept at `path + ".json"`.
@@ -58,7 +65,7 @@ struct Downloader: Sendable {
     }
 
     private func attempt(_ destination: Destination, name: String, onHeader: OnceCallback) async throws(StoreError) -> Result {
-        let probe = try await source.get(range: 0 ..< RangePlan.floor)
+        let probe = try await source.get(range: 0 ..< probeSize)
         guard probe.status == 206 else {
             return try await wholeFile(probe, destination: destination, name: name)
         }
@@ -92,24 +99,20 @@ struct Downloader: Sendable {
         let file = Fetch(source: source, location: probe.finalURL, size: size, etag: etag, sink: sink, progress: progress,
                          digest: digest, resume: resume)
 
-        let headers = AsyncStream<ModelHeader>.makeStream()
         do {
+            // The start of the file first, over all the connections at once: the header is on the
+            // critical path, since the rest is cut along its tensor boundaries.
+            let header = try await file.readStart(probe, range: probeRange, connections: connections, done: done)
+            onHeader(header)
+            let covered = max(RangePlan.floor, header.bytes.count)
+            let boundaries = header.tensorRanges.map(\.lowerBound)
+            let queue = ChunkQueue(RangePlan.chunks(missing: RangePlan.missing(size: size, done: done + [0 ..< covered]), size: size,
+                                                    connections: connections, boundaries: boundaries),
+                                   boundaries: boundaries)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    defer { headers.continuation.finish() }
-                    try await file.readStart(probe, range: probeRange) { headers.continuation.yield($0) }
-                }
-                // The rest waits for the header only, not for the whole probe.
-                var iterator = headers.stream.makeAsyncIterator()
-                guard let header = await iterator.next() else { return try await group.waitForAll() }
-                onHeader(header)
-                let covered = max(probeRange.upperBound, header.bytes.count)
-                let chunks = RangePlan.chunks(missing: RangePlan.missing(size: size, done: done + [0 ..< covered]), size: size,
-                                              connections: connections, boundaries: header.tensorRanges.map(\.lowerBound))
-                let queue = ChunkQueue(chunks)
-                for _ in 0 ..< min(connections, chunks.count) {
+                for connection in 0 ..< max(connections, 1) {
                     group.addTask {
-                        while let chunk = queue.next() { try await file.fetch(chunk) }
+                        try await Trace.withTrack("download connection \(connection + 1)") { try await file.fetchAll(from: queue) }
                     }
                 }
                 try await group.waitForAll()
@@ -148,6 +151,7 @@ struct Downloader: Sendable {
                 try sink.write(bytes, at: offset)
                 digest.landed(offset ..< offset + bytes.count)
                 progress.add(bytes.count)
+                return true
             }
         } catch let error as StoreError {
             throw error
@@ -165,7 +169,7 @@ struct Downloader: Sendable {
 
     private func verify(_ digest: ProgressiveDigest, against checksum: String?) throws(StoreError) {
         guard let expected = checksum else { return }
-        let actual = digest.finish()
+        let actual = Trace.span("download.verify") { digest.finish() }
         guard actual == expected else { throw .checksumMismatch(source: source.url.absoluteString, expected: expected, actual: actual) }
     }
 
@@ -190,12 +194,29 @@ struct Fetch: Sendable {
     let digest: ProgressiveDigest
     let resume: ResumeLog?
 
-    /// Fetches `range` into the sink and records it.
-    func fetch(_ range: Range<Int>) async throws(StoreError) {
-        try await source.fetch(range, of: size, from: location, etag: etag) { (bytes, offset) throws(StoreError) in
-            try land(bytes, at: offset)
+    /// Fetches chunks from `queue` into the sink, recording each, until none is left.
+    func fetchAll(from queue: ChunkQueue) async throws(StoreError) {
+        while true {
+            let chunk: ChunkQueue.Chunk
+            switch queue.next() {
+            case let .fetch(next): chunk = next
+            case .wait:
+                try? await Task.sleep(for: ChunkQueue.pollInterval)
+                guard !Task.isCancelled else { throw .network(url: source.url.absoluteString, reason: "cancelled") }
+                continue
+            case .finished: return
+            }
+            let span = Trace.begin("download.chunk")
+            try await source.fetch(chunk.range, of: size, from: location, etag: etag) { (bytes, offset) throws(StoreError) in
+                // The chunk may have been split meanwhile: only the bytes before its end are still its own.
+                let (kept, more) = queue.advance(chunk.id, past: offset, by: bytes.count)
+                if kept > 0 { try land(UnsafeRawBufferPointer(rebasing: bytes[0 ..< kept]), at: offset) }
+                return more
+            }
+            let done = queue.finish(chunk.id)
+            try resume?.record([done])
+            span?.end(args: ["offset": .int(done.lowerBound), "bytes": .int(done.count), "asked": .int(chunk.range.count)])
         }
-        try resume?.record([range])
     }
 
     private func land(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StoreError) {
@@ -204,66 +225,167 @@ struct Fetch: Sendable {
         progress.add(bytes.count)
     }
 
-    /// Receives the probe's body (`range` from the start of the file), offering the start of the file
-    /// to `header` as it grows, at doubling lengths, until a header parses; a header longer than the
-    /// probe is read on. `header` is called once.
-    func readStart(_ probe: HTTPSource.Response, range: Range<Int>, header: (ModelHeader) -> Void) async throws(StoreError) {
-        var prefix: [UInt8] = []
-        var nextTry = 64 << 10
-        var found = false
-        func grow(_ bytes: UnsafeRawBufferPointer, end: Int) {
-            guard !found else { return }
-            prefix.append(contentsOf: bytes)
-            guard prefix.count >= nextTry || prefix.count >= end else { return }
-            nextTry = 2 * prefix.count
-            if let parsed = ModelHeader.parse(prefix, fileSize: size) {
-                found = true
-                header(parsed)
-            }
+    /// Fetches the first `RangePlan.floor` bytes (or the whole file, if smaller) over `connections`
+    /// connections at once, the probe's body (its first part) among them, skipping what `done` holds;
+    /// then parses the header from them, reading on while it is longer.
+    func readStart(_ probe: HTTPSource.Response, range probeRange: Range<Int>, connections: Int,
+                   done: [Range<Int>]) async throws -> ModelHeader {
+        let start = min(size, RangePlan.floor)
+        let rest = RangePlan.missing(size: start, done: done + [probeRange])
+        let pieces = rest.flatMap { gap in
+            let count = max(1, min(connections - 1, gap.count / Downloader.smallestStartPiece))
+            return (0 ..< count).map { gap.lowerBound + gap.count * $0 / count ..< gap.lowerBound + gap.count * ($0 + 1) / count }
         }
-        var position = 0
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await Trace.withTrack("download connection 1") {
+                    try await Trace.span("download.probe", args: ["bytes": .int(probeRange.count)]) { try await streamProbe(probe, range: probeRange) }
+                }
+            }
+            for (index, piece) in pieces.enumerated() {
+                group.addTask {
+                    try await Trace.withTrack("download connection \(index + 2)") {
+                        try await Trace.span("download.start", args: ["offset": .int(piece.lowerBound), "bytes": .int(piece.count)]) { try await fetch(piece) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var length = start
+        while true {
+            let prefix = [UInt8](UnsafeRawBufferPointer(rebasing: sink.contents[0 ..< length]))
+            if let header = Trace.span("download.parse_header", args: ["bytes": .int(length)], { ModelHeader.parse(prefix, fileSize: size) }) {
+                return header
+            }
+            guard length < min(size, Downloader.headerLimit) else { return ModelHeader(bytes: prefix, fileSize: size, format: .unknown) }
+            let more = length ..< min(size, 2 * length, Downloader.headerLimit)
+            try await fetch(more)
+            length = more.upperBound
+        }
+    }
+
+    /// Lands the probe's body (`range`); a body that breaks off is asked for again from where it stopped.
+    private func streamProbe(_ probe: HTTPSource.Response, range: Range<Int>) async throws(StoreError) {
+        var position = range.lowerBound
         do {
             try await probe.stream(from: &position, to: range.upperBound, url: source.url) { (bytes, offset) throws(StoreError) in
                 try land(bytes, at: offset)
-                grow(bytes, end: range.upperBound)
+                return true
             }
         } catch let error as StoreError {
             throw error
         } catch {
             // The body broke off: the rest of the probe's range is asked for again below.
         }
-        if position < range.upperBound {
-            try await source.fetch(position ..< range.upperBound, of: size, from: location, etag: etag) { (bytes, offset) throws(StoreError) in
-                try land(bytes, at: offset)
-                grow(bytes, end: range.upperBound)
-            }
+        if position < range.upperBound { try await fetch(position ..< range.upperBound) }
+        else { try resume?.record([range]) }
+    }
+
+    /// Fetches `range` in one request (resumed if it breaks) and records it.
+    private func fetch(_ range: Range<Int>) async throws(StoreError) {
+        try await source.fetch(range, of: size, from: location, etag: etag) { (bytes, offset) throws(StoreError) in
+            try land(bytes, at: offset)
+            return true
         }
         try resume?.record([range])
-        while !found {
-            guard prefix.count < min(size, Downloader.headerLimit) else {
-                found = true
-                header(ModelHeader(bytes: prefix, fileSize: size, format: .unknown))
-                break
-            }
-            let more = prefix.count ..< min(size, 2 * prefix.count, Downloader.headerLimit)
-            try await source.fetch(more, of: size, from: location, etag: etag) { (bytes, offset) throws(StoreError) in
-                try land(bytes, at: offset)
-                grow(bytes, end: more.upperBound)
-            }
-            try resume?.record([more])
-        }
     }
 }
 
-/// The chunks still to fetch, taken by the connections one at a time.
+/// The chunks of a download, shared by its connections. A connection takes the next planned chunk;
+/// when none is left, it takes the back part of the chunk in flight with the most bytes to go
+/// (`RangePlan.split`), whose connection then stops at the cut, so that all the connections finish
+/// together instead of waiting on the slowest.
 final class ChunkQueue: Sendable {
-    private let chunks: Mutex<ArraySlice<Range<Int>>>
-
-    init(_ chunks: [Range<Int>]) {
-        self.chunks = Mutex(chunks[...])
+    struct Chunk {
+        let id: Int
+        let range: Range<Int>
     }
 
-    func next() -> Range<Int>? { chunks.withLock { $0.popFirst() } }
+    private struct InFlight {
+        let start: Int
+        /// How far its bytes have come.
+        var position: Int
+        /// Lowered when the chunk is split.
+        var end: Int
+        let requested = ContinuousClock.now
+        var firstByte: ContinuousClock.Instant?
+
+        /// Whether handing half the rest to a second request saves time. At the rate the bytes come,
+        /// the rest takes `rest`; split, it takes the new request's latency (the first byte's wait)
+        /// plus half of it: a gain when the rest is longer than twice the latency. Only a rest three
+        /// times the latency and at least `minimumWait` is split: on a fast link a split saves nothing
+        /// and wastes what the server has already sent.
+        func worthSplitting(now: ContinuousClock.Instant) -> Bool {
+            guard let firstByte, position > start else { return false }
+            let latency = firstByte - requested
+            let rest = (now - firstByte) * (Double(end - position) / Double(position - start))
+            return rest > max(ChunkQueue.minimumWait, latency * 3)
+        }
+    }
+    static let minimumWait = Duration.milliseconds(30)
+
+    private struct State {
+        var planned: ArraySlice<Range<Int>>
+        var inFlight: [Int: InFlight] = [:]
+        var nextID = 0
+    }
+
+    private let state: Mutex<State>
+    private let boundaries: [Int]
+
+    init(_ chunks: [Range<Int>], boundaries: [Int]) {
+        state = Mutex(State(planned: chunks[...]))
+        self.boundaries = boundaries
+    }
+
+    enum Next {
+        case fetch(Chunk)
+        /// Nothing to take now, but a chunk in flight may become worth splitting: ask again shortly.
+        case wait
+        case finished
+    }
+
+    /// How long a connection with nothing to take waits before it asks again.
+    static let pollInterval = Duration.milliseconds(10)
+
+    /// The next chunk to fetch: a planned one, else the back part of the chunk in flight with the
+    /// most bytes to go when splitting it saves time.
+    func next() -> Next {
+        state.withLock { state in
+            var range = state.planned.popFirst()
+            if range == nil {
+                guard let (victim, flight) = state.inFlight.max(by: { $0.value.end - $0.value.position < $1.value.end - $1.value.position }),
+                      let cut = RangePlan.split(flight.position ..< flight.end, boundaries: boundaries) else { return .finished }
+                guard flight.worthSplitting(now: .now) else { return .wait }
+                state.inFlight[victim]!.end = cut
+                range = cut ..< flight.end
+            }
+            guard let range else { return .finished }
+            defer { state.nextID += 1 }
+            state.inFlight[state.nextID] = InFlight(start: range.lowerBound, position: range.lowerBound, end: range.upperBound)
+            return .fetch(Chunk(id: state.nextID, range: range))
+        }
+    }
+
+    /// Chunk `id` received `count` bytes at `offset`: how many of them are still its own (those before
+    /// its end), and whether it wants more.
+    func advance(_ id: Int, past offset: Int, by count: Int) -> (kept: Int, more: Bool) {
+        state.withLock { state in
+            let end = state.inFlight[id]!.end
+            let kept = max(0, min(count, end - offset))
+            state.inFlight[id]!.position = offset + kept
+            if state.inFlight[id]!.firstByte == nil { state.inFlight[id]!.firstByte = .now }
+            return (kept, offset + kept < end)
+        }
+    }
+
+    /// Chunk `id` is whole: the range it covered.
+    func finish(_ id: Int) -> Range<Int> {
+        state.withLock { state in
+            let flight = state.inFlight.removeValue(forKey: id)!
+            return flight.start ..< flight.end
+        }
+    }
 }
 
 /// A callback that runs at most once, however many download attempts reach it.
@@ -308,5 +430,6 @@ extension ResumeState {
     static func discard(_ path: String) {
         unlink(path)
         unlink(path + ".json")
+        unlink(path + ".json.tmp")
     }
 }

@@ -63,11 +63,12 @@ struct HTTPSource: Sendable {
     }
 
     /// Streams bytes `range` of the `total`-byte file at `location` (where the redirects of an earlier
-    /// request led) to `deliver(bytes, offset)`, in order. A body that breaks off is asked for again
-    /// from where it stopped, with backoff. With `etag`, every request carries If-Range: a file that
-    /// changed on the server answers with all of itself, and that throws `remoteChanging`.
+    /// request led) to `deliver(bytes, offset)`, in order, until it returns false (the rest is not
+    /// wanted any more). A body that breaks off is asked for again from where it stopped, with
+    /// backoff. With `etag`, every request carries If-Range: a file that changed on the server
+    /// answers with all of itself, and that throws `remoteChanging`.
     func fetch(_ range: Range<Int>, of total: Int, from location: URL, etag: String?,
-               deliver: (UnsafeRawBufferPointer, Int) throws(StoreError) -> Void) async throws(StoreError) {
+               deliver: (UnsafeRawBufferPointer, Int) throws(StoreError) -> Bool) async throws(StoreError) {
         var position = range.lowerBound, broken = 0
         while position < range.upperBound {
             guard !Task.isCancelled else { throw .network(url: url.absoluteString, reason: "cancelled") }
@@ -78,7 +79,7 @@ struct HTTPSource: Sendable {
                     + (response.response.headers.first(name: "Content-Range").map { "Content-Range \($0)" } ?? "no Content-Range"))
             }
             do {
-                try await response.stream(from: &position, to: range.upperBound, url: url, deliver: deliver)
+                guard try await response.stream(from: &position, to: range.upperBound, url: url, deliver: deliver) else { return }
                 if position < range.upperBound {
                     throw RetryableError(reason: "the body ended after \(position - answer.range.lowerBound) of \(answer.range.count) bytes")
                 }
@@ -144,18 +145,23 @@ struct RetryableError: Error {
 }
 
 extension HTTPSource.Response {
-    /// Hands the body to `deliver(bytes, offset)` from `position` on, advancing `position`. Bytes past
-    /// `end` are a lie the server told (a `StoreError`); any other error is the connection's, and
-    /// `position` then says how far the body came.
+    /// Hands the body to `deliver(bytes, offset)` from `position` on, advancing `position`, until the
+    /// body ends (returns true) or `deliver` returns false (returns false; the connection is dropped).
+    /// Bytes past `end` are a lie the server told (a `StoreError`); any other error is the
+    /// connection's, and `position` then says how far the body came.
+    @discardableResult
     func stream(from position: inout Int, to end: Int, url: URL,
-                deliver: (UnsafeRawBufferPointer, Int) throws(StoreError) -> Void) async throws {
+                deliver: (UnsafeRawBufferPointer, Int) throws(StoreError) -> Bool) async throws -> Bool {
         for try await buffer in response.body {
             guard position + buffer.readableBytes <= end else {
                 throw StoreError.badResponse(url: url.absoluteString, reason: "more bytes than the \(end - position) announced")
             }
-            try buffer.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws(StoreError) in try deliver(bytes, position) }
+            let more = try buffer.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws(StoreError) in try deliver(bytes, position) }
             position += buffer.readableBytes
+            // At the end of the range, the body's end is read anyway: the connection then goes back to the pool.
+            guard more || position == end else { return false }
         }
+        return true
     }
 
     /// The range and total size of a 206 answer (`Content-Range: bytes a-b/total`).

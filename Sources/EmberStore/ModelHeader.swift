@@ -28,11 +28,14 @@ public struct ModelHeader: Sendable {
         }
     }
 
-    /// The header parsed from `bytes`, nil when it runs past them (read more and try again). A header
-    /// that is malformed makes the file `unknown` here: the full parse after the download reports it.
+    /// The header parsed from `bytes`, nil when it runs past them (read more and try again); that is
+    /// found cheaply (a GGUF header is scanned before it is parsed), so it can be asked as each buffer
+    /// arrives. A header that is malformed makes the file `unknown` here: the full parse after the
+    /// download reports it.
     static func parse(_ bytes: [UInt8], fileSize: Int) -> ModelHeader? {
         bytes.withUnsafeBytes { raw -> ModelHeader? in
             if raw.count >= 4, raw.loadUnaligned(as: UInt32.self) == 0x4655_4747 {  // "GGUF"
+                guard GGUFHeaderScan(raw, fileSize: fileSize) != .partial else { return nil }
                 do throws(GGUFError) {
                     let file = try GGUFFile(prefix: MappedFile(copying: raw, path: "header"), fileSize: fileSize)
                     return ModelHeader(bytes: bytes, fileSize: fileSize, format: .gguf(file))

@@ -4,7 +4,8 @@
 // floor (4 MiB: below that a request is mostly latency) nor larger than 32 MiB (so a retry or a resume
 // repeats little). Each cut moves to the nearest tensor boundary of a GGUF or safetensors file within
 // an eighth of a chunk, so small tensors arrive whole from one request; a tensor too big for that (an
-// embedding table) is cut where the chunk size says.
+// embedding table) is cut where the chunk size says. At the end of a download, a connection with
+// nothing left to do splits the rest of the slowest chunk (`split`) rather than wait for it.
 
 public enum RangePlan {
     public static let floor = 4 << 20
@@ -36,6 +37,19 @@ public enum RangePlan {
             }
         }
         return result
+    }
+
+    /// Smallest part of a chunk in flight handed to a second connection (whether a split saves time
+    /// at all is judged by the rate the chunk's bytes come at).
+    public static let smallestSplit = 256 << 10
+
+    /// Where to split the rest of a chunk in flight, `remaining`, so that an idle connection takes
+    /// the back part: the tensor start nearest its middle within an eighth of it, else the middle;
+    /// nil when the rest is too small to share.
+    public static func split(_ remaining: Range<Int>, boundaries: [Int]) -> Int? {
+        guard remaining.count >= 2 * smallestSplit else { return nil }
+        let middle = remaining.lowerBound + remaining.count / 2, slack = remaining.count / 8
+        return nearest(boundaries, to: middle, in: middle - slack ... middle + slack) ?? middle
     }
 
     /// The element of sorted `values` within `window` nearest to `target`.

@@ -53,7 +53,10 @@ public final class RemoteFile: Sendable {
         bytes.reserveCapacity(range.count)
         var position = 0
         do {
-            try await response.stream(from: &position, to: range.upperBound, url: url) { chunk, _ in bytes.append(contentsOf: chunk) }
+            try await response.stream(from: &position, to: range.upperBound, url: url) { chunk, _ in
+                bytes.append(contentsOf: chunk)
+                return true
+            }
         } catch let error as StoreError {
             throw error
         } catch {
@@ -62,6 +65,7 @@ public final class RemoteFile: Sendable {
         if position < range.upperBound {
             try await source.fetch(position ..< range.upperBound, of: size, from: response.finalURL, etag: file.etag) { chunk, _ in
                 bytes.append(contentsOf: chunk)
+                return true
             }
         }
         file.requestCount.add(1, ordering: .relaxed)
@@ -151,7 +155,10 @@ public final class RemoteFile: Sendable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(range.count)
         requestCount.add(1, ordering: .relaxed)
-        try await source.fetch(range, of: size, from: location, etag: etag) { chunk, _ in bytes.append(contentsOf: chunk) }
+        try await source.fetch(range, of: size, from: location, etag: etag) { chunk, _ in
+            bytes.append(contentsOf: chunk)
+            return true
+        }
         received.add(bytes.count, ordering: .relaxed)
         return Buffer(offset: range.lowerBound, bytes: bytes)
     }

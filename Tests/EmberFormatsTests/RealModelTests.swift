@@ -51,6 +51,28 @@ import Testing
         }
     }
 
+    @Test func headerScanAgreesWithParsingAtEveryCut() throws {
+        let source = try Self.modelPath.get()
+        let file = try GGUFFile(path: source)
+        let bytes = file.file.bytes
+        let whole = GGUFHeaderScan(bytes, fileSize: bytes.count)
+        guard case let .whole(length) = whole else { Issue.record("scan: \(whole)"); return }
+        // The header ends with the tensor infos, before the data section's alignment padding.
+        #expect(length <= file.dataSectionOffset && length > file.dataSectionOffset - file.alignment)
+        var random = SeededGenerator(seed: 0x5CA7)
+        for cut in (0 ..< 40).map({ _ in Int.random(in: 0 ..< length, using: &random) }) + [length - 1] {
+            let prefix = UnsafeRawBufferPointer(rebasing: bytes[0 ..< cut])
+            #expect(GGUFHeaderScan(prefix, fileSize: bytes.count) == .partial, "cut at \(cut)")
+            #expect(throws: GGUFError.self) { try GGUFFile(prefix: MappedFile(copying: prefix, path: "prefix"), fileSize: bytes.count) }
+        }
+        let header = UnsafeRawBufferPointer(rebasing: bytes[0 ..< length])
+        #expect(GGUFHeaderScan(header, fileSize: bytes.count) == .whole(length: length))
+        #expect(try GGUFFile(prefix: MappedFile(copying: header, path: "header"), fileSize: bytes.count).tensorRanges == file.tensorRanges)
+        var garbage = [UInt8](header)
+        garbage[0] = 0
+        #expect(garbage.withUnsafeBytes { GGUFHeaderScan($0, fileSize: bytes.count) } == .malformed)
+    }
+
     @Test(.timeLimit(.minutes(5))) func mutatedHeaderFiveHundredTimes() throws {
         let source = try Self.modelPath.get()
         let original = try Data(contentsOf: URL(fileURLWithPath: source), options: .alwaysMapped)

@@ -41,6 +41,16 @@ import Testing
         #expect(even.count == 8 && Set(even.map(\.count)) == [5 << 20])
     }
 
+    @Test func theRestOfASlowChunkIsSplitNearItsMiddle() {
+        // On the tensor start nearest the middle when one is within an eighth of the rest.
+        #expect(RangePlan.split(0 ..< 8_000_000, boundaries: [1_000, 3_700_000, 4_200_000, 7_000_000]) == 4_200_000)
+        // Else at the middle.
+        #expect(RangePlan.split(0 ..< 8_000_000, boundaries: [1_000, 7_000_000]) == 4_000_000)
+        // A rest too small to share is not split.
+        #expect(RangePlan.split(0 ..< 2 * RangePlan.smallestSplit - 1, boundaries: []) == nil)
+        #expect(RangePlan.split(10 ..< 10 + 2 * RangePlan.smallestSplit, boundaries: []) == 10 + RangePlan.smallestSplit)
+    }
+
     @Test func missingIsTheComplementOfWhatIsDone() {
         #expect(RangePlan.missing(size: 100, done: [10 ..< 20, 0 ..< 5, 15 ..< 30]) == [5 ..< 10, 30 ..< 100])
         #expect(RangePlan.missing(size: 100, done: [0 ..< 100]).isEmpty)

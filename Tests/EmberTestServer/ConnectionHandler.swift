@@ -57,7 +57,7 @@ struct ConnectionHandler {
             return .text(status: code, "injected fault: status \(code)")
         case .replaceContent(let contents):
             state.setFile(request.path, contents)
-        case .none, .dropAfter, .lieContentLength:
+        case .none, .dropAfter, .lieContentLength, .slow:
             break
         }
         guard request.method == "GET" || request.method == "HEAD" else {

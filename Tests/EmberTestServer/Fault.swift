@@ -9,6 +9,8 @@ public enum Fault: Sendable {
     /// Announces a body `by` bytes longer (or, negative, shorter) than the one sent, in `Content-Length`
     /// and in the end of a 206's `Content-Range`; sends the true body, then closes the connection.
     case lieContentLength(by: Int)
+    /// Sends this response's body at this rate, whatever the connections' cap (one slow connection).
+    case slow(bytesPerSecond: Int)
     /// Replaces the file's content (giving it a new version and ETag) before answering normally.
     case replaceContent([UInt8])
 }

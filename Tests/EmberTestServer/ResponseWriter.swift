@@ -21,7 +21,8 @@ struct ResponseWriter {
 
         let bodyLength = sendsBody ? response.body.readableBytes : 0
         let sendLimit = if case .dropAfter(let bytes) = fault { min(max(0, bytes), bodyLength) } else { bodyLength }
-        let pacer = bytesPerSecond.map(BodyPacer.init(bytesPerSecond:))
+        let rate = if case .slow(let rate) = fault { rate } else { bytesPerSecond }
+        let pacer = rate.map(BodyPacer.init(bytesPerSecond:))
         let sliceSize = pacer?.sliceSize ?? Self.unpacedSliceSize
         var unsent = response.body
         var sent = 0
@@ -38,7 +39,7 @@ struct ResponseWriter {
         case .lieContentLength:
             try await outbound.write(.end(nil))
             return false
-        case .none, .status, .replaceContent:
+        case .none, .status, .replaceContent, .slow:
             try await outbound.write(.end(nil))
             return true
         }
