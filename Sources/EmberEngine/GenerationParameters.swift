@@ -29,7 +29,10 @@ public enum StopReason: String, Sendable, Equatable {
 }
 
 public struct GenerationStatistics: Sendable {
+    /// Prompt tokens computed on this call.
     public var promptTokens = 0
+    /// Prompt tokens whose keys and values the cache already held (earlier turns of a conversation).
+    public var reusedPromptTokens = 0
     public var promptSeconds = 0.0
     public var generatedTokens = 0
     public var generationSeconds = 0.0

@@ -10,6 +10,8 @@ public final class Generator {
     public let model: LanguageModel
     public let tokenizer: Tokenizer
     public let cache: KVCache
+    /// The tokens whose keys and values `cache` holds, in order.
+    public private(set) var cachedTokens: [Int32] = []
     private var batch = ForwardBatch()
     private let checkpoint = Checkpoints(label: "ember.engine")
     /// Every this many generated tokens, a log checkpoint.
@@ -23,22 +25,28 @@ public final class Generator {
     }
 
     /// Generates from `prompt`, calling `onText` with each piece of visible text. `isCancelled` is
-    /// polled once per token (Ctrl-C); a cancelled run ends cleanly with what it has.
-    public func generate(prompt: [Int32], parameters: GenerationParameters,
+    /// polled once per token (Ctrl-C); a cancelled run ends cleanly with what it has. With
+    /// `reusingCache`, the longest prefix of `prompt` that the cache already holds (from the previous
+    /// call: a conversation's earlier turns) is not computed again; at least the last prompt token is,
+    /// for its logits.
+    public func generate(prompt: [Int32], parameters: GenerationParameters, reusingCache: Bool = false,
                          isCancelled: () -> Bool = { false },
                          onText: (String) -> Void) throws(EngineError) -> GenerationStatistics {
         guard !prompt.isEmpty else { throw .emptyPrompt }
         guard prompt.count < cache.capacity else { throw .promptTooLong(tokens: prompt.count, context: cache.capacity) }
+        let kept = reusingCache ? min(zip(cachedTokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1) : 0
         var statistics = GenerationStatistics()
-        statistics.promptTokens = prompt.count
+        statistics.promptTokens = prompt.count - kept
+        statistics.reusedPromptTokens = kept
         let state = GenerationState(prompt: prompt, parameters: parameters, tokenizer: tokenizer,
                                     vocabularySize: model.vocabularySize)
-        cache.reset()
+        cache.truncate(to: kept)
+        cachedTokens.removeSubrange(kept...)
 
         let clock = ContinuousClock()
         let promptStart = clock.now
-        checkpoint("prefill start", ["tokens": "\(prompt.count)"])
-        var logits = try prefill(prompt)
+        checkpoint("prefill start", ["tokens": "\(prompt.count - kept)", "reused": "\(kept)"])
+        var logits = try prefill(prompt[kept...])
         statistics.promptSeconds = seconds(clock.now - promptStart)
         checkpoint("prefill end", ["seconds": "\(statistics.promptSeconds)"])
 
@@ -62,6 +70,7 @@ public final class Generator {
             logits = try Trace.span("decode", args: ["index": .int(index)]) { () throws(EngineError) in
                 do throws(ModelError) { return try model.forward(batch) } catch { throw .model(error) }
             }
+            cachedTokens.append(token)
             if Trace.isOn(.phase) {
                 let now = clock.now
                 Trace.counter("tokens/s", 1 / seconds(now - stepStart))
@@ -76,11 +85,14 @@ public final class Generator {
         return statistics
     }
 
-    /// Runs the prompt through the model in chunks and returns the logits of its last token.
-    public func prefill(_ prompt: [Int32]) throws(EngineError) -> UnsafeBufferPointer<Float> {
-        try Trace.span("prefill", args: ["tokens": .int(prompt.count)]) { () throws(EngineError) in
-            try model.prefill(prompt, cache: cache, batch: &batch)
+    /// Runs `tokens` through the model in chunks after what the cache holds, and returns the logits
+    /// of the last one.
+    public func prefill(_ tokens: ArraySlice<Int32>) throws(EngineError) -> UnsafeBufferPointer<Float> {
+        let logits = try Trace.span("prefill", args: ["tokens": .int(tokens.count)]) { () throws(EngineError) in
+            try model.prefill(tokens, cache: cache, batch: &batch)
         }
+        cachedTokens += tokens
+        return logits
     }
 
     private func seconds(_ duration: Duration) -> Double {

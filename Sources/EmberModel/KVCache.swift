@@ -27,6 +27,10 @@ public final class KVCache: @unchecked Sendable {
     /// Forgets every position (the memory is kept for the next sequence).
     public func reset() { length = 0 }
 
+    /// Keeps the first `count` positions and forgets the rest: a conversation that goes on from a
+    /// shared prefix overwrites only what follows it.
+    public func truncate(to count: Int) { length = min(length, max(count, 0)) }
+
     /// Bytes the cache occupies.
     public var byteCount: Int { (keys + values).reduce(0) { $0 + $1.byteCount } }
 }
