@@ -39,23 +39,23 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
+    public func matmul(_ x: Tensor, rows: Int, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         let label = matmulLabel(weights)
         Trace.span("matmul", level: .op, args: [
             "weights": .string(label.weights), "type": .string(label.types),
             "shape": "\(rows)x\(x.rowLength) -> \(label.outputs)",
         ]) {
-            wrapped.matmul(x, rows: rows, weights: weights, into: outputs)
+            wrapped.matmul(x, rows: rows, singleSteps: singleSteps, weights: weights, into: outputs)
         }
     }
 
-    public func matmulSwiGLU(_ x: Tensor, rows: Int, gate: Tensor, up: Tensor, into output: Tensor) {
+    public func matmulSwiGLU(_ x: Tensor, rows: Int, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         let label = matmulLabel([gate, up])
         Trace.span("matmul_swiglu", level: .op, args: [
             "weights": .string(label.weights), "type": .string(label.types),
             "shape": "\(rows)x\(x.rowLength) -> \(gate.rowCount)",
         ]) {
-            wrapped.matmulSwiGLU(x, rows: rows, gate: gate, up: up, into: output)
+            wrapped.matmulSwiGLU(x, rows: rows, singleSteps: singleSteps, gate: gate, up: up, into: output)
         }
     }
 

@@ -26,6 +26,8 @@ public enum StopReason: String, Sendable, Equatable {
     case maxTokens
     case contextFull
     case cancelled
+    /// The request's time limit passed.
+    case timedOut
 }
 
 public struct GenerationStatistics: Sendable {

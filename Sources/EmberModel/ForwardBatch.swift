@@ -36,6 +36,9 @@ public struct ForwardBatch {
         sequences.append(Sequence(cache: cache, rows: start ..< tokens.count, wantsLogits: wantsLogits))
     }
 
+    /// Whether every sequence has one token: decode steps, each computed as it would be alone.
+    public var isSingleSteps: Bool { sequences.allSatisfy { $0.rows.count == 1 } }
+
     /// How many rows of logits a forward pass of this batch returns.
     public var logitRowCount: Int { sequences.reduce(0) { $0 + ($1.wantsLogits ? 1 : 0) } }
 }

@@ -111,7 +111,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             // The last block's output joins the stream as the final norm reads it.
             backend.rmsNorm(w.residual, adding: w.projected[0], weight: outputNorm, epsilon: epsilon, rows: rows, into: w.normed)
             backend.gatherRows(w.normed, rows: w.logitRows, into: w.lastNormed)
-            backend.matmul(w.lastNormed, rows: logitCount, weights: output, into: w.logits)
+            // One row per sequence: each computed as if alone.
+            backend.matmul(w.lastNormed, rows: logitCount, singleSteps: true, weights: output, into: w.logits)
             return backend.hostFloats(w.logits[0], rows: logitCount)
         }
     }
@@ -120,19 +121,20 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     /// to the residual stream by the norm that next reads it (the first block's input is the embedding).
     private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rows: Int) {
         let w = workspace, shape = parameters.attentionShape, epsilon = parameters.rmsEpsilon
+        let singleSteps = batch.isSingleSteps
         backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
                         rows: rows, into: w.normed)
-        backend.matmul(w.normed, rows: rows, weights: block.attnQKV, into: w.qkv)
+        backend.matmul(w.normed, rows: rows, singleSteps: singleSteps, weights: block.attnQKV, into: w.qkv)
         for sequence in batch.sequences {
             backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows, rope: rope,
                               keyCache: sequence.cache.keys[layer], valueCache: sequence.cache.values[layer],
                               start: sequence.cache.length, shape: shape, into: w.attention)
         }
-        backend.matmul(w.attention, rows: rows, weights: block.attnOutput, into: w.projected)
+        backend.matmul(w.attention, rows: rows, singleSteps: singleSteps, weights: block.attnOutput, into: w.projected)
 
         backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-        backend.matmulSwiGLU(w.normed, rows: rows, gate: block.ffnGate, up: block.ffnUp, into: w.hidden)
-        backend.matmul(w.hidden, rows: rows, weights: block.ffnDown, into: w.projected)
+        backend.matmulSwiGLU(w.normed, rows: rows, singleSteps: singleSteps, gate: block.ffnGate, up: block.ffnUp, into: w.hidden)
+        backend.matmul(w.hidden, rows: rows, singleSteps: singleSteps, weights: block.ffnDown, into: w.projected)
     }
 }
 

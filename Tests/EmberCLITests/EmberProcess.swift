@@ -16,9 +16,10 @@ enum EmberProcess {
         let stderr: String
     }
 
-    /// Runs ember with `arguments`. `signals` are sent in order, each after its delay (signals of one
-    /// delay go out back to back); `fileSizeLimit` caps, in KiB, every file the process writes.
-    static func run(_ arguments: [String], environment: [String: String] = [:],
+    /// Runs ember with `arguments`, `input` on its stdin (then end of file). `signals` are sent in
+    /// order, each after its delay (signals of one delay go out back to back); `fileSizeLimit` caps, in
+    /// KiB, every file the process writes.
+    static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
                     signals: [(after: Duration, signal: Int32)] = [], fileSizeLimit: Int? = nil) throws -> Result {
         try #require(FileManager.default.isExecutableFile(atPath: executable.path),
                      "build it first: swift build -c release")
@@ -36,7 +37,13 @@ enum EmberProcess {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         for (delay, signal) in signals {
             Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18)
             kill(process.processIdentifier, signal)

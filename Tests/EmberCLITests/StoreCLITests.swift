@@ -84,7 +84,8 @@ import Testing
         let sentBefore = try server.stop()
         let hit = try ember(["run", "-m", url, "-p", "The capital of France is", "-n", "4", "--temp", "0", "--log-level", "trace"])
         #expect(hit.status == 0 && hit.stdout.hasPrefix(" Paris.") && hit.stderr.contains("resolve: cache hit"))
-        #expect(sentBefore >= 98_362_432 && sentBefore < 98_362_432 + 8 << 20)
+        // One copy, and a little more when a slow chunk was split at the end (bytes on the way are lost).
+        #expect(sentBefore >= 98_362_432 && sentBefore < 98_362_432 * 5 / 4)
     }
 
     @Test func realModelRunOnAFullDiskKeepsTheModelInMemory() throws {

@@ -76,7 +76,7 @@ private func checkMatmul(_ type: TensorType, fixture: QuantFixture, shape: Case,
     let outputs = weights.map { backend.makeTensor(name: "y", type: .f32, rows: maxTokens, columns: $0.rowCount) }
 
     for tokens in tokenCounts {
-        backend.matmul(input, rows: tokens, weights: weights, into: outputs)
+        backend.matmul(input, rows: tokens, singleSteps: false, weights: weights, into: outputs)
         let usesGEMM = level != .portable && tokens >= 16
         let quantizedActivations = !type.usesFloatActivationsForTests && !usesGEMM
         for (values, output) in zip([first.values, second.values], outputs) {

@@ -37,11 +37,11 @@ extension CPUBackend {
         let panels: UnsafeMutablePointer<Float>?
     }
 
-    public func matmul(_ x: Tensor, rows: Int, weights: [Tensor], into outputs: [Tensor]) {
+    public func matmul(_ x: Tensor, rows: Int, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
         let quantized = weights.contains { !$0.type.usesFloatActivations }
-        pool.run(MatmulWork(backend: self, input: prepare(x, tokens: rows, quantized: quantized), weights: weights,
+        pool.run(MatmulWork(backend: self, input: prepare(x, tokens: rows, singleSteps: singleSteps, quantized: quantized), weights: weights,
                             outputs: outputs, totalRows: weights.reduce(0) { $0 + $1.rowCount }))
     }
 
@@ -67,10 +67,11 @@ extension CPUBackend {
         }
     }
 
-    public func matmulSwiGLU(_ x: Tensor, rows: Int, gate: Tensor, up: Tensor, into output: Tensor) {
+    public func matmulSwiGLU(_ x: Tensor, rows: Int, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
-        let input = prepare(x, tokens: rows, quantized: !gate.type.usesFloatActivations || !up.type.usesFloatActivations)
+        let input = prepare(x, tokens: rows, singleSteps: singleSteps,
+                            quantized: !gate.type.usesFloatActivations || !up.type.usesFloatActivations)
         pool.run(SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output,
                             ups: swigluScratch.floats(pool.threadCount * rows * Self.panelRows)))
     }
@@ -104,9 +105,10 @@ extension CPUBackend {
                      "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(x.rowLength)")
     }
 
-    /// Quantizes (for `quantized` weights) or transposes the input, as the path for `tokens` tokens needs.
-    private func prepare(_ x: Tensor, tokens: Int, quantized quantizedWeights: Bool) -> PreparedInput {
-        if level == .portable || tokens < Self.gemmThreshold {
+    /// Quantizes (for `quantized` weights) or transposes the input, as the path for `tokens` tokens needs;
+    /// single steps always take the per-token path, on which each token's result is the same in any batch.
+    private func prepare(_ x: Tensor, tokens: Int, singleSteps: Bool, quantized quantizedWeights: Bool) -> PreparedInput {
+        if level == .portable || tokens < Self.gemmThreshold || singleSteps {
             return PreparedInput(path: level == .portable ? .portable : .dot, x: x, tokens: tokens,
                                  quantized: quantizedWeights ? quantizeInput(x, rows: tokens) : nil,
                                  transposed: nil, columns: 0, panels: nil)

@@ -1,0 +1,356 @@
+// Many sequences at once (continuous batching). Each step runs one forward pass over the next token of
+// every sequence that is generating, then one chunk of the prompt of a sequence that is starting; new
+// requests take a free KV cache slot between steps, and a cancelled or timed-out one gives its slot
+// back at the start of the next step. A sequence's output is the same as alone: decode rows are
+// computed as single steps whatever shares the pass (`singleSteps`), and a prompt is cut into the
+// same chunks as a lone prompt, each run by itself, so every row takes the kernel path it would alone.
+// The loop runs on a thread of its own: forward passes block, and must not hold up async callers.
+
+import EmberModel
+import EmberTokenizer
+import EmberTrace
+import Foundation
+import Synchronization
+
+public final class Scheduler: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Sequences generating at once, each with a KV cache slot of its own.
+        public var parallel = 4
+        /// Positions per slot.
+        public var contextLength = 4096
+        public var cacheType = CacheType.f16
+        /// Requests that may wait for a slot; more are refused (`SchedulerError.queueFull`).
+        public var queueLimit = 64
+
+        public init(parallel: Int = 4, contextLength: Int = 4096, cacheType: CacheType = .f16, queueLimit: Int = 64) {
+            self.parallel = parallel
+            self.contextLength = contextLength
+            self.cacheType = cacheType
+            self.queueLimit = queueLimit
+        }
+    }
+
+    public enum Event: Sendable {
+        /// Text that is safe to show (whole characters, no part of a stop string), and its token.
+        case text(String, token: Int32?)
+        case finished(SequenceStatistics)
+        case failed(EngineError)
+    }
+
+    /// What one request cost, for its response's usage and the server's metrics.
+    public struct SequenceStatistics: Sendable {
+        public var promptTokens = 0
+        public var generatedTokens = 0
+        public var stopReason = StopReason.endOfGeneration
+        /// From submission to the first token, and from there to the end.
+        public var timeToFirstToken: Duration = .zero
+        public var decodeTime: Duration = .zero
+        /// Waiting for a slot.
+        public var queueTime: Duration = .zero
+    }
+
+    /// A submitted request: its events, in order, end with `finished` or `failed`.
+    public struct Handle: Sendable {
+        public let id: Int
+        public let events: AsyncStream<Event>
+        let cancelFlag: CancelFlag
+
+        /// Stops the request; its slot is free again at the start of the next step.
+        public func cancel() { cancelFlag.cancel() }
+    }
+
+    /// What the scheduler is doing, for metrics.
+    public struct Snapshot: Sendable {
+        public var waiting = 0
+        public var active = 0
+        /// KV cache positions in use over all slots, and all slots' positions.
+        public var cachePositionsUsed = 0
+        public var cachePositions = 0
+    }
+
+    public let model: LanguageModel
+    public let tokenizer: Tokenizer
+    public let configuration: Configuration
+
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var waiting: [Sequence] = []
+    private var freeSlots: [KVCache]
+    private var nextID = 0
+    private var stopping = false
+    private var snapshotValue = Snapshot()
+
+    // Touched by the loop thread only:
+    private var active: [Sequence] = []
+    private var batch = ForwardBatch()
+    private var thread: Thread?
+
+    public init(model: LanguageModel, tokenizer: Tokenizer, configuration: Configuration = Configuration()) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.configuration = configuration
+        freeSlots = (0 ..< max(configuration.parallel, 1)).map { _ in
+            model.makeCache(capacity: configuration.contextLength, type: configuration.cacheType)
+        }
+        snapshotValue.cachePositions = freeSlots.count * configuration.contextLength
+        let thread = Thread { [self] in loop() }
+        thread.name = "ember-scheduler"
+        thread.start()
+        self.thread = thread
+    }
+
+    /// Queues a request. Throws at once for a prompt that cannot fit and when the queue is full.
+    public func submit(prompt: [Int32], parameters: GenerationParameters, timeout: Duration? = nil) throws(SchedulerError) -> Handle {
+        guard !prompt.isEmpty else { throw .engine(.emptyPrompt) }
+        guard prompt.count < configuration.contextLength else {
+            throw .engine(.promptTooLong(tokens: prompt.count, context: configuration.contextLength))
+        }
+        let (stream, continuation) = AsyncStream<Event>.makeStream()
+        let flag = CancelFlag()
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw .shuttingDown }
+        guard waiting.count < configuration.queueLimit else { throw .queueFull(limit: configuration.queueLimit) }
+        let id = nextID
+        nextID += 1
+        let sequence = Sequence(id: id, prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
+                                vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag)
+        waiting.append(sequence)
+        snapshotValue.waiting = waiting.count
+        // A consumer that goes away (a client that disconnected) cancels the request.
+        continuation.onTermination = { [weak self] _ in
+            flag.cancel()
+            self?.wake()
+        }
+        condition.signal()
+        return Handle(id: id, events: stream, cancelFlag: flag)
+    }
+
+    public var snapshot: Snapshot {
+        condition.lock()
+        defer { condition.unlock() }
+        return snapshotValue
+    }
+
+    /// Finishes every request as cancelled and stops the loop.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func wake() {
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: - The loop
+
+    private func loop() {
+        Trace.nameThread("scheduler")
+        while true {
+            condition.lock()
+            while !stopping && active.isEmpty && waiting.isEmpty { condition.wait() }
+            if stopping {
+                let all = active + waiting
+                waiting.removeAll()
+                condition.unlock()
+                for sequence in all { finish(sequence, .cancelled) }
+                active.removeAll()
+                return
+            }
+            // Cancelled or timed-out requests leave first, so their slots go to the waiting ones.
+            let now = ContinuousClock.now
+            var leaving: [(Sequence, StopReason)] = []
+            waiting.removeAll { sequence in
+                guard let reason = sequence.endReason(now: now) else { return false }
+                leaving.append((sequence, reason))
+                return true
+            }
+            active.removeAll { sequence in
+                guard let reason = sequence.endReason(now: now) else { return false }
+                leaving.append((sequence, reason))
+                freeSlots.append(sequence.cache!)
+                return true
+            }
+            while !waiting.isEmpty, let slot = freeSlots.popLast() {
+                let sequence = waiting.removeFirst()
+                slot.reset()
+                sequence.start(in: slot, now: now)
+                active.append(sequence)
+            }
+            condition.unlock()
+            for (sequence, reason) in leaving { finish(sequence, reason) }
+            if !active.isEmpty {
+                Trace.span("scheduler.step", args: ["sequences": .int(active.count)]) { step() }
+            }
+            publishSnapshot()
+        }
+    }
+
+    /// One forward pass over the generating sequences, then one prompt chunk.
+    private func step() {
+        let decoding = active.filter { $0.nextToken != nil }
+        if !decoding.isEmpty {
+            batch.removeAll()
+            for sequence in decoding { batch.append(CollectionOfOne(sequence.nextToken!), cache: sequence.cache!, wantsLogits: true) }
+            do {
+                let logits = try Trace.span("decode", args: ["sequences": .int(decoding.count)]) { () throws(ModelError) in try model.forward(batch) }
+                let width = model.vocabularySize
+                for (index, sequence) in decoding.enumerated() {
+                    accept(sequence, logits: UnsafeBufferPointer(rebasing: logits[index * width ..< (index + 1) * width]))
+                }
+            } catch {
+                for sequence in decoding { fail(sequence, .model(error)) }
+            }
+        }
+        guard let starting = active.first(where: { $0.isPrefilling }) else { return }
+        let chunk = starting.nextPromptChunk(limit: model.maxBatchTokens)
+        batch.removeAll()
+        batch.append(chunk, cache: starting.cache!, wantsLogits: chunk.endIndex == starting.prompt.endIndex)
+        do {
+            let logits = try Trace.span("prefill", args: ["tokens": .int(chunk.count)]) { () throws(ModelError) in try model.forward(batch) }
+            starting.prefilled = chunk.endIndex
+            if !starting.isPrefilling { accept(starting, logits: logits) }
+        } catch {
+            fail(starting, .model(error))
+        }
+    }
+
+    /// Samples the sequence's next token from its row of logits and streams what it makes visible.
+    private func accept(_ sequence: Sequence, logits: UnsafeBufferPointer<Float>) {
+        let (token, text) = sequence.state.accept(logits)
+        if sequence.state.generated.count == 1 || (token == nil && sequence.firstToken == nil) {
+            sequence.firstToken = sequence.firstToken ?? .now
+        }
+        if !text.isEmpty || token != nil { sequence.continuation.yield(.text(text, token: token)) }
+        sequence.nextToken = token
+        // The slot is free before the consumer hears the end.
+        if token == nil {
+            release(sequence)
+            finish(sequence, sequence.state.stopReason ?? .endOfGeneration)
+        } else if sequence.cache!.length >= sequence.cache!.capacity {
+            release(sequence)
+            finish(sequence, .contextFull)
+        }
+    }
+
+    private func fail(_ sequence: Sequence, _ error: EngineError) {
+        release(sequence)
+        sequence.continuation.yield(.failed(error))
+        sequence.continuation.finish()
+    }
+
+    /// Ends the sequence's stream with what it holds back and its statistics.
+    private func finish(_ sequence: Sequence, _ reason: StopReason) {
+        let rest = sequence.state.finish(reason)
+        if !rest.isEmpty { sequence.continuation.yield(.text(rest, token: nil)) }
+        sequence.continuation.yield(.finished(sequence.statistics(reason: sequence.state.stopReason ?? reason)))
+        sequence.continuation.finish()
+    }
+
+    /// Takes a finished sequence out of the active ones and frees its slot.
+    private func release(_ sequence: Sequence) {
+        guard let index = active.firstIndex(where: { $0 === sequence }) else { return }
+        active.remove(at: index)
+        condition.lock()
+        freeSlots.append(sequence.cache!)
+        snapshotValue.active = active.count
+        condition.unlock()
+    }
+
+    private func publishSnapshot() {
+        let used = active.reduce(0) { $0 + ($1.cache?.length ?? 0) }
+        condition.lock()
+        snapshotValue.waiting = waiting.count
+        snapshotValue.active = active.count
+        snapshotValue.cachePositionsUsed = used
+        condition.unlock()
+        if Trace.isOn(.phase) { Trace.counter("active_sequences", Double(active.count)) }
+    }
+}
+
+/// A request's cancellation, set from any thread, read by the loop.
+final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func cancel() { flag.store(true, ordering: .relaxed) }
+    var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// One request in the scheduler: its prompt, where its prefill has got to, its sampling and stop
+/// state, and its KV cache slot once it has one.
+private final class Sequence {
+    let id: Int
+    let prompt: [Int32]
+    let state: GenerationState
+    let continuation: AsyncStream<Scheduler.Event>.Continuation
+    let cancelFlag: CancelFlag
+    let submitted: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant?
+    var cache: KVCache?
+    var started: ContinuousClock.Instant?
+    var firstToken: ContinuousClock.Instant?
+    /// Prompt tokens run so far.
+    var prefilled = 0
+    /// The token to run next, once the prompt is done and until the sequence ends.
+    var nextToken: Int32?
+
+    init(id: Int, prompt: [Int32], parameters: GenerationParameters, timeout: Duration?, tokenizer: Tokenizer,
+         vocabularySize: Int, continuation: AsyncStream<Scheduler.Event>.Continuation, cancelFlag: CancelFlag) {
+        self.id = id
+        self.prompt = prompt
+        state = GenerationState(prompt: prompt, parameters: parameters, tokenizer: tokenizer, vocabularySize: vocabularySize)
+        self.continuation = continuation
+        self.cancelFlag = cancelFlag
+        let now = ContinuousClock.now
+        submitted = now
+        deadline = timeout.map { now + $0 }
+    }
+
+    var isPrefilling: Bool { prefilled < prompt.count }
+
+    func start(in slot: KVCache, now: ContinuousClock.Instant) {
+        cache = slot
+        started = now
+    }
+
+    /// The prompt's next chunk: the same cuts as a lone prompt's (`LanguageModel.prefill`).
+    func nextPromptChunk(limit: Int) -> ArraySlice<Int32> {
+        prompt[prefilled ..< min(prefilled + limit, prompt.count)]
+    }
+
+    /// Why the sequence must end before the next step, if it must.
+    func endReason(now: ContinuousClock.Instant) -> StopReason? {
+        if cancelFlag.isCancelled { return .cancelled }
+        if let deadline, now >= deadline { return .timedOut }
+        return nil
+    }
+
+    func statistics(reason: StopReason) -> Scheduler.SequenceStatistics {
+        let now = ContinuousClock.now
+        var statistics = Scheduler.SequenceStatistics()
+        statistics.promptTokens = prompt.count
+        statistics.generatedTokens = state.generated.count
+        statistics.stopReason = reason
+        statistics.queueTime = (started ?? now) - submitted
+        statistics.timeToFirstToken = (firstToken ?? now) - submitted
+        statistics.decodeTime = now - (firstToken ?? now)
+        return statistics
+    }
+}
+
+public enum SchedulerError: Error, Equatable, CustomStringConvertible {
+    case engine(EngineError)
+    case queueFull(limit: Int)
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case let .engine(error): "\(error)"
+        case let .queueFull(limit): "the server is busy: \(limit) requests are already waiting; retry later"
+        case .shuttingDown: "the server is shutting down"
+        }
+    }
+}
