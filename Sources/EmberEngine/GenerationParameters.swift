@@ -9,6 +9,8 @@ public struct GenerationParameters: Sendable {
     /// Generate through end-of-generation tokens as if they were text (for benchmarks, as llama.cpp's
     /// --ignore-eos).
     public var ignoresEndOfGeneration = false
+    /// Report each generated token's log-probability and this many most likely alternatives (nil: none).
+    public var logprobs: Int? = nil
 
     public init(maxTokens: Int? = 256, sampling: SamplingParameters = SamplingParameters(), stopStrings: [String] = [],
                 ignoresEndOfGeneration: Bool = false) {

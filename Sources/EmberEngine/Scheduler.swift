@@ -31,8 +31,9 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     public enum Event: Sendable {
-        /// Text that is safe to show (whole characters, no part of a stop string), and its token.
-        case text(String, token: Int32?)
+        /// Text that is safe to show (whole characters, no part of a stop string), and its token with
+        /// its log-probability when the request asked for them.
+        case text(String, token: Int32?, logprobs: TokenLogprobs?)
         case finished(SequenceStatistics)
         case failed(EngineError)
     }
@@ -225,7 +226,10 @@ public final class Scheduler: @unchecked Sendable {
         if sequence.state.generated.count == 1 || (token == nil && sequence.firstToken == nil) {
             sequence.firstToken = sequence.firstToken ?? .now
         }
-        if !text.isEmpty || token != nil { sequence.continuation.yield(.text(text, token: token)) }
+        let probabilities = sequence.state.parameters.logprobs.flatMap { top in
+            sequence.state.generated.last.map { TokenLogprobs(token: $0, logits: logits, top: top) }
+        }
+        if !text.isEmpty || token != nil { sequence.continuation.yield(.text(text, token: token, logprobs: probabilities)) }
         sequence.nextToken = token
         // The slot is free before the consumer hears the end.
         if token == nil {
@@ -246,7 +250,7 @@ public final class Scheduler: @unchecked Sendable {
     /// Ends the sequence's stream with what it holds back and its statistics.
     private func finish(_ sequence: Sequence, _ reason: StopReason) {
         let rest = sequence.state.finish(reason)
-        if !rest.isEmpty { sequence.continuation.yield(.text(rest, token: nil)) }
+        if !rest.isEmpty { sequence.continuation.yield(.text(rest, token: nil, logprobs: nil)) }
         sequence.continuation.yield(.finished(sequence.statistics(reason: sequence.state.stopReason ?? reason)))
         sequence.continuation.finish()
     }

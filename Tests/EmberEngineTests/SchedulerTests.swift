@@ -43,7 +43,7 @@ import Testing
         var text = "", tokens: [Int32] = [], statistics: Scheduler.SequenceStatistics?, error: EngineError?
         for await event in handle.events {
             switch event {
-            case let .text(piece, token):
+            case let .text(piece, token, _):
                 text += piece
                 if let token { tokens.append(token) }
             case let .finished(done): statistics = done

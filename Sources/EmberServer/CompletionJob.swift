@@ -1,0 +1,118 @@
+// One `/v1/chat/completions` or `/v1/completions` request, read and checked: the prompt as tokens
+// (chat messages rendered with the model's template), the generation parameters, and how the answer
+// is to be sent (whole, or streamed as server-sent events).
+
+import EmberEngine
+import EmberTokenizer
+
+struct CompletionJob {
+    enum Kind { case chat, text }
+
+    let kind: Kind
+    let model: String
+    let prompt: [Int32]
+    let parameters: GenerationParameters
+    let stream: Bool
+    let includeUsage: Bool
+
+    static let chatFields: Set<String> = [
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
+        "presence_penalty", "frequency_penalty", "repeat_penalty", "logprobs", "top_logprobs", "n", "stream", "stream_options", "user",
+    ]
+    static let textFields: Set<String> = [
+        "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
+        "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user",
+    ]
+
+    init(_ body: [UInt8], kind: Kind, model served: ServedModel) throws(APIError) {
+        let fields = try RequestFields(body, known: kind == .chat ? Self.chatFields : Self.textFields)
+        self.kind = kind
+        model = try fields.string("model") ?? served.name
+        guard served.answers(to: model) else { throw .unknownModel(model, served: served.name) }
+        if let n = try fields.integer("n", in: 1 ... 128), n != 1 {
+            throw .badRequest("'n' must be 1: Ember returns one choice per request", param: "n")
+        }
+        stream = try fields.bool("stream") ?? false
+        let options = try fields.object("stream_options")
+        if options != nil && !stream { throw .badRequest("'stream_options' is only allowed with 'stream': true", param: "stream_options") }
+        if let options, let unknown = options.keys.first(where: { $0 != "include_usage" }) {
+            throw .badRequest("Unsupported stream option '\(unknown)'", param: "stream_options")
+        }
+        if case .some(.some(let value)) = options?["include_usage"], value != .bool(true), value != .bool(false) {
+            throw .badRequest("'stream_options.include_usage' must be true or false", param: "stream_options")
+        }
+        includeUsage = options?["include_usage"] == .bool(true)
+
+        var sampling = SamplingParameters()
+        // OpenAI's defaults: temperature 1, top_p 1, no top-k or min-p.
+        sampling.temperature = Float(try fields.number("temperature", in: 0 ... 2) ?? 1)
+        sampling.topP = Float(try fields.number("top_p", in: 0 ... 1) ?? 1)
+        if sampling.topP == 0 { sampling.topP = Float.leastNonzeroMagnitude }
+        sampling.topK = try fields.integer("top_k", in: 0 ... 1_000_000) ?? 0
+        sampling.minP = Float(try fields.number("min_p", in: 0 ... 1) ?? 0)
+        sampling.presencePenalty = Float(try fields.number("presence_penalty", in: -2 ... 2) ?? 0)
+        sampling.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2 ... 2) ?? 0)
+        sampling.repeatPenalty = Float(try fields.number("repeat_penalty", in: 0.01 ... 10) ?? 1)
+        sampling.penaltyWindow = -1
+        sampling.seed = try fields.integer("seed", in: Int(Int64.min / 2) ... Int(Int64.max / 2)).map { UInt64(bitPattern: Int64($0)) }
+
+        var parameters = GenerationParameters(maxTokens: nil, sampling: sampling)
+        let limitName = kind == .chat && fields.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens"
+        parameters.maxTokens = try fields.integer(limitName, in: 1 ... 1_000_000)
+        if kind == .text && parameters.maxTokens == nil { parameters.maxTokens = 16 }  // OpenAI's default for completions
+        let stops = try fields.strings("stop") ?? []
+        guard stops.count <= 4, stops.allSatisfy({ !$0.isEmpty }) else {
+            throw .badRequest("'stop' takes up to 4 non-empty strings", param: "stop")
+        }
+        parameters.stopStrings = stops
+        switch kind {
+        case .chat:
+            let wanted = try fields.bool("logprobs") ?? false
+            let top = try fields.integer("top_logprobs", in: 0 ... 20)
+            if top != nil && !wanted { throw .badRequest("'top_logprobs' needs 'logprobs': true", param: "top_logprobs") }
+            parameters.logprobs = wanted ? (top ?? 0) : nil
+        case .text:
+            parameters.logprobs = try fields.integer("logprobs", in: 0 ... 5)
+        }
+        self.parameters = parameters
+
+        switch kind {
+        case .chat:
+            guard let messages = try fields.objects("messages"), !messages.isEmpty else {
+                throw .badRequest("'messages' must be a non-empty array of messages", param: "messages")
+            }
+            prompt = try served.render(try messages.enumerated().map { index, message throws(APIError) in try Self.message(message, index: index) })
+        case .text:
+            guard let prompts = try fields.strings("prompt") else { throw .badRequest("'prompt' is required", param: "prompt") }
+            guard prompts.count == 1 else { throw .badRequest("'prompt' must be one string: Ember returns one choice per request", param: "prompt") }
+            prompt = served.tokenizer.encode(prompts[0], addSpecial: true, parseSpecial: true)
+        }
+        guard !prompt.isEmpty else { throw .badRequest("The prompt is empty", param: kind == .chat ? "messages" : "prompt") }
+    }
+
+    /// One chat message: a role Ember's templates know, and text content (a string, or text parts).
+    private static func message(_ object: [String: JSONValue], index: Int) throws(APIError) -> ChatMessage {
+        let param = "messages[\(index)]"
+        guard case let .string(role)? = object["role"] else { throw .badRequest("\(param) needs a 'role'", param: param) }
+        guard ["system", "developer", "user", "assistant"].contains(role) else {
+            throw .badRequest("\(param) has role '\(role)': Ember supports system, developer, user and assistant", param: param)
+        }
+        if let unknown = object.keys.first(where: { !["role", "content", "name"].contains($0) }) {
+            throw .badRequest("\(param) has '\(unknown)', which Ember does not support", param: param)
+        }
+        let content: String
+        switch object["content"] {
+        case let .string(text)?: content = text
+        case let .array(parts)?:
+            content = try parts.map { (part: JSONValue) throws(APIError) -> String in
+                guard case let .object(fields) = part, fields["type"] == .string("text"), case let .string(text)? = fields["text"] else {
+                    throw .badRequest("\(param) content parts must be {\"type\": \"text\", \"text\": ...}", param: param)
+                }
+                return text
+            }.joined()
+        case .null?, nil: content = ""
+        default: throw .badRequest("\(param) content must be a string or an array of text parts", param: param)
+        }
+        return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+    }
+}

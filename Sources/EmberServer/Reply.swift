@@ -1,0 +1,137 @@
+// A completion's answer as it comes together, and the OpenAI objects made from it: the whole
+// response (`chat.completion`, `text_completion`), the streamed chunks, usage and log-probabilities.
+
+import EmberEngine
+import EmberTokenizer
+
+struct Reply {
+    let job: CompletionJob
+    let tokenizer: Tokenizer
+    private(set) var text = ""
+    private(set) var logprobs: [TokenLogprobs] = []
+    var statistics: Scheduler.SequenceStatistics?
+
+    init(job: CompletionJob, tokenizer: Tokenizer) {
+        self.job = job
+        self.tokenizer = tokenizer
+    }
+
+    /// What one event adds: text, and the log-probabilities of its token.
+    struct Piece {
+        let text: String
+        let logprobs: TokenLogprobs?
+    }
+
+    @discardableResult
+    mutating func add(_ piece: String, token: Int32?, logprobs entry: TokenLogprobs?) -> Piece {
+        text += piece
+        if let entry { logprobs.append(entry) }
+        return Piece(text: piece, logprobs: entry)
+    }
+
+    var finishReason: JSONValue {
+        switch statistics?.stopReason {
+        case .maxTokens?, .contextFull?, .timedOut?: "length"
+        case nil: .null
+        default: "stop"
+        }
+    }
+
+    var usage: JSONValue {
+        let prompt = statistics?.promptTokens ?? job.prompt.count, completion = statistics?.generatedTokens ?? 0
+        return ["prompt_tokens": .number(Double(prompt)), "completion_tokens": .number(Double(completion)),
+                "total_tokens": .number(Double(prompt + completion))]
+    }
+
+    /// The whole response.
+    func object(id: String, created: Int) -> JSONValue {
+        let choice: JSONValue = switch job.kind {
+        case .chat:
+            ["index": 0, "message": ["role": "assistant", "content": .string(text)], "logprobs": logprobsObject(logprobs),
+             "finish_reason": finishReason]
+        case .text:
+            ["index": 0, "text": .string(text), "logprobs": logprobsObject(logprobs), "finish_reason": finishReason]
+        }
+        return header(id: id, created: created, chunk: false).merging(["choices": [choice], "usage": usage])
+    }
+
+    /// A streamed chunk with `piece`'s text.
+    func chunk(id: String, created: Int, piece: Piece) -> JSONValue {
+        let entries = piece.logprobs.map { [$0] } ?? []
+        let choice: JSONValue = switch job.kind {
+        case .chat:
+            ["index": 0, "delta": ["content": .string(piece.text)], "logprobs": logprobsObject(entries), "finish_reason": .null]
+        case .text:
+            ["index": 0, "text": .string(piece.text), "logprobs": logprobsObject(entries), "finish_reason": .null]
+        }
+        return header(id: id, created: created, chunk: true).merging(["choices": [choice]])
+    }
+
+    /// A streamed chat chunk with `delta` (the first one: the role).
+    func chunk(id: String, created: Int, delta: JSONValue) -> JSONValue {
+        header(id: id, created: created, chunk: true).merging([
+            "choices": [["index": 0, "delta": delta, "logprobs": .null, "finish_reason": .null]],
+        ])
+    }
+
+    /// The chunk that ends the choice, with its finish reason.
+    func finalChunk(id: String, created: Int) -> JSONValue {
+        let choice: JSONValue = switch job.kind {
+        case .chat: ["index": 0, "delta": [:], "logprobs": .null, "finish_reason": finishReason]
+        case .text: ["index": 0, "text": "", "logprobs": .null, "finish_reason": finishReason]
+        }
+        return header(id: id, created: created, chunk: true).merging(["choices": [choice]])
+    }
+
+    /// `stream_options.include_usage`: a last chunk with no choices and the usage.
+    func usageChunk(id: String, created: Int) -> JSONValue {
+        header(id: id, created: created, chunk: true).merging(["choices": [], "usage": usage])
+    }
+
+    private func header(id: String, created: Int, chunk: Bool) -> JSONValue {
+        let object = switch (job.kind, chunk) {
+        case (.chat, false): "chat.completion"
+        case (.chat, true): "chat.completion.chunk"
+        case (.text, _): "text_completion"
+        }
+        return ["id": .string(id), "object": .string(object), "created": .number(Double(created)), "model": .string(job.model)]
+    }
+
+    /// OpenAI's `logprobs` member: per token for chat, parallel arrays for text completions; null
+    /// when the request did not ask for them.
+    private func logprobsObject(_ entries: [TokenLogprobs]) -> JSONValue {
+        guard job.parameters.logprobs != nil else { return .null }
+        func token(_ id: Int32) -> (text: String, bytes: [UInt8]) {
+            let bytes = tokenizer.piece(id, renderSpecial: true)
+            return (String(decoding: bytes, as: UTF8.self), bytes)
+        }
+        switch job.kind {
+        case .chat:
+            return ["content": .array(entries.map { entry in
+                let chosen = token(entry.token)
+                return ["token": .string(chosen.text), "logprob": .number(Double(entry.logprob)),
+                        "bytes": .array(chosen.bytes.map { .number(Double($0)) }),
+                        "top_logprobs": .array(entry.top.map { alternative in
+                            let text = token(alternative.token)
+                            return ["token": .string(text.text), "logprob": .number(Double(alternative.logprob)),
+                                    "bytes": .array(text.bytes.map { .number(Double($0)) })]
+                        })]
+            })]
+        case .text:
+            return ["tokens": .array(entries.map { .string(token($0.token).text) }),
+                    "token_logprobs": .array(entries.map { .number(Double($0.logprob)) }),
+                    "top_logprobs": .array(entries.map { entry in
+                        .object(Dictionary(entry.top.map { (token($0.token).text, JSONValue.number(Double($0.logprob))) }) { first, _ in first })
+                    })]
+        }
+    }
+}
+
+extension JSONValue {
+    /// An object with `other`'s members added.
+    func merging(_ other: JSONValue) -> JSONValue {
+        guard case var .object(mine) = self, case let .object(theirs) = other else { return self }
+        mine.merge(theirs) { $1 }
+        return .object(mine)
+    }
+}

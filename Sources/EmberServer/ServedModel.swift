@@ -1,0 +1,35 @@
+// The model a server runs: its names, its tokenizer and chat template, and the scheduler that batches
+// every request onto it.
+
+import EmberEngine
+import EmberTokenizer
+
+public struct ServedModel: Sendable {
+    /// The id `/v1/models` lists (the reference the server was started with).
+    public let name: String
+    /// Other names requests may use (the file's name, with and without extension).
+    public let aliases: Set<String>
+    public let tokenizer: Tokenizer
+    public let template: ChatTemplate
+    public let scheduler: Scheduler
+    public let created: Int
+
+    public init(name: String, aliases: Set<String>, tokenizer: Tokenizer, template: ChatTemplate, scheduler: Scheduler, created: Int) {
+        self.name = name
+        self.aliases = aliases
+        self.tokenizer = tokenizer
+        self.template = template
+        self.scheduler = scheduler
+        self.created = created
+    }
+
+    func answers(to model: String) -> Bool { model == name || aliases.contains(model) }
+
+    /// The conversation rendered with the model's template and tokenized, ready for the reply.
+    func render(_ messages: [ChatMessage]) throws(APIError) -> [Int32] {
+        do { return try template.promptTokens(for: messages, tokenizer: tokenizer) } catch {
+            // Templates raise on conversations they do not accept (roles out of order, ...).
+            throw .badRequest("The model's chat template refused the messages: \(error)", param: "messages")
+        }
+    }
+}

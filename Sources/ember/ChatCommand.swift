@@ -1,0 +1,95 @@
+// `ember chat`: a conversation in the terminal. Each line is a user turn, rendered with the model's
+// chat template; the reply streams to stdout and a one-line summary (with how many prompt tokens the
+// KV cache already held) to stderr. `/reset` forgets the turns, `/system TEXT` sets the system
+// prompt, Ctrl-C stops a reply, Ctrl-D quits.
+
+import ArgumentParser
+import EmberEngine
+import EmberStore
+import EmberTokenizer
+import Foundation
+
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Chat with a model in the terminal (/reset, /system TEXT, Ctrl-D to quit).")
+
+    @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp))
+    var model = ModelAliases.defaultModel
+
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Most tokens per reply (-1: until an end token).")
+    var tokens = -1
+
+    @Option(name: .customLong("system"), help: "The system prompt.")
+    var system: String?
+
+    @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var global: GlobalOptions
+
+    /// Used when a model has no chat template of its own, as llama.cpp does.
+    static let chatMLTemplate = """
+        {% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}\
+        {% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
+        """
+
+    func validate() throws {
+        if tokens == 0 || tokens < -1 { throw ValidationError("-n must be positive, or -1 for no limit") }
+    }
+
+    func run() throws {
+        try global.apply(command: "chat")
+        let loaded = try LoadedModel(reference: model, threads: sampling.threads, store: storeOptions.store)
+        let source: String
+        if let own = try? loaded.file.metadata.string("tokenizer.chat_template") {
+            source = own
+        } else {
+            FileHandle.standardError.write(Data("warning: the model has no chat template; using ChatML\n".utf8))
+            source = Self.chatMLTemplate
+        }
+        let template: ChatTemplate
+        do { template = try ChatTemplate(source) } catch { throw ValidationError("the model's chat template does not parse: \(error)") }
+        let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
+                                  contextLength: sampling.contextLength(for: loaded.model), cacheType: sampling.cacheType)
+        let session = ChatSession(generator: generator, template: template)
+        session.systemPrompt = system
+        let parameters = sampling.parameters(tokens: tokens)
+        let output = FileHandle.standardOutput, errors = FileHandle.standardError
+
+        Interrupt.install()
+        while true {
+            output.write(Data("> ".utf8))
+            guard let line = readLine() else { break }  // Ctrl-D
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            if text == "/reset" {
+                session.reset()
+                errors.write(Data("(the conversation is cleared)\n".utf8))
+                continue
+            }
+            if text.hasPrefix("/system") {
+                let prompt = text.dropFirst("/system".count).trimmingCharacters(in: .whitespaces)
+                session.systemPrompt = prompt.isEmpty ? nil : prompt
+                errors.write(Data((prompt.isEmpty ? "(no system prompt)\n" : "(system prompt set)\n").utf8))
+                continue
+            }
+            Interrupt.clear()
+            do {
+                let statistics = try session.send(line, parameters: parameters, isCancelled: { Interrupt.isRequested }) { piece in
+                    if !piece.isEmpty { output.write(Data(piece.utf8)) }
+                }
+                output.write(Data("\n".utf8))
+                errors.write(Data(Self.summary(statistics).utf8))
+            } catch {
+                errors.write(Data("error: \(error)\n".utf8))
+            }
+        }
+        output.write(Data("\n".utf8))
+    }
+
+    static func summary(_ s: GenerationStatistics) -> String {
+        func format(_ value: Double) -> String { String(format: "%.1f", value) }
+        return "prompt \(s.promptTokens) new tokens (\(s.reusedPromptTokens) from the cache), \(format(s.promptTokensPerSecond)) tok/s"
+            + " | reply \(s.generatedTokens) tokens, \(format(s.generationTokensPerSecond)) tok/s | stop: \(s.stopReason.rawValue)\n"
+    }
+}

@@ -1,0 +1,94 @@
+// `ember serve`: the OpenAI-compatible HTTP server, every request batched onto one model by the
+// scheduler. Binds to 127.0.0.1 unless told otherwise, and warns when it listens beyond this machine
+// without an API key.
+
+import ArgumentParser
+import EmberEngine
+import EmberServer
+import EmberStore
+import EmberTokenizer
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over an OpenAI-compatible HTTP API.")
+
+    @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp))
+    var model = ModelAliases.defaultModel
+
+    @Option(name: .customLong("host"), help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .customLong("port"), help: "Port to listen on (0: any free one, printed when ready).")
+    var port = 8080
+
+    @Option(name: .customLong("parallel"), help: "Requests generating at once, each with its own KV cache slot.")
+    var parallel = 4
+
+    @Option(name: .customLong("queue"), help: "Requests that may wait for a slot; more get 503 with Retry-After.")
+    var queue = 64
+
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on /v1 routes (default: $EMBER_API_KEY).")
+    var apiKey: String?
+
+    @Option(name: .customLong("timeout"), help: "Longest a request may take, in seconds (default: no limit).")
+    var timeout: Double?
+
+    @Option(name: .customShort("c"), help: "Context size per slot in tokens (default: the model's, at most 4096).")
+    var context: Int?
+
+    @Option(name: .customShort("t"), help: "Threads (default: one per core).")
+    var threads: Int?
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if parallel < 1 { throw ValidationError("--parallel must be at least 1") }
+        if queue < 0 { throw ValidationError("--queue must not be negative") }
+        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+    }
+
+    func run() throws {
+        try global.apply(command: "serve")
+        let loaded = try LoadedModel(reference: model, threads: threads, store: storeOptions.store)
+        let source = (try? loaded.file.metadata.string("tokenizer.chat_template")) ?? ChatCommand.chatMLTemplate
+        let template: ChatTemplate
+        do { template = try ChatTemplate(source) } catch { throw ValidationError("the model's chat template does not parse: \(error)") }
+        let contextLength = context ?? min(loaded.model.trainedContextLength, 4096)
+        let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
+                                  configuration: .init(parallel: parallel, contextLength: contextLength, queueLimit: queue))
+        let file = URL(fileURLWithPath: loaded.location).lastPathComponent
+        let served = ServedModel(name: model, aliases: [file, (file as NSString).deletingPathExtension], tokenizer: loaded.tokenizer,
+                                 template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970))
+        let key = apiKey ?? ProcessInfo.processInfo.environment["EMBER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
+            FileHandle.standardError.write(Data("warning: listening on \(host) without --api-key: anyone who can reach it can use the model\n".utf8))
+        }
+        let server = OpenAIServer(model: served, apiKey: key, timeout: timeout.map { .milliseconds(Int($0 * 1000)) })
+        var logger = Logger(label: "ember.serve")
+        logger.logLevel = .warning
+        // The server runs on the concurrency pool; this thread waits for it to stop (SIGINT, SIGTERM).
+        let host = host, port = port, parallel = parallel
+        let outcome = Mutex<(any Error)?>(nil)
+        let stopped = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await server.run(host: host, port: port, logger: logger) { port in
+                    FileHandle.standardError.write(Data("ember: serving \(served.name) on http://\(host):\(port) (\(parallel) slots of \(contextLength) tokens)\n".utf8))
+                }
+            } catch {
+                outcome.withLock { $0 = error }
+            }
+            stopped.signal()
+        }
+        stopped.wait()
+        if let error = outcome.withLock({ $0 }) { throw ValidationError("the server stopped: \(error)") }
+        scheduler.shutdown()
+    }
+}

@@ -1,0 +1,196 @@
+"""`ember serve` driven by the official `openai` Python client, as apps and agents use it.
+
+Starts two servers on free loopback ports with the default model: a main one (4 slots, an API key)
+and a small one (1 slot, a queue of 1, a 256-token context) for the busy and too-long cases. Checks
+chat and text completions, whole and streamed, 8 concurrent clients getting what they get alone, a
+client that disconnects mid-stream (its slot is free at once), and every kind of bad request.
+
+    python3 Tests/ServerTests/test_openai_client.py .build/release/ember
+"""
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import openai
+
+EMBER = sys.argv.pop(1) if len(sys.argv) > 1 else ".build/release/ember"
+KEY = "test-key"
+
+
+class Server:
+    def __init__(self, *arguments):
+        self.process = subprocess.Popen([EMBER, "serve", "--port", "0", *arguments], stderr=subprocess.PIPE, text=True)
+        line = self.process.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if not match:
+            self.process.kill()
+            raise RuntimeError(f"ember serve did not start: {line}{self.process.stderr.read()}")
+        self.url = f"http://127.0.0.1:{match.group(1)}"
+
+    def client(self, key=KEY, **options):
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, **options)
+
+    def metric(self, name):
+        text = urllib.request.urlopen(self.url + "/metrics").read().decode()
+        return float(re.search(rf"^{name} (\S+)$", text, re.M).group(1))
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def setUpModule():
+    global main, small
+    main = Server("--parallel", "4", "--api-key", KEY, "-c", "1024", "-t", "2")
+    small = Server("--parallel", "1", "--queue", "1", "-c", "256", "-t", "2")
+
+
+def tearDownModule():
+    main.stop()
+    small.stop()
+
+
+def chat(client, content, **options):
+    return client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": content}],
+                                          temperature=0, **options)
+
+
+class Completions(unittest.TestCase):
+    def test_chat_whole(self):
+        response = chat(main.client(), "What is the capital of France?", max_tokens=24)
+        self.assertEqual(response.object, "chat.completion")
+        self.assertIn("Paris", response.choices[0].message.content)
+        self.assertEqual(response.choices[0].message.role, "assistant")
+        self.assertIn(response.choices[0].finish_reason, ("stop", "length"))
+        usage = response.usage
+        self.assertGreater(usage.prompt_tokens, 10)
+        self.assertEqual(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens)
+
+    def test_chat_stream_equals_whole_and_reports_usage(self):
+        client = main.client()
+        whole = chat(client, "Name three colours.", max_tokens=20).choices[0].message.content
+        chunks = list(chat(client, "Name three colours.", max_tokens=20, stream=True, stream_options={"include_usage": True}))
+        self.assertEqual(chunks[0].choices[0].delta.role, "assistant")
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        self.assertEqual(text, whole)
+        finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        self.assertEqual(finals, ["length"])
+        self.assertEqual(chunks[-1].choices, [])
+        self.assertEqual(chunks[-1].usage.completion_tokens, 20)
+
+    def test_text_completion_whole_and_streamed(self):
+        client = main.client()
+        whole = client.completions.create(model="smollm2", prompt="The capital of France is", max_tokens=6, temperature=0)
+        self.assertEqual(whole.object, "text_completion")
+        self.assertTrue(whole.choices[0].text.startswith(" Paris"))
+        self.assertEqual(whole.choices[0].finish_reason, "length")
+        streamed = "".join(c.choices[0].text for c in client.completions.create(
+            model="smollm2", prompt="The capital of France is", max_tokens=6, temperature=0, stream=True))
+        self.assertEqual(streamed, whole.choices[0].text)
+
+    def test_stop_seed_and_logprobs(self):
+        client = main.client()
+        stopped = chat(client, "Count from 1 to 10, separated by commas.", max_tokens=40, stop=["5"])
+        self.assertNotIn("5", stopped.choices[0].message.content)
+        self.assertEqual(stopped.choices[0].finish_reason, "stop")
+        sampled = [client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Tell me a story."}],
+                                                  temperature=1.0, seed=7, max_tokens=16).choices[0].message.content
+                   for _ in range(2)]
+        self.assertEqual(sampled[0], sampled[1])
+        response = chat(client, "Hi", max_tokens=3, logprobs=True, top_logprobs=2)
+        entries = response.choices[0].logprobs.content
+        self.assertEqual(len(entries), 3)
+        self.assertTrue(all(e.logprob <= 0 and len(e.top_logprobs) == 2 for e in entries))
+        self.assertEqual(entries[0].top_logprobs[0].token, entries[0].token)  # greedy: the chosen one is the most likely
+
+    def test_eight_concurrent_clients_get_what_they_get_alone(self):
+        prompts = [f"Write one sentence about the number {n}." for n in range(8)]
+        client = main.client()
+        alone = [chat(client, p, max_tokens=24).choices[0].message.content for p in prompts]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(lambda p: chat(main.client(), p, max_tokens=24).choices[0].message.content, prompts))
+        self.assertEqual(together, alone)
+
+    def test_disconnected_client_frees_its_slot(self):
+        port = int(main.url.rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", "/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                           body=json.dumps({"messages": [{"role": "user", "content": "Write a long story."}],
+                                            "max_tokens": 1000, "stream": True}))
+        response = connection.getresponse()
+        for _ in range(6):
+            response.readline()
+        self.assertEqual(main.metric("ember_active_sequences"), 1)
+        connection.close()  # mid-stream
+        deadline = time.time() + 5
+        while main.metric("ember_active_sequences") > 0 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(main.metric("ember_active_sequences"), 0)
+        self.assertIn("Paris", chat(main.client(), "What is the capital of France?", max_tokens=16).choices[0].message.content)
+
+
+class BadRequests(unittest.TestCase):
+    def post(self, server, body, key=KEY):
+        request = urllib.request.Request(server.url + "/v1/chat/completions", data=body.encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request)
+            self.fail("expected an error")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())["error"], error.headers
+
+    def test_bad_json_and_fields_are_400(self):
+        status, error, _ = self.post(main, "{not json")
+        self.assertEqual(status, 400)
+        self.assertIn("JSON", error["message"])
+        with self.assertRaises(openai.BadRequestError) as caught:
+            main.client().chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "hi"}], temperature=5)
+        self.assertIn("temperature", str(caught.exception))
+        with self.assertRaises(openai.BadRequestError) as caught:
+            main.client().chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "hi"}], n=2)
+        self.assertIn("'n'", str(caught.exception))
+        status, error, _ = self.post(main, json.dumps({"messages": [{"role": "user", "content": "hi"}], "tools": []}))
+        self.assertEqual((status, error["param"]), (400, "tools"))
+
+    def test_unknown_model_is_404(self):
+        with self.assertRaises(openai.NotFoundError) as caught:
+            main.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        self.assertIn("gpt-4o", str(caught.exception))
+
+    def test_prompt_over_the_context_is_400_naming_the_limit(self):
+        with self.assertRaises(openai.BadRequestError) as caught:
+            chat(small.client(), "word " * 400, max_tokens=4)
+        self.assertIn("256", str(caught.exception))
+
+    def test_missing_or_wrong_key_is_401(self):
+        with self.assertRaises(openai.AuthenticationError):
+            chat(main.client(key="wrong"), "hi", max_tokens=2)
+        status, _, _ = self.post(main, json.dumps({"messages": [{"role": "user", "content": "hi"}]}), key="")
+        self.assertEqual(status, 401)
+        self.assertEqual(urllib.request.urlopen(main.url + "/health").status, 200)  # health needs no key
+
+    def test_full_queue_is_503_with_retry_after(self):
+        # The small server has one slot and a queue of one: a third request at once is refused.
+        client = small.client()
+        counting = lambda _: client.completions.create(model="smollm2", prompt="1, 2, 3, 4, 5,", max_tokens=150, temperature=0)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(counting, i) for i in range(2)]
+            time.sleep(0.3)
+            status, error, headers = self.post(small, json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+            results = [future.result() for future in futures]
+        self.assertEqual(status, 503)
+        self.assertIn("busy", error["message"])
+        self.assertEqual(headers["Retry-After"], "1")
+        self.assertEqual([r.usage.completion_tokens for r in results], [150, 150])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
