@@ -18,10 +18,11 @@ struct CompletionJob {
     static let chatFields: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
         "presence_penalty", "frequency_penalty", "repeat_penalty", "logprobs", "top_logprobs", "n", "stream", "stream_options", "user",
+        "ignore_eos",
     ]
     static let textFields: Set<String> = [
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
-        "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user",
+        "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user", "ignore_eos",
     ]
 
     init(_ body: [UInt8], kind: Kind, model served: ServedModel) throws(APIError) {
@@ -56,7 +57,8 @@ struct CompletionJob {
         sampling.penaltyWindow = -1
         sampling.seed = try fields.integer("seed", in: Int(Int64.min / 2) ... Int(Int64.max / 2)).map { UInt64(bitPattern: Int64($0)) }
 
-        var parameters = GenerationParameters(maxTokens: nil, sampling: sampling)
+        // `ignore_eos` (llama-server's extension, for benchmarks): generate through end tokens.
+        var parameters = GenerationParameters(maxTokens: nil, sampling: sampling, ignoresEndOfGeneration: try fields.bool("ignore_eos") ?? false)
         let limitName = kind == .chat && fields.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens"
         parameters.maxTokens = try fields.integer(limitName, in: 1 ... 1_000_000)
         if kind == .text && parameters.maxTokens == nil { parameters.maxTokens = 16 }  // OpenAI's default for completions

@@ -178,12 +178,14 @@ class BadRequests(unittest.TestCase):
         self.assertEqual(urllib.request.urlopen(main.url + "/health").status, 200)  # health needs no key
 
     def test_full_queue_is_503_with_retry_after(self):
-        # The small server has one slot and a queue of one: a third request at once is refused.
+        # The small server has one slot and a queue of one: once both are taken, a request is refused.
         client = small.client()
         counting = lambda _: client.completions.create(model="smollm2", prompt="1, 2, 3, 4, 5,", max_tokens=150, temperature=0)
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(counting, i) for i in range(2)]
-            time.sleep(0.3)
+            deadline = time.time() + 20
+            while small.metric("ember_queue_depth") < 1 and time.time() < deadline:
+                time.sleep(0.01)
             status, error, headers = self.post(small, json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
             results = [future.result() for future in futures]
         self.assertEqual(status, 503)
