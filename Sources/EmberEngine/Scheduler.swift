@@ -182,6 +182,8 @@ public final class Scheduler: @unchecked Sendable {
                 sequence.start(in: slot, now: now)
                 active.append(sequence)
             }
+            snapshotValue.waiting = waiting.count
+            snapshotValue.active = active.count
             condition.unlock()
             for (sequence, reason) in leaving { finish(sequence, reason) }
             if !active.isEmpty {

@@ -184,7 +184,7 @@ class BadRequests(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(counting, i) for i in range(2)]
             deadline = time.time() + 20
-            while small.metric("ember_queue_depth") < 1 and time.time() < deadline:
+            while (small.metric("ember_queue_depth") < 1 or small.metric("ember_active_sequences") < 1) and time.time() < deadline:
                 time.sleep(0.01)
             status, error, headers = self.post(small, json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
             results = [future.result() for future in futures]
