@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Tests/EmberTestServer"),
         .executableTarget(name: "ember-test-server", dependencies: ["EmberTestServer"], path: "Tools/TestServer"),
-        .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport"], path: "Tools/DownloadBench"),
+        .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"], path: "Tools/DownloadBench"),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute"], resources: [.copy("Fixtures")]),

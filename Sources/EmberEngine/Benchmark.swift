@@ -5,6 +5,7 @@
 // llama-bench does.
 
 import EmberModel
+import EmberTrace
 
 public struct BenchmarkResult: Sendable {
     /// "pp512", "tg128", "ttft32".
@@ -84,8 +85,7 @@ public struct Benchmark {
     private mutating func timed(_ body: (inout Benchmark) throws(EngineError) -> Void) throws(EngineError) -> Double {
         let start = clock.now
         try body(&self)
-        let elapsed = clock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return (clock.now - start).seconds
     }
 
     private mutating func randomTokens(_ count: Int) -> [Int32] {

@@ -47,7 +47,7 @@ public final class Generator {
         let promptStart = clock.now
         checkpoint("prefill start", ["tokens": "\(prompt.count - kept)", "reused": "\(kept)"])
         var logits = try prefill(prompt[kept...])
-        statistics.promptSeconds = seconds(clock.now - promptStart)
+        statistics.promptSeconds = (clock.now - promptStart).seconds
         checkpoint("prefill end", ["seconds": "\(statistics.promptSeconds)"])
 
         let decodeStart = clock.now
@@ -73,13 +73,13 @@ public final class Generator {
             cachedTokens.append(token)
             if Trace.isOn(.phase) {
                 let now = clock.now
-                Trace.counter("tokens/s", 1 / seconds(now - stepStart))
+                Trace.counter("tokens/s", 1 / (now - stepStart).seconds)
                 Trace.counter("kv_cache_fill", Double(cache.length) / Double(cache.capacity))
                 stepStart = now
             }
             if index % Self.checkpointInterval == 0 { checkpoint("decoded \(index) tokens") }
         }
-        statistics.generationSeconds = seconds(clock.now - decodeStart)
+        statistics.generationSeconds = (clock.now - decodeStart).seconds
         statistics.generatedTokens = state.generated.count
         statistics.stopReason = state.stopReason ?? .cancelled
         return statistics
@@ -93,10 +93,6 @@ public final class Generator {
         }
         cachedTokens += tokens
         return logits
-    }
-
-    private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }
 

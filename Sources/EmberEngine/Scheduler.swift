@@ -52,7 +52,6 @@ public final class Scheduler: @unchecked Sendable {
 
     /// A submitted request: its events, in order, end with `finished` or `failed`.
     public struct Handle: Sendable {
-        public let id: Int
         public let events: AsyncStream<Event>
         let cancelFlag: CancelFlag
 
@@ -77,14 +76,12 @@ public final class Scheduler: @unchecked Sendable {
     // Guarded by `condition`:
     private var waiting: [Sequence] = []
     private var freeSlots: [KVCache]
-    private var nextID = 0
     private var stopping = false
     private var snapshotValue = Snapshot()
 
     // Touched by the loop thread only:
     private var active: [Sequence] = []
     private var batch = ForwardBatch()
-    private var thread: Thread?
 
     public init(model: LanguageModel, tokenizer: Tokenizer, configuration: Configuration = Configuration()) {
         self.model = model
@@ -97,7 +94,6 @@ public final class Scheduler: @unchecked Sendable {
         let thread = Thread { [self] in loop() }
         thread.name = "ember-scheduler"
         thread.start()
-        self.thread = thread
     }
 
     /// Queues a request. Throws at once for a prompt that cannot fit and when the queue is full.
@@ -112,9 +108,7 @@ public final class Scheduler: @unchecked Sendable {
         defer { condition.unlock() }
         guard !stopping else { throw .shuttingDown }
         guard waiting.count < configuration.queueLimit else { throw .queueFull(limit: configuration.queueLimit) }
-        let id = nextID
-        nextID += 1
-        let sequence = Sequence(id: id, prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
+        let sequence = Sequence(prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
                                 vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag)
         waiting.append(sequence)
         snapshotValue.waiting = waiting.count
@@ -124,7 +118,7 @@ public final class Scheduler: @unchecked Sendable {
             self?.wake()
         }
         condition.signal()
-        return Handle(id: id, events: stream, cancelFlag: flag)
+        return Handle(events: stream, cancelFlag: flag)
     }
 
     public var snapshot: Snapshot {
@@ -225,9 +219,7 @@ public final class Scheduler: @unchecked Sendable {
     /// Samples the sequence's next token from its row of logits and streams what it makes visible.
     private func accept(_ sequence: Sequence, logits: UnsafeBufferPointer<Float>) {
         let (token, text) = sequence.state.accept(logits)
-        if sequence.state.generated.count == 1 || (token == nil && sequence.firstToken == nil) {
-            sequence.firstToken = sequence.firstToken ?? .now
-        }
+        if sequence.firstToken == nil { sequence.firstToken = .now }
         let probabilities = sequence.state.parameters.logprobs.flatMap { top in
             sequence.state.generated.last.map { TokenLogprobs(token: $0, logits: logits, top: top) }
         }
@@ -288,7 +280,6 @@ final class CancelFlag: Sendable {
 /// One request in the scheduler: its prompt, where its prefill has got to, its sampling and stop
 /// state, and its KV cache slot once it has one.
 private final class Sequence {
-    let id: Int
     let prompt: [Int32]
     let state: GenerationState
     let continuation: AsyncStream<Scheduler.Event>.Continuation
@@ -303,9 +294,8 @@ private final class Sequence {
     /// The token to run next, once the prompt is done and until the sequence ends.
     var nextToken: Int32?
 
-    init(id: Int, prompt: [Int32], parameters: GenerationParameters, timeout: Duration?, tokenizer: Tokenizer,
+    init(prompt: [Int32], parameters: GenerationParameters, timeout: Duration?, tokenizer: Tokenizer,
          vocabularySize: Int, continuation: AsyncStream<Scheduler.Event>.Continuation, cancelFlag: CancelFlag) {
-        self.id = id
         self.prompt = prompt
         state = GenerationState(prompt: prompt, parameters: parameters, tokenizer: tokenizer, vocabularySize: vocabularySize)
         self.continuation = continuation

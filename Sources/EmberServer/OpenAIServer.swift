@@ -3,6 +3,7 @@
 // Every request goes to the model's scheduler, which batches it with the others.
 
 import EmberEngine
+import EmberTrace
 import Foundation
 import Hummingbird
 import Logging
@@ -81,7 +82,7 @@ public struct OpenAIServer: Sendable {
         var reply = Reply(job: job, tokenizer: model.tokenizer)
         for await event in handle.events {
             switch event {
-            case let .text(text, token, logprobs): reply.add(text, token: token, logprobs: logprobs)
+            case let .text(text, _, logprobs): reply.add(text, logprobs: logprobs)
             case let .finished(statistics):
                 metrics.finished(statistics)
                 if statistics.stopReason == .timedOut, let timeout { throw APIError.timeout(timeout.seconds) }
@@ -106,8 +107,8 @@ public struct OpenAIServer: Sendable {
                 if job.kind == .chat { try await send(reply.chunk(id: id, created: created, delta: ["role": "assistant", "content": ""])) }
                 for await event in handle.events {
                     switch event {
-                    case let .text(text, token, logprobs):
-                        let delta = reply.add(text, token: token, logprobs: logprobs)
+                    case let .text(text, _, logprobs):
+                        let delta = reply.add(text, logprobs: logprobs)
                         if !text.isEmpty || delta.logprobs != nil { try await send(reply.chunk(id: id, created: created, piece: delta)) }
                     case let .finished(statistics):
                         metrics.finished(statistics)

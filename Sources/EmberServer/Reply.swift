@@ -23,7 +23,7 @@ struct Reply {
     }
 
     @discardableResult
-    mutating func add(_ piece: String, token: Int32?, logprobs entry: TokenLogprobs?) -> Piece {
+    mutating func add(_ piece: String, logprobs entry: TokenLogprobs?) -> Piece {
         text += piece
         if let entry { logprobs.append(entry) }
         return Piece(text: piece, logprobs: entry)

@@ -3,6 +3,7 @@
 // depth, active sequences and KV cache use at the moment of the scrape.
 
 import EmberEngine
+import EmberTrace
 import Synchronization
 
 public final class ServerMetrics: Sendable {
@@ -78,8 +79,4 @@ public final class ServerMetrics: Sendable {
                   "# TYPE ember_kv_cache_usage_ratio gauge", "ember_kv_cache_usage_ratio \(usage)"]
         return lines.joined(separator: "\n") + "\n"
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

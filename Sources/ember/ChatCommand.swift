@@ -6,7 +6,6 @@
 import ArgumentParser
 import EmberEngine
 import EmberStore
-import EmberTokenizer
 import Foundation
 
 struct ChatCommand: ParsableCommand {
@@ -24,14 +23,9 @@ struct ChatCommand: ParsableCommand {
     var system: String?
 
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
-
-    /// Used when a model has no chat template of its own, as llama.cpp does.
-    static let chatMLTemplate = """
-        {% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}\
-        {% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
-        """
 
     func validate() throws {
         if tokens == 0 || tokens < -1 { throw ValidationError("-n must be positive, or -1 for no limit") }
@@ -39,18 +33,10 @@ struct ChatCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "chat")
-        let loaded = try LoadedModel(reference: model, threads: sampling.threads, store: storeOptions.store)
-        let source: String
-        if let own = try? loaded.file.metadata.string("tokenizer.chat_template") {
-            source = own
-        } else {
-            FileHandle.standardError.write(Data("warning: the model has no chat template; using ChatML\n".utf8))
-            source = Self.chatMLTemplate
-        }
-        let template: ChatTemplate
-        do { template = try ChatTemplate(source) } catch { throw ValidationError("the model's chat template does not parse: \(error)") }
+        let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
+        let template = try loaded.chatTemplate()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  contextLength: sampling.contextLength(for: loaded.model), cacheType: sampling.cacheType)
+                                  contextLength: runtime.contextLength(for: loaded.model), cacheType: runtime.cacheType)
         let session = ChatSession(generator: generator, template: template)
         session.systemPrompt = system
         let parameters = sampling.parameters(tokens: tokens)

@@ -1,7 +1,9 @@
 // Resolving a model reference, parsing the file, and building the model and its tokenizer: the steps
-// every command that runs a model shares, timed for the summary line and traced as the `load` phase.
+// every command that runs a model shares, timed for the summary line and traced as the `load` phase;
+// and its chat template.
 // A model downloaded on this run gets its tokenizer built from the header while the weights arrive.
 
+import ArgumentParser
 import Dispatch
 import EmberCompute
 import EmberFormats
@@ -35,7 +37,7 @@ struct LoadedModel {
             return (opened.location, file, tokenizer, model)
         }
         let elapsed = clock.now - start
-        loadMilliseconds = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
+        loadMilliseconds = elapsed.seconds * 1e3
         checkpoint("weights ready", ["milliseconds": "\(loadMilliseconds)"])
     }
 }
@@ -61,5 +63,25 @@ final class EarlyTokenizer: Sendable {
         guard started.load(ordering: .sequentiallyConsistent) else { return nil }
         done.wait()
         return try outcome.withLock { $0! }.get()
+    }
+}
+
+extension LoadedModel {
+    /// Used when a model has no chat template of its own, as llama.cpp does.
+    static let chatMLTemplate = """
+        {% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}\
+        {% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
+        """
+
+    /// The model's chat template, or ChatML (with a warning) when it has none.
+    func chatTemplate() throws -> ChatTemplate {
+        let source: String
+        if let own = try? file.metadata.string("tokenizer.chat_template") {
+            source = own
+        } else {
+            FileHandle.standardError.write(Data("warning: the model has no chat template; using ChatML\n".utf8))
+            source = Self.chatMLTemplate
+        }
+        do { return try ChatTemplate(source) } catch { throw ValidationError("the model's chat template does not parse: \(error)") }
     }
 }

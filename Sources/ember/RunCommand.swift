@@ -25,6 +25,7 @@ struct RunCommand: ParsableCommand {
     var tokens = 256
 
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Flag(name: .customLong("no-special"), help: "Treat special-token text in the prompt (<|im_start|>) as plain text.")
     var noSpecial = false
@@ -43,13 +44,13 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "run")
         let text = try promptText()
-        let loaded = try LoadedModel(reference: model, threads: sampling.threads, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
         let parameters = sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS)
 
         Interrupt.install()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  contextLength: sampling.contextLength(for: loaded.model), cacheType: sampling.cacheType)
+                                  contextLength: runtime.contextLength(for: loaded.model), cacheType: runtime.cacheType)
         let output = FileHandle.standardOutput
         let statistics = try generator.generate(prompt: promptTokens, parameters: parameters,
                                                 isCancelled: { Interrupt.isRequested }) { piece in

@@ -1,4 +1,4 @@
-// The sampling, context and thread options shared by the commands that generate (`run`, `chat`).
+// The sampling options shared by the commands that generate from the command line (`run`, `chat`).
 
 import ArgumentParser
 import EmberEngine
@@ -26,21 +26,10 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("seed"), help: "Random seed (default: random).")
     var seed: UInt64?
 
-    @Option(name: .customShort("c"), help: "Context size in tokens (default: the model's, at most 4096).")
-    var context: Int?
-
-    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16 or f32.")
-    var cacheType = CacheType.f16
-
-    @Option(name: .customShort("t"), help: "Threads (default: one per core).")
-    var threads: Int?
-
     @Option(name: .customLong("stop"), help: "Stop at this string (not printed); repeatable.")
     var stop: [String] = []
 
     func validate() throws {
-        if let context, context < 1 { throw ValidationError("-c must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("-t must be at least 1") }
         if topP <= 0 || topP > 1 { throw ValidationError("--top-p must be in (0, 1]") }
         if minP < 0 || minP > 1 { throw ValidationError("--min-p must be in [0, 1]") }
         if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
@@ -59,9 +48,4 @@ struct SamplingOptions: ParsableArguments {
         return GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop,
                                     ignoresEndOfGeneration: ignoreEOS)
     }
-
-    /// The context size for `model`.
-    func contextLength(for model: LanguageModel) -> Int { context ?? min(model.trainedContextLength, 4096) }
 }
-
-extension CacheType: ExpressibleByArgument {}

@@ -6,7 +6,6 @@ import ArgumentParser
 import EmberEngine
 import EmberServer
 import EmberStore
-import EmberTokenizer
 import Dispatch
 import Foundation
 import Logging
@@ -38,12 +37,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("timeout"), help: "Longest a request may take, in seconds (default: no limit).")
     var timeout: Double?
 
-    @Option(name: .customShort("c"), help: "Context size per slot in tokens (default: the model's, at most 4096).")
-    var context: Int?
-
-    @Option(name: .customShort("t"), help: "Threads (default: one per core).")
-    var threads: Int?
-
+    @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
@@ -56,13 +50,12 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "serve")
-        let loaded = try LoadedModel(reference: model, threads: threads, store: storeOptions.store)
-        let source = (try? loaded.file.metadata.string("tokenizer.chat_template")) ?? ChatCommand.chatMLTemplate
-        let template: ChatTemplate
-        do { template = try ChatTemplate(source) } catch { throw ValidationError("the model's chat template does not parse: \(error)") }
-        let contextLength = context ?? min(loaded.model.trainedContextLength, 4096)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
+        let template = try loaded.chatTemplate()
+        let contextLength = runtime.contextLength(for: loaded.model)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  configuration: .init(parallel: parallel, contextLength: contextLength, queueLimit: queue))
+                                  configuration: .init(parallel: parallel, contextLength: contextLength,
+                                                       cacheType: runtime.cacheType, queueLimit: queue))
         let file = URL(fileURLWithPath: loaded.location).lastPathComponent
         let served = ServedModel(name: model, aliases: [file, (file as NSString).deletingPathExtension], tokenizer: loaded.tokenizer,
                                  template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970))

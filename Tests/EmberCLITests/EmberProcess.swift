@@ -1,6 +1,7 @@
 // Spawning the built `ember` as a user would: arguments, extra environment, signals sent while it runs,
 // and optionally a file-size limit (a disk that fills up), with stdout and stderr captured.
 
+import EmberTestSupport
 import Foundation
 import Testing
 
@@ -61,22 +62,11 @@ enum EmberProcess {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let started = try argumentLists.enumerated().map { index, arguments in
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            let out = scratch.appendingPathComponent("\(index).out"), err = scratch.appendingPathComponent("\(index).err")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            try process.run()
-            return (process, out, err)
+            try ChildProcess(executable, arguments, environment: environment, outputIn: scratch, name: "\(index)")
         }
-        return try started.map { process, out, err in
-            process.waitUntilExit()
-            return Result(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                          stderr: try String(contentsOf: err, encoding: .utf8))
+        return try started.map { child in
+            let outcome = try child.wait()
+            return Result(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr)
         }
     }
 }

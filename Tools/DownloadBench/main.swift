@@ -12,6 +12,7 @@
 //     ember-download-bench [--repetitions N] [--rate BYTES_PER_SECOND] [--latency-ms N]
 
 import EmberStore
+import EmberTrace
 import EmberTestSupport
 import Foundation
 
@@ -46,21 +47,9 @@ struct Run {
 
 /// Runs `executable` to its end, timed.
 func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-    process.standardOutput = try FileHandle(forWritingTo: out)
-    process.standardError = try FileHandle(forWritingTo: err)
     let start = ContinuousClock.now
-    try process.run()
-    process.waitUntilExit()
-    let seconds = (ContinuousClock.now - start).seconds
-    let result = Run(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                     stderr: try String(contentsOf: err, encoding: .utf8), seconds: seconds)
+    let outcome = try ChildProcess(URL(fileURLWithPath: executable), arguments, environment: environment, outputIn: scratch, name: "run").wait()
+    let result = Run(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr, seconds: (ContinuousClock.now - start).seconds)
     guard result.status == 0 else {
         FileHandle.standardError.write(Data("\(executable) \(arguments.joined(separator: " ")) failed:\n\(result.stderr)".utf8))
         exit(1)
@@ -80,9 +69,6 @@ func median(_ values: [Double]) -> Double {
 
 func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
 
 // The files: the default model, and a file of 8 MiB tensors for the sequential pass.
 let model = try run(ember, ["pull", "--quiet", "smollm2"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
