@@ -52,6 +52,22 @@ public struct AttentionShape: Sendable {
     public var kvWidth: Int { kvHeadCount * headDimension }
 }
 
+/// One sequence's part of an attention call: its rows of the batch, its key and value caches for the
+/// layer, and the position of its first new row.
+public struct AttentionSequence: Sendable {
+    public let rows: Range<Int>
+    public let keyCache: Tensor
+    public let valueCache: Tensor
+    public let start: Int
+
+    public init(rows: Range<Int>, keyCache: Tensor, valueCache: Tensor, start: Int) {
+        self.rows = rows
+        self.keyCache = keyCache
+        self.valueCache = valueCache
+        self.start = start
+    }
+}
+
 public protocol Backend: AnyObject, Sendable {
     var name: String { get }
 
@@ -75,12 +91,13 @@ public protocol Backend: AnyObject, Sendable {
     /// The SwiGLU feed-forward input: `output[r] = silu(gate * x[r]) * (up * x[r])`, each output
     /// element computed from its gate and up rows together, without storing either product.
     func matmulSwiGLU(_ x: Tensor, rows: Int, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor)
-    /// Causal attention of one sequence. Rows `rows` of `query` and `key` are rotated to their
-    /// positions `start ..< start + rows.count` (in place), keys and values stored in the caches at
-    /// those positions, then each query row attends over positions `0 ... its own` with an online
-    /// softmax, writing `output` rows `rows`.
-    func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
-                   keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor)
+    /// Causal attention of each sequence of the batch over its own cache, all in one job. For each
+    /// sequence, its rows of `query` and `key` are rotated to their positions `start ..< start +
+    /// rows.count` (in place), keys and values stored in its caches at those positions, then each query
+    /// row attends over positions `0 ... its own` with an online softmax, writing its `output` row. A
+    /// sequence's result does not depend on the others in the call.
+    func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
+                   shape: AttentionShape, into output: Tensor)
     /// `output[i] = x[rows[i]]`.
     func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor)
     /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation.

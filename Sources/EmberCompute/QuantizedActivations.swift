@@ -1,6 +1,8 @@
 // Activations quantized to 16 bits in blocks of 32 values: the right-hand side of every integer dot
-// product with a quantized weight row. Per block, a scale d = max|x| / 32767, the quants
+// product with a quantized weight row. Per block, a scale d = max|x| / 32639, the quants
 // q_i = round(x_i / d), and the block's sum s = d * sum(q_i) for the weight types with an offset.
+// 32639 = 127 * 257 rather than 32767, so that every quant also splits into two signed bytes,
+// q = 256 * hi + lo, for the AVX-512 split dot (avx512.c), which a buffer made with `split` stores too.
 //
 // Why 16 bits and not ggml's 8: on SmolLM2 the rounding of 8-bit activations alone moves the logits
 // to a cosine of 0.997 from the exact result at sensitive positions, and because every later layer
@@ -8,7 +10,8 @@
 // same gap (BENCHMARKS.md, "Activation precision"). 16-bit quants are 256 times finer: the logits
 // stay within a cosine of 0.999999 of the exact result, for at most ~10% of decode speed (the integer
 // core is vpmaddwd either way in Swift).
-// Stored as three parallel arrays (quants, scales, sums), which keeps each kernel's loads simple.
+// Stored as parallel arrays (quants, scales, sums; with `split` the hi and lo bytes and each block pair's
+// scales spread over 16 lanes), which keeps each kernel's loads simple.
 
 /// A view of one quantized activation row: `count` int16 quants, and one scale and one scaled sum per
 /// block of 32.
@@ -28,25 +31,40 @@ public struct Q16Row {
 /// Scratch storage for up to `capacityRows` quantized rows of `rowLength` values. Allocated once per
 /// model and reused for every token (no allocation on the hot path).
 public final class Q16Buffer: @unchecked Sendable {
+    /// The largest quant magnitude: 127 * 257, so that the high byte of any quant fits an int8.
+    public static let maxQuant: Int32 = 32639
+
     public let rowLength: Int
     public let capacityRows: Int
     public let quants: UnsafeMutablePointer<Int16>
     public let scales: UnsafeMutablePointer<Float>
     public let sums: UnsafeMutablePointer<Float>
+    /// The split planes (nil unless made with `split`): per row `rowLength` bytes hi and lo with
+    /// q = 256 * hi + lo, and `rowLength / 4` floats, each block pair's two scales on 8 lanes each.
+    public let high: UnsafeMutablePointer<Int8>?
+    public let low: UnsafeMutablePointer<Int8>?
+    public let pairScales: UnsafeMutablePointer<Float>?
 
-    public init(rowLength: Int, capacityRows: Int) {
-        precondition(rowLength % 32 == 0, "quantized rows hold whole blocks of 32 values")
+    /// Rows of `rowLength` values (whole blocks; for `split`, whole block pairs).
+    public init(rowLength: Int, capacityRows: Int, split: Bool = false) {
+        precondition(rowLength % (split ? 64 : 32) == 0, "quantized rows hold whole blocks of 32 values (pairs when split)")
         self.rowLength = rowLength
         self.capacityRows = capacityRows
         quants = .allocate(capacity: rowLength * capacityRows)
         scales = .allocate(capacity: rowLength / 32 * capacityRows)
         sums = .allocate(capacity: rowLength / 32 * capacityRows)
+        high = split ? .allocate(capacity: rowLength * capacityRows) : nil
+        low = split ? .allocate(capacity: rowLength * capacityRows) : nil
+        pairScales = split ? .allocate(capacity: rowLength / 4 * capacityRows) : nil
     }
 
     deinit {
         quants.deallocate()
         scales.deallocate()
         sums.deallocate()
+        high?.deallocate()
+        low?.deallocate()
+        pairScales?.deallocate()
     }
 
     @inlinable
@@ -55,12 +73,37 @@ public final class Q16Buffer: @unchecked Sendable {
         return Q16Row(quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
     }
 
-    /// Quantizes row `index` from `source` (`rowLength` floats).
+    /// Quantizes row `index` from `source` (`rowLength` floats), and splits it when the buffer is split.
     @inlinable
     public func quantize(row index: Int, from source: UnsafePointer<Float>) {
         let blocks = rowLength / 32
         quantizeQ16(source, count: rowLength,
                     quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
+        if let high, let low, let pairScales {
+            splitQ16(quants + index * rowLength, scales: scales + index * blocks, count: rowLength,
+                     high: high + index * rowLength, low: low + index * rowLength, pairScales: pairScales + index * rowLength / 4)
+        }
+    }
+}
+
+/// Splits `count` quants (a multiple of 64) into signed bytes, q = 256 * hi + lo with lo in
+/// [-128, 127], and spreads each block's scale over the 8 lanes its pair's vector gives it.
+@inlinable
+public func splitQ16(_ quants: UnsafePointer<Int16>, scales: UnsafePointer<Float>, count: Int,
+                     high: UnsafeMutablePointer<Int8>, low: UnsafeMutablePointer<Int8>, pairScales: UnsafeMutablePointer<Float>) {
+    for start in stride(from: 0, to: count, by: 16) {
+        let q = UnsafeRawPointer(quants + start).loadUnaligned(as: SIMD16<Int16>.self)
+        var h = SIMD16<Int8>(), l = SIMD16<Int8>()
+        for lane in 0 ..< 16 {
+            let top = (q[lane] &+ 128) >> 8
+            h[lane] = Int8(truncatingIfNeeded: top)
+            l[lane] = Int8(truncatingIfNeeded: q[lane] &- top << 8)
+        }
+        UnsafeMutableRawPointer(high + start).storeBytes(of: h, as: SIMD16<Int8>.self)
+        UnsafeMutableRawPointer(low + start).storeBytes(of: l, as: SIMD16<Int8>.self)
+    }
+    for block in 0 ..< count / 32 {
+        (pairScales + 8 * block).update(repeating: scales[block], count: 8)
     }
 }
 
@@ -81,8 +124,9 @@ public func quantizeQ16(_ x: UnsafePointer<Float>, count: Int,
         }
         var amax: Float = 0
         for lane in 0 ..< 8 { amax = Swift.max(amax, maxAbs[lane]) }
-        let d = amax / 32767
-        let inverse: Float = amax != 0 ? 32767 / amax : 0
+        let limit = Float(Q16Buffer.maxQuant)
+        let d = amax / limit
+        let inverse: Float = amax != 0 ? limit / amax : 0
         var total = SIMD8<Int32>()
         let destination = UnsafeMutableRawPointer(quants + block * 32)
         for part in 0 ..< 4 {

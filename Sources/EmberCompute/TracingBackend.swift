@@ -68,14 +68,15 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         return label
     }
 
-    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
-                          keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
+    public func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
+                          shape: AttentionShape, into output: Tensor) {
         Trace.span("attention", level: .op, args: [
-            "rows": .int(rows.count), "positions": .int(start + rows.count), "heads": .int(shape.headCount),
-            "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension), "cache": "\(keyCache.type)",
+            "sequences": .int(sequences.count), "rows": .int(sequences.reduce(0) { $0 + $1.rows.count }),
+            "positions": .int(sequences.map { $0.start + $0.rows.count }.max() ?? 0), "heads": .int(shape.headCount),
+            "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension),
+            "cache": "\(sequences.first.map { "\($0.keyCache.type)" } ?? "")",
         ]) {
-            wrapped.attention(query: query, key: key, value: value, rows: rows, rope: rope, keyCache: keyCache,
-                              valueCache: valueCache, start: start, shape: shape, into: output)
+            wrapped.attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
         }
     }
 

@@ -1,6 +1,7 @@
 // The measurements behind `ember bench`, modelled on llama-bench: prompt processing (`ppN`: N random
 // tokens through the model as one batch), generation (`tgN`: N single-token steps from an empty
-// context) and time to first token (a prompt, then the first greedy token). Each is run once to warm
+// context; `tgN x S`: N steps of S sequences at once, each step one forward pass over a token of
+// every sequence, as the server's scheduler runs them, reported as the aggregate) and time to first token (a prompt, then the first greedy token). Each is run once to warm
 // up, then `repetitions` times; the forward passes (and for ttft the first sample) are timed, as
 // llama-bench does.
 
@@ -26,17 +27,18 @@ public struct BenchmarkResult: Sendable {
 public struct Benchmark {
     public let model: LanguageModel
     public let repetitions: Int
-    private let cache: KVCache
+    private let caches: [KVCache]
+    private var cache: KVCache { caches[0] }
     private var batch = ForwardBatch()
     private var random = SeededRandom(seed: 0x454D_4245_52)
     private let sampler: Sampler
     private let clock = ContinuousClock()
 
-    /// A benchmark of `model` with a KV cache of `contextLength` positions.
-    public init(model: LanguageModel, contextLength: Int, repetitions: Int, cacheType: CacheType = .f16) {
+    /// A benchmark of `model` with `sequences` KV caches of `contextLength` positions.
+    public init(model: LanguageModel, contextLength: Int, sequences: Int = 1, repetitions: Int, cacheType: CacheType = .f16) {
         self.model = model
         self.repetitions = max(1, repetitions)
-        cache = model.makeCache(capacity: contextLength, type: cacheType)
+        caches = (0 ..< max(1, sequences)).map { _ in model.makeCache(capacity: contextLength, type: cacheType) }
         sampler = Sampler(parameters: .greedy, vocabularySize: model.vocabularySize)
     }
 
@@ -52,15 +54,23 @@ public struct Benchmark {
         }
     }
 
-    /// `count` single-token forward passes from an empty context.
-    public mutating func generation(_ count: Int) throws(EngineError) -> BenchmarkResult {
-        try measure("tg\(count)") { (benchmark: inout Benchmark) throws(EngineError) in
-            let tokens = benchmark.randomTokens(count)
-            benchmark.cache.reset()
+    /// `count` forward passes from empty contexts, each over one token of each of `sequences`
+    /// sequences (at most the number of caches); tokens/s of all sequences together.
+    public mutating func generation(_ count: Int, sequences: Int = 1) throws(EngineError) -> BenchmarkResult {
+        let sequences = min(max(1, sequences), caches.count)
+        return try measure(sequences == 1 ? "tg\(count)" : "tg\(count) x\(sequences)") { (benchmark: inout Benchmark) throws(EngineError) in
+            let tokens = benchmark.randomTokens(count * sequences)
+            for cache in benchmark.caches { cache.reset() }
             let seconds = try benchmark.timed { (b: inout Benchmark) throws(EngineError) in
-                for token in tokens { _ = try b.model.prefill(CollectionOfOne(token), cache: b.cache, batch: &b.batch) }
+                for step in 0 ..< count {
+                    b.batch.removeAll()
+                    for sequence in 0 ..< sequences {
+                        b.batch.append(CollectionOfOne(tokens[step * sequences + sequence]), cache: b.caches[sequence], wantsLogits: true)
+                    }
+                    do throws(ModelError) { _ = try b.model.forward(b.batch) } catch { throw .model(error) }
+                }
             }
-            return Double(count) / seconds
+            return Double(count * sequences) / seconds
         }
     }
 

@@ -125,11 +125,13 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
                         rows: rows, into: w.normed)
         backend.matmul(w.normed, rows: rows, singleSteps: singleSteps, weights: block.attnQKV, into: w.qkv)
+        w.attentionSequences.removeAll(keepingCapacity: true)
         for sequence in batch.sequences {
-            backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], rows: sequence.rows, rope: rope,
-                              keyCache: sequence.cache.keys[layer], valueCache: sequence.cache.values[layer],
-                              start: sequence.cache.length, shape: shape, into: w.attention)
+            w.attentionSequences.append(AttentionSequence(rows: sequence.rows, keyCache: sequence.cache.keys[layer],
+                                                          valueCache: sequence.cache.values[layer], start: sequence.cache.length))
         }
+        backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], sequences: w.attentionSequences, rope: rope,
+                          shape: shape, into: w.attention)
         backend.matmul(w.attention, rows: rows, singleSteps: singleSteps, weights: block.attnOutput, into: w.projected)
 
         backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
@@ -149,6 +151,8 @@ final class Workspace {
     let lastNormed: Tensor  // (logit rows, embd)
     let logits: [Tensor]  // (logit rows, vocab)
     var logitRows: [Int]
+    /// Each sequence's part of the current layer's attention (storage kept from pass to pass).
+    var attentionSequences: [AttentionSequence] = []
 
     /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each).
     let logitRowLimit: Int

@@ -25,6 +25,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("n"), help: "Token counts to generate, comma-separated.", transform: BenchCommand.sizes)
     var generationSizes: [Int] = [128]
 
+    @Option(name: .customShort("s"), help: "Sequences decoded together in the generation test, comma-separated (the server's --parallel).",
+            transform: BenchCommand.sizes)
+    var sequences: [Int] = [1]
+
     @Option(name: .customShort("t"), help: "Thread counts, comma-separated (default: the physical cores).",
             transform: BenchCommand.sizes)
     var threads: [Int] = [ThreadPool.defaultThreadCount]
@@ -72,9 +76,14 @@ struct BenchCommand: ParsableCommand {
             for threadCount in threads {
                 let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
                 let context = (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()!
-                var benchmark = Benchmark(model: model, contextLength: context, repetitions: repetitions, cacheType: cacheType)
+                var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
+                                          repetitions: repetitions, cacheType: cacheType)
                 for size in promptSizes { entry.results.append(.init(threads: threadCount, result: try benchmark.promptProcessing(size))) }
-                for size in generationSizes { entry.results.append(.init(threads: threadCount, result: try benchmark.generation(size))) }
+                for size in generationSizes {
+                    for count in sequences {
+                        entry.results.append(.init(threads: threadCount, result: try benchmark.generation(size, sequences: count)))
+                    }
+                }
                 let ttft = try benchmark.timeToFirstToken(promptTokens: Self.ttftPromptTokens)
                 entry.timeToFirstToken.append(.init(threads: threadCount, result: ttft))
             }

@@ -18,19 +18,19 @@ private func quantize(_ x: [Float]) -> (quants: [Int16], scales: [Float], sums: 
     x += (0 ..< 32).map { Float($0) * 0.001 - 0.5 }
     x += [Float](repeating: 0, count: 32)
     let (quants, scales, sums) = quantize(x)
-    #expect(scales == [21 / 32767, 0.5 / 32767, 0])
-    #expect(quants[31] == 32767 && quants[32] == -32767)
+    #expect(scales == [21 / 32639, 0.5 / 32639, 0])
+    #expect(quants[31] == 32639 && quants[32] == -32639)
     #expect(quants[64 ..< 96].allSatisfy { $0 == 0 } && sums[2] == 0)
 }
 
 @Test func quantizeQ16RoundsTiesToEven() {
-    // With max|x| = 32767 the inverse scale is exactly 1, so x itself is rounded.
-    var x: [Float] = [32767, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.25, 3.75]
+    // With max|x| = 32639 the inverse scale is exactly 1, so x itself is rounded.
+    var x: [Float] = [32639, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.25, 3.75]
     x += [Float](repeating: 0, count: 32 - x.count)
     let (quants, scales, sums) = quantize(x)
     #expect(scales == [1])
-    #expect(Array(quants[0 ..< 9]) == [32767, 0, 2, 2, 0, -2, -2, 3, 4])
-    #expect(sums == [Float(32767 + 0 + 2 + 2 + 0 - 2 - 2 + 3 + 4)])
+    #expect(Array(quants[0 ..< 9]) == [32639, 0, 2, 2, 0, -2, -2, 3, 4])
+    #expect(sums == [Float(32639 + 0 + 2 + 2 + 0 - 2 - 2 + 3 + 4)])
 }
 
 @Test func quantizeQ16ErrorIsAtMostHalfAStep() {
@@ -40,7 +40,7 @@ private func quantize(_ x: [Float]) -> (quants: [Int16], scales: [Float], sums: 
         let d = scales[block]
         var total = 0
         for i in block * 32 ..< block * 32 + 32 {
-            // Half a step, plus the float rounding of x * (32767 / amax): 2^-23 relative to quants
+            // Half a step, plus the float rounding of x * (32639 / amax): 2^-23 relative to quants
             // as large as 2^15, a 2^-8 of a step.
             #expect(abs(x[i] - d * Float(quants[i])) <= d * (0.5 + 0x1p-8), "element \(i)")
             total += Int(quants[i])
@@ -59,5 +59,27 @@ private func quantize(_ x: [Float]) -> (quants: [Int16], scales: [Float], sums: 
         #expect((0 ..< 96).map { row.quants[$0] } == quants)
         #expect((0 ..< 3).map { row.scales[$0] } == scales)
         #expect((0 ..< 3).map { row.sums[$0] } == sums)
+    }
+}
+
+@Test func splitBufferHoldsEachQuantAsTwoSignedBytes() {
+    // Blocks whose largest magnitude is positive, negative, and zero; quants at both limits.
+    var x = randomActivations(64 * 3 - 32, seed: 9)
+    x[5] = 40
+    x[40] = -40
+    x += [Float](repeating: 0, count: 32)
+    let buffer = Q16Buffer(rowLength: x.count, capacityRows: 2, split: true)
+    buffer.quantize(row: 1, from: x)
+    withExtendedLifetime(buffer) {
+        let row = buffer.row(1)
+        let offset = x.count
+        #expect(row.quants[5] == 32639 && row.quants[40] == -32639)
+        for i in 0 ..< x.count {
+            let high = Int(buffer.high![offset + i]), low = Int(buffer.low![offset + i])
+            #expect(high * 256 + low == Int(row.quants[i]), "element \(i)")
+        }
+        for block in 0 ..< x.count / 32 {
+            #expect((0 ..< 8).allSatisfy { buffer.pairScales![offset / 4 + 8 * block + $0] == row.scales[block] })
+        }
     }
 }

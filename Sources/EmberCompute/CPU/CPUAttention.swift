@@ -38,43 +38,66 @@ extension CPUBackend {
     /// Positions scored together between two online-softmax updates.
     static let attentionBlock = 16
 
-    public func attention(query: Tensor, key: Tensor, value: Tensor, rows: Range<Int>, rope: RopeParameters,
-                          keyCache: Tensor, valueCache: Tensor, start: Int, shape: AttentionShape, into output: Tensor) {
-        precondition(keyCache.type == valueCache.type && (keyCache.type == .f16 || keyCache.type == .f32),
-                     "KV cache of type \(keyCache.type)")
+    public func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
+                          shape: AttentionShape, into output: Tensor) {
+        guard let cacheType = sequences.first?.keyCache.type else { return }
+        precondition(cacheType == .f16 || cacheType == .f32, "KV cache of type \(cacheType)")
         let headDimension = shape.headDimension, kvWidth = shape.kvWidth
         precondition(headDimension % 8 == 0 && rope.dimensions <= headDimension && rope.dimensions % 2 == 0)
-        precondition(start + rows.count <= keyCache.rowCount, "attention past the end of the KV cache")
-        precondition(key.rowLength == kvWidth && keyCache.rowLength == kvWidth && query.rowLength == shape.queryWidth)
+        precondition(key.rowLength == kvWidth && query.rowLength == shape.queryWidth)
 
-        ropeTable.prepare(rope, through: start + rows.count - 1)
-        forEachRow(rows.count, width: shape.queryWidth + 2 * kvWidth,
-                   RotateAndStore(table: ropeTable, query: query, key: key, value: value, rows: rows, start: start,
-                                           keyCache: keyCache, valueCache: valueCache, shape: shape))
+        // The units of work of each sequence. One token over a long context (decode): each KV head's
+        // positions are split across the threads and the partial softmaxes combined, or a lone
+        // sequence's step would use as many threads as the model has KV heads. Otherwise one unit per
+        // (token, KV head). The choice depends on the sequence alone, so its result does too.
+        attentionPlan.removeAll(keepingCapacity: true)
+        var units = 0, splitStates = 0, lastPosition = 0
+        for sequence in sequences {
+            precondition(sequence.keyCache.type == cacheType && sequence.valueCache.type == cacheType,
+                         "KV caches of one type")
+            precondition(sequence.keyCache.rowLength == kvWidth && sequence.start + sequence.rows.count <= sequence.keyCache.rowCount,
+                         "attention past the end of the KV cache")
+            let splits = sequence.rows.count == 1 && sequence.start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
+            attentionPlan.append(AttentionPlan(firstUnit: units, splits: splits, firstState: splitStates))
+            units += sequence.rows.count * shape.kvHeadCount * splits
+            if splits > 1 { splitStates += shape.kvHeadCount * splits }
+            lastPosition = max(lastPosition, sequence.start + sequence.rows.count - 1)
+        }
+
+        ropeTable.prepare(rope, through: lastPosition)
+        for sequence in sequences {
+            forEachRow(sequence.rows.count, width: shape.queryWidth + 2 * kvWidth,
+                       RotateAndStore(table: ropeTable, query: query, key: key, value: value, rows: sequence.rows,
+                                      start: sequence.start, keyCache: sequence.keyCache, valueCache: sequence.valueCache,
+                                      shape: shape))
+        }
 
         let groupSize = shape.headCount / shape.kvHeadCount
-        let elementStride = keyCache.type == .f16 ? HalfCacheElement.stride : FloatCacheElement.stride
-        let span = AttentionSpan(keys: UnsafeRawPointer(keyCache.data), values: UnsafeRawPointer(valueCache.data),
-                                 rowBytes: kvWidth * elementStride, elementStride: elementStride, headDimension: headDimension, groupSize: groupSize,
-                                 scale: 1 / Float(headDimension).squareRoot())
-        // One token over a long context (decode): each KV head's positions are split across the threads
-        // and the partial softmaxes combined, or a step would use as many threads as the model has
-        // KV heads. Otherwise one unit per (token, KV head).
-        let splits = rows.count == 1 && start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
-        let units = rows.count * shape.kvHeadCount * splits
+        let elementStride = cacheType == .f16 ? HalfCacheElement.stride : FloatCacheElement.stride
         let threads = min(units, pool.threadCount)
-        let scoresSize = groupSize * Self.attentionBlock
-        let scratch = attentionScratch.floats(threads * scoresSize + (splits > 1 ? units : threads) * span.stateSize)
-        let work = AttentionWork(span: span, query: query, output: output, rows: rows, start: start,
-                                          kvHeads: shape.kvHeadCount, splits: splits, units: units, threads: threads,
-                                          scores: scratch, states: scratch + threads * scoresSize)
+        let scoresSize = groupSize * Self.attentionBlock, stateSize = groupSize * (headDimension + 2)
+        let scratch = attentionScratch.floats(threads * scoresSize + (threads + splitStates) * stateSize)
+        let work = AttentionWork(sequences: sequences, plan: attentionPlan, units: units, threads: threads,
+                                 query: query, output: output, kvHeads: shape.kvHeadCount, groupSize: groupSize,
+                                 headDimension: headDimension, elementStride: elementStride, scores: scratch,
+                                 threadStates: scratch + threads * scoresSize,
+                                 splitStates: scratch + threads * scoresSize + threads * stateSize)
         if threads == 1 { work.run(thread: 0) } else { pool.run(work) }
-        if splits > 1 {
+        for (sequence, plan) in zip(sequences, attentionPlan) where plan.splits > 1 {
+            let span = work.span(sequence)
             for kvHead in 0 ..< shape.kvHeadCount {
-                span.finish(work.states + kvHead * splits * span.stateSize, count: splits,
-                            into: output.floats(row: rows.lowerBound) + kvHead * groupSize * headDimension)
+                span.finish(work.splitStates + (plan.firstState + kvHead * plan.splits) * stateSize, count: plan.splits,
+                            into: output.floats(row: sequence.rows.lowerBound) + kvHead * groupSize * headDimension)
             }
         }
+    }
+
+    /// Where one sequence's units of work begin among all of the call's, how many parts each of its
+    /// KV heads' positions is split into, and (when split) where its partial states begin.
+    struct AttentionPlan {
+        let firstUnit: Int
+        let splits: Int
+        let firstState: Int
     }
 
     /// Rotates each new row's Q and K to its position and stores its K and V in the cache. (The work
@@ -113,33 +136,48 @@ extension CPUBackend {
     }
 
     /// The units of work dealt out in turn to the threads: later tokens see more positions, so
-    /// contiguous chunks would give the last thread most of a prompt's work. Without splits each unit
-    /// writes its group's outputs; with them it leaves its state for `finish`.
+    /// contiguous chunks would give the last thread most of a prompt's work. An unsplit unit writes its
+    /// group's outputs; a split one leaves its state for `finish`.
     private struct AttentionWork: PoolWork {
-        let span: AttentionSpan
+        let sequences: [AttentionSequence]
+        let plan: [AttentionPlan]
+        let units: Int, threads: Int
         let query: Tensor, output: Tensor
-        let rows: Range<Int>
-        let start: Int
-        let kvHeads: Int, splits: Int, units: Int, threads: Int
-        /// Each thread's block of scores, then the states (one per thread, or one per unit with splits).
-        let scores: UnsafeMutablePointer<Float>, states: UnsafeMutablePointer<Float>
+        let kvHeads: Int, groupSize: Int, headDimension: Int, elementStride: Int
+        /// Each thread's block of scores, each thread's state, and the states of split units.
+        let scores: UnsafeMutablePointer<Float>, threadStates: UnsafeMutablePointer<Float>,
+            splitStates: UnsafeMutablePointer<Float>
+
+        func span(_ sequence: AttentionSequence) -> AttentionSpan {
+            AttentionSpan(keys: UnsafeRawPointer(sequence.keyCache.data), values: UnsafeRawPointer(sequence.valueCache.data),
+                          rowBytes: kvHeads * headDimension * elementStride, elementStride: elementStride,
+                          headDimension: headDimension, groupSize: groupSize, scale: 1 / Float(headDimension).squareRoot())
+        }
 
         func run(thread: Int) {
-            if span.elementStride == 2 { run(HalfCacheElement.self, thread: thread) } else { run(FloatCacheElement.self, thread: thread) }
+            if elementStride == 2 { run(HalfCacheElement.self, thread: thread) } else { run(FloatCacheElement.self, thread: thread) }
         }
 
         private func run<Element: CacheElement>(_: Element.Type, thread: Int) {
-            let groupSize = span.groupSize, headDimension = span.headDimension
             let blockScores = scores + thread * groupSize * CPUBackend.attentionBlock
-            for unit in stride(from: thread, to: units, by: threads) {
-                let index = unit / (kvHeads * splits), kvHead = unit / splits % kvHeads
-                let row = rows.lowerBound + index, visible = start + index + 1
-                let state = states + (splits > 1 ? unit : thread) * span.stateSize
-                let queries = UnsafeRawPointer(query.floats(row: row) + kvHead * groupSize * headDimension)
-                span.accumulate(Element.self, queries: queries, kvHead: kvHead,
-                                positions: ThreadPool.chunk(unit % splits, of: splits, count: visible),
-                                state: state, scores: blockScores)
-                if splits == 1 { span.finish(state, count: 1, into: output.floats(row: row) + kvHead * groupSize * headDimension) }
+            for (index, sequence) in sequences.enumerated() {
+                let entry = plan[index], span = span(sequence)
+                let end = index + 1 < plan.count ? plan[index + 1].firstUnit : units
+                // This thread's first unit of the sequence: the units go round the threads.
+                var unit = entry.firstUnit + (thread - entry.firstUnit % threads + threads) % threads
+                while unit < end {
+                    let local = unit - entry.firstUnit, splits = entry.splits
+                    let row = sequence.rows.lowerBound + local / (kvHeads * splits), kvHead = local / splits % kvHeads
+                    let visible = sequence.start + row - sequence.rows.lowerBound + 1
+                    let state = splits > 1 ? splitStates + (entry.firstState + local) * span.stateSize
+                        : threadStates + thread * span.stateSize
+                    let queries = UnsafeRawPointer(query.floats(row: row) + kvHead * groupSize * headDimension)
+                    span.accumulate(Element.self, queries: queries, kvHead: kvHead,
+                                    positions: ThreadPool.chunk(local % splits, of: splits, count: visible),
+                                    state: state, scores: blockScores)
+                    if splits == 1 { span.finish(state, count: 1, into: output.floats(row: row) + kvHead * groupSize * headDimension) }
+                    unit += threads
+                }
             }
         }
     }

@@ -15,6 +15,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     var quantizedInputs: [Int: Q16Buffer] = [:]
     /// Per-thread attention score rows, grown to the longest context seen.
     let attentionScratch = ScratchBuffer()
+    /// The units of work of each sequence of the current attention call (storage kept between calls).
+    var attentionPlan: [AttentionPlan] = []
     /// The prefill GEMM's transposed activations, and each thread's weight rows expanded to floats.
     let transposedInput = ScratchBuffer(), weightPanels = ScratchBuffer()
     /// Each thread's up-projection rows while SwiGLU combines them with the gate rows.

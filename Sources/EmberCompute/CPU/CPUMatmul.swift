@@ -2,9 +2,10 @@
 // that read the same input (Q/K/V) run as one job, their rows split evenly across the threads; the
 // SwiGLU feed-forward computes each gate row with its up row on one thread and combines them at once.
 // Three paths:
-//  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits and each
-//    thread runs the C dot kernels of the CPU's level over its rows, all tokens at once, so each weight
-//    byte is read once per step;
+//  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits (and, for
+//    AVX-512, split into byte planes for the split dot of the 4- and 5-bit types) and each thread runs
+//    the C dot kernels of the CPU's level over its rows, all tokens at once, so each weight byte is
+//    read once per step;
 //  - prefill (more tokens): the input is transposed once, and each thread expands its weight rows to
 //    floats a panel at a time and multiplies the panel with every token in the C GEMM, so a weight
 //    block is decoded once for the whole prompt (no activation quantization at all);
@@ -145,7 +146,10 @@ extension CPUBackend {
             multiplyPortable(weight, rows: rows, input: input, into: target, stride: stride)
         case .dot:
             let kernels = native[weight.type]!
-            if let dot = kernels.quantizedDot, let a = input.quantized {
+            if let dot = kernels.splitDot, let a = input.quantized, let high = a.high {
+                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), high, a.low, a.pairScales, a.sums, Int32(tokens),
+                    target, stride)
+            } else if let dot = kernels.quantizedDot, let a = input.quantized {
                 dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
                     target, stride)
             } else {
@@ -168,7 +172,8 @@ extension CPUBackend {
         let width = x.rowLength
         var buffer = quantizedInputs[width]
         if buffer == nil || buffer!.capacityRows < rows {
-            buffer = Q16Buffer(rowLength: width, capacityRows: max(rows, buffer?.capacityRows ?? 0))
+            buffer = Q16Buffer(rowLength: width, capacityRows: max(rows, buffer?.capacityRows ?? 0),
+                               split: level == .avx512 && width % 64 == 0)
             quantizedInputs[width] = buffer
         }
         forEachRow(rows, width: 4 * width, QuantizeWork(x: x, target: buffer!))

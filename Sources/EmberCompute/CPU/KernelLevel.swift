@@ -43,6 +43,9 @@ public enum KernelLevel: Int, Sendable, Comparable, CaseIterable, CustomStringCo
 struct NativeKernels {
     /// Set for quantized types (16-bit activations), nil for float types.
     let quantizedDot: ek_quantized_dot?
+    /// The AVX-512 split dot of the types with unsigned weights and an offset per 32 (on the split
+    /// planes of the activations, for rows of whole block pairs), nil otherwise.
+    let splitDot: ek_split_dot?
     /// Set for float types (float activations).
     let floatDot: ek_float_dot?
     let toFloat: ek_to_float
@@ -84,6 +87,15 @@ struct NativeKernels {
         default: return nil
         }
         (quantizedDot, floatDot, toFloat) = set
+        switch (type, avx512) {
+        case (.q4_0, true): splitDot = ek_q4_0_split_dot_avx512
+        case (.q4_1, true): splitDot = ek_q4_1_split_dot_avx512
+        case (.q5_0, true): splitDot = ek_q5_0_split_dot_avx512
+        case (.q5_1, true): splitDot = ek_q5_1_split_dot_avx512
+        case (.q4_K, true): splitDot = ek_q4_K_split_dot_avx512
+        case (.q5_K, true): splitDot = ek_q5_K_split_dot_avx512
+        default: splitDot = nil
+        }
         gemm = avx512 ? ek_gemm_avx512 : ek_gemm_avx2
         #else
         return nil  // other CPUs run the portable Swift kernels

@@ -10,7 +10,7 @@
 // that scales those sums by the weight and activation scales, eight blocks per vector. Fused in one
 // loop, LLVM vectorised across neighbouring blocks and lost vpmaddwd (3-4x slower, measured).
 //
-// Integer sums are exact: weights are at most 8 bits and activation quants lie in [-32767, 32767], so
+// Integer sums are exact: weights are at most 8 bits and activation quants lie in [-32639, 32639], so
 // a product is below 2^22 and 32 of them below 2^27.
 
 /// Four halves at `offset` widened to floats with one vcvtph2ps, for a block's adjacent f16 fields
