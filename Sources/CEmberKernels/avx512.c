@@ -163,15 +163,16 @@ INLINE void quantized_dot(block32 (*decode)(const uint8_t *, int), int has_min, 
     }
 }
 
-// The split dot (`ek_split_dot`): the types whose weights are unsigned integers with a scale and an
-// offset per 32 values (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K) take two blocks, 64 weights, as bytes in one
-// register, and multiply them with vpdpbusd (unsigned bytes x signed bytes, four products per int32
-// lane) against the two signed-byte halves of each 16-bit activation quant, q = 256 * hi + lo: the
-// lane sums are exactly those of the 16-bit products, in two instructions per 64 values instead of one
-// vpmaddwd per 32. Per token and block pair that is six operations (two vpdpbusd, a shift, a convert,
-// the scale product and an FMA) against seven per block above, which is what lets a decode step over
-// several sequences cost little more than over one. The offsets (m per block, the weights' minimum
-// or their bias, -8 s for Q4_0) meet the activations' block sums once per row at the end.
+// The split dot (`ek_split_dot`): the types whose weights are unsigned integers (Q8_0's once offset by
+// 128) with a scale and an offset per 32 values (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K) take two
+// blocks, 64 weights, as bytes in one register, and multiply them with vpdpbusd (unsigned bytes x
+// signed bytes, four products per int32 lane) against the two signed-byte halves of each 16-bit
+// activation quant, q = 256 * hi + lo: the lane sums are those of the 16-bit products, in two
+// instructions per 64 values instead of one vpmaddwd per 32. Per token and block pair that is six
+// operations (two vpdpbusd, a shift, a convert, the scale product and an FMA) against seven per block
+// above, which is what lets a decode step over several sequences cost little more than over one. The
+// offsets (m per block: the weights' minimum, or -8 s for Q4_0, -128 s for Q8_0) meet the activations'
+// block sums once per row at the end.
 
 /// 64 unsigned weights of two consecutive blocks, their two scales (each on the 8 lanes of its block)
 /// and their two offsets.
@@ -204,6 +205,18 @@ INLINE __m512i nibble_halves(const uint8_t *qs) {
 /// Adds 16 to the bytes whose bit is set in `bits`: the fifth bit of the 5-bit types.
 INLINE __m512i fifth_bit_bytes(__m512i w, uint64_t bits) {
     return _mm512_mask_add_epi8(w, (__mmask64)bits, w, _mm512_set1_epi8(16));
+}
+
+/// Q8_0's signed bytes made unsigned by flipping their top bit (w + 128), the 128 taken back through
+/// the offset: -128 s per block. The lane sums of (w + 128) q can pass 2^24, where their conversion to
+/// float rounds by at most one part in 2^24, far below the quantization of the activations.
+INLINE pair64 pair_q8_0(const uint8_t *row, int p) {
+    const uint8_t *b0 = row + 68 * (size_t)p, *b1 = b0 + 34;
+    float s0 = half(b0), s1 = half(b1);
+    __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                   _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+    pair64 r = {_mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)), pair_scales(s0, s1), -128 * s0, -128 * s1};
+    return r;
 }
 
 INLINE pair64 pair_q4_0(const uint8_t *row, int p) {
@@ -321,6 +334,7 @@ INLINE void split_dot(pair64 (*decode)(const uint8_t *, int), const void *weight
         split_dot(pair_##type, w, row_bytes, rows, n, hi, lo, pair_scales, sums, tokens, out, out_stride);       \
     }
 
+SPLIT(q8_0)
 SPLIT(q4_0)
 SPLIT(q4_1)
 SPLIT(q5_0)

@@ -31,8 +31,11 @@ public final class ThreadPool: @unchecked Sendable {
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
 
-    /// Spin iterations before a worker goes to sleep (a few tens of microseconds).
-    private static let spinLimit = 20_000
+    /// Spin iterations (about a nanosecond each) before a worker goes to sleep, and before a waiting
+    /// caller starts yielding its core: ~200 µs, which bridges the gap between two decode steps
+    /// (sampling and scheduling on the caller's thread), so that a step does not begin by waking a
+    /// sleeping worker. 20 µs cost 5-15% of decode speed (`ember bench -s 1,4`, BENCHMARKS.md).
+    private static let spinLimit = 200_000
 
     /// A pool of `threadCount` threads in all, the caller's included.
     public init(threadCount: Int) {
