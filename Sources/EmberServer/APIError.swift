@@ -37,9 +37,11 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
         APIError(status: .internalServerError, message: message, type: "server_error", param: nil, code: nil, retryAfter: nil)
     }
 
-    public static func timeout(_ seconds: Double) -> APIError {
-        APIError(status: .gatewayTimeout, message: "The request took longer than the server's limit of \(seconds) s (ember serve --timeout)",
-                 type: "server_error", param: nil, code: "timeout", retryAfter: nil)
+    /// The request ran out of time: its own `timeout` (`byRequest`) or the server's `--timeout`.
+    public static func timeout(_ seconds: Double, byRequest: Bool) -> APIError {
+        APIError(status: .gatewayTimeout,
+                 message: "The request took longer than its limit of \(seconds) s (" + (byRequest ? "its 'timeout' field)" : "ember serve --timeout)"),
+                 type: "server_error", param: byRequest ? "timeout" : nil, code: "timeout", retryAfter: nil)
     }
 
     /// The error object, as in a response body or a server-sent event.

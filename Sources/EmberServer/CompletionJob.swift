@@ -14,15 +14,17 @@ struct CompletionJob {
     let parameters: GenerationParameters
     let stream: Bool
     let includeUsage: Bool
+    /// The request's own time limit (`timeout`, in seconds: Ember's extension), if it set one.
+    let timeout: Duration?
 
     static let chatFields: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
         "presence_penalty", "frequency_penalty", "repeat_penalty", "logprobs", "top_logprobs", "n", "stream", "stream_options", "user",
-        "ignore_eos",
+        "ignore_eos", "timeout",
     ]
     static let textFields: Set<String> = [
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
-        "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user", "ignore_eos",
+        "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user", "ignore_eos", "timeout",
     ]
 
     init(_ body: [UInt8], kind: Kind, model served: ServedModel) throws(APIError) {
@@ -43,6 +45,7 @@ struct CompletionJob {
             throw .badRequest("'stream_options.include_usage' must be true or false", param: "stream_options")
         }
         includeUsage = options?["include_usage"] == .bool(true)
+        timeout = try fields.number("timeout", in: 0.001 ... 86_400).map { .milliseconds(Int(($0 * 1000).rounded())) }
 
         var sampling = SamplingParameters()
         // OpenAI's defaults: temperature 1, top_p 1, no top-k or min-p.

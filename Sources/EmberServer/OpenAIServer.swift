@@ -54,7 +54,7 @@ public struct OpenAIServer: Sendable {
             let job = try CompletionJob(Array(buffer: body), kind: kind, model: model)
             let handle: Scheduler.Handle
             do {
-                handle = try model.scheduler.submit(prompt: job.prompt, parameters: job.parameters, timeout: timeout)
+                handle = try model.scheduler.submit(prompt: job.prompt, parameters: job.parameters, timeout: limit(job).duration)
             } catch {
                 throw Self.apiError(error)
             }
@@ -66,6 +66,13 @@ public struct OpenAIServer: Sendable {
         }
         metrics.request(route: route, status: Int(response.status.code))
         return response
+    }
+
+    /// The shorter of the request's own time limit and the server's, and whether it is the request's.
+    private func limit(_ job: CompletionJob) -> (duration: Duration?, byRequest: Bool) {
+        guard let own = job.timeout else { return (timeout, false) }
+        guard let timeout, timeout <= own else { return (own, true) }
+        return (timeout, false)
     }
 
     private static func apiError(_ error: SchedulerError) -> APIError {
@@ -85,7 +92,9 @@ public struct OpenAIServer: Sendable {
             case let .text(text, _, logprobs): reply.add(text, logprobs: logprobs)
             case let .finished(statistics):
                 metrics.finished(statistics)
-                if statistics.stopReason == .timedOut, let timeout { throw APIError.timeout(timeout.seconds) }
+                if statistics.stopReason == .timedOut, case let (duration?, byRequest) = limit(job) {
+                    throw APIError.timeout(duration.seconds, byRequest: byRequest)
+                }
                 reply.statistics = statistics
             case let .failed(error): throw APIError.server("\(error)")
             }

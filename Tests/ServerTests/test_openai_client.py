@@ -138,8 +138,8 @@ class Completions(unittest.TestCase):
 
 
 class BadRequests(unittest.TestCase):
-    def post(self, server, body, key=KEY):
-        request = urllib.request.Request(server.url + "/v1/chat/completions", data=body.encode(), method="POST",
+    def post(self, server, body, key=KEY, route="/v1/chat/completions"):
+        request = urllib.request.Request(server.url + route, data=body.encode(), method="POST",
                                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
         try:
             urllib.request.urlopen(request)
@@ -176,6 +176,22 @@ class BadRequests(unittest.TestCase):
         status, _, _ = self.post(main, json.dumps({"messages": [{"role": "user", "content": "hi"}]}), key="")
         self.assertEqual(status, 401)
         self.assertEqual(urllib.request.urlopen(main.url + "/health").status, 200)  # health needs no key
+
+    def test_request_timeout(self):
+        # A request's own `timeout` (seconds): whole, the answer is a 504 naming the field; streamed, the
+        # text so far ends with finish_reason "length". A timeout that is not a positive number is a 400.
+        client = main.client()
+        limited = {"timeout": 0.2, "ignore_eos": True}
+        with self.assertRaises(openai.APIStatusError) as caught:
+            client.completions.create(model="smollm2", prompt="1, 2, 3,", max_tokens=1000, temperature=0, extra_body=limited)
+        self.assertEqual(caught.exception.status_code, 504)
+        self.assertEqual(caught.exception.body["param"], "timeout")
+        chunks = list(client.completions.create(model="smollm2", prompt="1, 2, 3,", max_tokens=1000, temperature=0, stream=True,
+                                                stream_options={"include_usage": True}, extra_body=limited))
+        self.assertEqual(chunks[-2].choices[0].finish_reason, "length")
+        self.assertLess(chunks[-1].usage.completion_tokens, 1000)
+        status, error, _ = self.post(main, json.dumps({"prompt": "hi", "timeout": -1}), route="/v1/completions")
+        self.assertEqual((status, error["param"]), (400, "timeout"))
 
     def test_full_queue_is_503_with_retry_after(self):
         # The small server has one slot and a queue of one: once both are taken, a request is refused.
