@@ -235,56 +235,47 @@ INLINE float scalar_bf16(const uint8_t *p, int k) {
     return f;
 }
 
-/// One row against `TB` tokens, each weight vector loaded once for all of them.
+/// One row against `TB` tokens (1 or 2), each weight vector loaded once for both: four accumulators
+/// per token, since a single FMA chain would wait on its own latency rather than on memory. A token's
+/// sums run in the same order whatever TB is, so its result does not depend on the tokens beside it.
 INLINE void float_tile(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), int TB,
                        const uint8_t *row, int n, const float *x, size_t x_stride, float *out, size_t out_stride) {
-    __m256 acc[4];
-    UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm256_setzero_ps();
+    __m256 acc[2][4];
+    UNROLL for (int t = 0; t < TB; t++) UNROLL for (int a = 0; a < 4; a++) acc[t][a] = _mm256_setzero_ps();
     int k = 0;
+    for (; k + 32 <= n; k += 32) {
+        UNROLL for (int a = 0; a < 4; a++) {
+            __m256 w = load(row, k + 8 * a);
+            UNROLL for (int t = 0; t < TB; t++) {
+                acc[t][a] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_stride + k + 8 * a), acc[t][a]);
+            }
+        }
+    }
     for (; k + 8 <= n; k += 8) {
         __m256 w = load(row, k);
-        UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_stride + k), acc[t]);
+        UNROLL for (int t = 0; t < TB; t++) acc[t][0] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + (size_t)t * x_stride + k), acc[t][0]);
     }
     UNROLL for (int t = 0; t < TB; t++) {
-        float sum = horizontal_sum(acc[t]);
+        float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
         for (int j = k; j < n; j++) sum += scalar(row, j) * x[(size_t)t * x_stride + j];
         out[(size_t)t * out_stride] = sum;
     }
 }
 
-/// One row against one token: four accumulators, since a single FMA chain would wait on its own
-/// latency rather than on memory.
-INLINE float float_row(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const uint8_t *row,
-                       int n, const float *x) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int k = 0;
-    for (; k + 32 <= n; k += 32) {
-        acc0 = _mm256_fmadd_ps(load(row, k), _mm256_loadu_ps(x + k), acc0);
-        acc1 = _mm256_fmadd_ps(load(row, k + 8), _mm256_loadu_ps(x + k + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load(row, k + 16), _mm256_loadu_ps(x + k + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load(row, k + 24), _mm256_loadu_ps(x + k + 24), acc3);
-    }
-    for (; k + 8 <= n; k += 8) acc0 = _mm256_fmadd_ps(load(row, k), _mm256_loadu_ps(x + k), acc0);
-    float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; k < n; k++) sum += scalar(row, k) * x[k];
-    return sum;
-}
-
-/// Rows one after another, so that the weights stream through memory in order; tokens in fours, each
-/// weight vector loaded once for four tokens.
+/// Rows one after another, so that the weights stream through memory in order; tokens in pairs, each
+/// weight vector loaded once for two tokens.
 INLINE void float_dot(__m256 (*load)(const uint8_t *, int), float (*scalar)(const uint8_t *, int), const void *weights,
                       size_t row_bytes, int rows, int n, const float *x, size_t x_stride, int tokens, float *out,
                       size_t out_stride) {
     const uint8_t *base = (const uint8_t *)weights;
     for (int t = 0; t < tokens;) {
-        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
+        int tb = tokens - t >= 2 ? 2 : 1;
         const float *xt = x + (size_t)t * x_stride;
         float *ot = out + (size_t)t * out_stride;
         for (int r = 0; r < rows; r++) {
             const uint8_t *row = base + r * row_bytes;
-            if (tb == 4) float_tile(load, scalar, 4, row, n, xt, x_stride, ot + r, out_stride);
-            else if (tb == 2) float_tile(load, scalar, 2, row, n, xt, x_stride, ot + r, out_stride);
-            else ot[r] = float_row(load, scalar, row, n, xt);
+            if (tb == 2) float_tile(load, scalar, 2, row, n, xt, x_stride, ot + r, out_stride);
+            else float_tile(load, scalar, 1, row, n, xt, x_stride, ot + r, out_stride);
         }
         t += tb;
     }

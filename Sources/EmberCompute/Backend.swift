@@ -82,15 +82,16 @@ public protocol Backend: AnyObject, Sendable {
     /// when `adding` is given (the previous block's output joining the stream in the same pass),
     /// `output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) * weight`.
     func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor)
-    /// `outputs[i][r] = weights[i] * x[r]` for each weight: several matrices that read the same input
-    /// (Q/K/V, gate/up) run as one job over one quantized copy of the input. With `singleSteps`, the
-    /// rows are single-token steps of different sequences: each is computed exactly as it would be
-    /// alone, whatever else is in the batch (a backend may otherwise pick a faster path by row count,
-    /// with different rounding), so a sequence's output does not depend on what it is batched with.
-    func matmul(_ x: Tensor, rows: Int, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor])
-    /// The SwiGLU feed-forward input: `output[r] = silu(gate * x[r]) * (up * x[r])`, each output
-    /// element computed from its gate and up rows together, without storing either product.
-    func matmulSwiGLU(_ x: Tensor, rows: Int, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor)
+    /// `outputs[i][r] = weights[i] * x[r]` for each weight and each row r in `rows`: several matrices
+    /// that read the same input (Q/K/V, gate/up) run as one job over one quantized copy of the input.
+    /// A backend may pick its path by the number of rows, with different rounding; a batch whose
+    /// sequences must each compute as they would alone is multiplied a segment at a time: the rows of
+    /// one sequence's prompt chunk, or, with `singleSteps`, single-token steps of different sequences,
+    /// each computed exactly as it would be alone, whatever else is in the segment.
+    func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor])
+    /// The SwiGLU feed-forward input: `output[r] = silu(gate * x[r]) * (up * x[r])` for r in `rows`,
+    /// each output element computed from its gate and up rows together, without storing either product.
+    func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor)
     /// Causal attention of each sequence of the batch over its own cache, all in one job. For each
     /// sequence, its rows of `query` and `key` are rotated to their positions `start ..< start +
     /// rows.count` (in place), keys and values stored in its caches at those positions, then each query

@@ -39,21 +39,21 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func matmul(_ x: Tensor, rows: Int, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
+    public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         let label = matmulLabel(weights)
         Trace.span("matmul", level: .op, args: [
             "weights": .string(label.weights), "type": .string(label.types),
-            "shape": "\(rows)x\(x.rowLength) -> \(label.outputs)",
+            "shape": "\(rows.count)x\(x.rowLength) -> \(label.outputs)", "first_row": .int(rows.lowerBound),
         ]) {
             wrapped.matmul(x, rows: rows, singleSteps: singleSteps, weights: weights, into: outputs)
         }
     }
 
-    public func matmulSwiGLU(_ x: Tensor, rows: Int, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
+    public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         let label = matmulLabel([gate, up])
         Trace.span("matmul_swiglu", level: .op, args: [
             "weights": .string(label.weights), "type": .string(label.types),
-            "shape": "\(rows)x\(x.rowLength) -> \(gate.rowCount)",
+            "shape": "\(rows.count)x\(x.rowLength) -> \(gate.rowCount)", "first_row": .int(rows.lowerBound),
         ]) {
             wrapped.matmulSwiGLU(x, rows: rows, singleSteps: singleSteps, gate: gate, up: up, into: output)
         }

@@ -1,4 +1,4 @@
-// Generation of one sequence: the prompt goes through the model in batches of up to `maxBatchTokens`
+// Generation of one sequence: the prompt goes through the model in chunks of up to `promptChunkTokens`
 // (matrix x matrix), then one token per step until the sequence ends. Text is streamed to a callback
 // as it becomes safe to show.
 
@@ -97,7 +97,7 @@ public final class Generator {
 }
 
 extension LanguageModel {
-    /// Runs `tokens` into `cache` in batches of at most `maxBatchTokens` (reusing `batch`) and returns
+    /// Runs `tokens` into `cache` in chunks of at most `promptChunkTokens` (reusing `batch`) and returns
     /// the logits of the last token.
     func prefill<Tokens: Collection<Int32>>(_ tokens: Tokens, cache: KVCache,
                                             batch: inout ForwardBatch) throws(EngineError) -> UnsafeBufferPointer<Float> {
@@ -106,7 +106,7 @@ extension LanguageModel {
         }
         var start = tokens.startIndex
         while true {
-            let end = tokens.index(start, offsetBy: maxBatchTokens, limitedBy: tokens.endIndex) ?? tokens.endIndex
+            let end = tokens.index(start, offsetBy: promptChunkTokens, limitedBy: tokens.endIndex) ?? tokens.endIndex
             batch.removeAll()
             batch.append(tokens[start ..< end], cache: cache, wantsLogits: end == tokens.endIndex)
             let logits: UnsafeBufferPointer<Float>

@@ -1,9 +1,10 @@
 // Many sequences at once (continuous batching). Each step runs one forward pass over the next token of
-// every sequence that is generating, then one chunk of the prompt of a sequence that is starting; new
+// every sequence that is generating and one chunk of the prompt of a sequence that is starting; new
 // requests take a free KV cache slot between steps, and a cancelled or timed-out one gives its slot
-// back at the start of the next step. A sequence's output is the same as alone: decode rows are
-// computed as single steps whatever shares the pass (`singleSteps`), and a prompt is cut into the
-// same chunks as a lone prompt, each run by itself, so every row takes the kernel path it would alone.
+// back at the start of the next step. A sequence's output is the same as alone: the decode rows are
+// multiplied as single steps whatever shares the pass, and a prompt is cut into the same chunks as a
+// lone prompt, each multiplied as a segment of its own (`ForwardBatch.segments`), so every row takes
+// the kernel path it would alone.
 // The loop runs on a thread of its own: forward passes block, and must not hold up async callers.
 
 import EmberModel
@@ -187,32 +188,47 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// One forward pass over the generating sequences, then one prompt chunk.
+    /// One forward pass over the next token of every generating sequence and the next chunk of a
+    /// starting prompt (more passes only when more sequences generate than one pass takes).
     private func step() {
         let decoding = active.filter { $0.nextToken != nil }
-        if !decoding.isEmpty {
-            batch.removeAll()
-            for sequence in decoding { batch.append(CollectionOfOne(sequence.nextToken!), cache: sequence.cache!, wantsLogits: true) }
-            do {
-                let logits = try Trace.span("decode", args: ["sequences": .int(decoding.count)]) { () throws(ModelError) in try model.forward(batch) }
-                let width = model.vocabularySize
-                for (index, sequence) in decoding.enumerated() {
-                    accept(sequence, logits: UnsafeBufferPointer(rebasing: logits[index * width ..< (index + 1) * width]))
-                }
-            } catch {
-                for sequence in decoding { fail(sequence, .model(error)) }
-            }
-        }
-        guard let starting = active.first(where: { $0.isPrefilling }) else { return }
-        let chunk = starting.nextPromptChunk(limit: model.maxBatchTokens)
+        let starting = active.first { $0.isPrefilling }
+        let perPass = model.maxBatchTokens - model.promptChunkTokens
+        var first = 0
+        repeat {
+            let group = decoding[first ..< min(first + perPass, decoding.count)]
+            first += group.count
+            forward(group, chunkOf: first == decoding.count ? starting : nil)
+        } while first < decoding.count
+    }
+
+    /// One forward pass: a decode row per sequence of `group`, then (when given) a prompt chunk of
+    /// `starting`, cut as a lone prompt would be.
+    private func forward(_ group: ArraySlice<Sequence>, chunkOf starting: Sequence?) {
         batch.removeAll()
-        batch.append(chunk, cache: starting.cache!, wantsLogits: chunk.endIndex == starting.prompt.endIndex)
+        for sequence in group { batch.append(CollectionOfOne(sequence.nextToken!), cache: sequence.cache!, wantsLogits: true) }
+        let chunk = starting.map { $0.nextPromptChunk(limit: model.promptChunkTokens) }
+        if let starting, let chunk {
+            batch.append(chunk, cache: starting.cache!, wantsLogits: chunk.endIndex == starting.prompt.endIndex)
+        }
+        guard !batch.isEmpty else { return }
         do {
-            let logits = try Trace.span("prefill", args: ["tokens": .int(chunk.count)]) { () throws(ModelError) in try model.forward(batch) }
-            starting.prefilled = chunk.endIndex
-            if !starting.isPrefilling { accept(starting, logits: logits) }
+            let logits = try Trace.span("forward", args: ["decode": .int(group.count), "prompt_tokens": .int(chunk?.count ?? 0)]) {
+                () throws(ModelError) in try model.forward(batch)
+            }
+            let width = model.vocabularySize
+            for (index, sequence) in group.enumerated() {
+                accept(sequence, logits: UnsafeBufferPointer(rebasing: logits[index * width ..< (index + 1) * width]))
+            }
+            if let starting, let chunk {
+                starting.prefilled = chunk.endIndex
+                if !starting.isPrefilling {
+                    accept(starting, logits: UnsafeBufferPointer(rebasing: logits[group.count * width ..< (group.count + 1) * width]))
+                }
+            }
         } catch {
-            fail(starting, .model(error))
+            for sequence in group { fail(sequence, .model(error)) }
+            if let starting { fail(starting, .model(error)) }
         }
     }
 

@@ -10,7 +10,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     var vocabularySize: Int { get }
     /// Context length the model was trained for.
     var trainedContextLength: Int { get }
-    /// Most tokens one forward pass takes; longer prompts are fed in chunks.
+    /// Most tokens of one prompt a forward pass takes: longer prompts are fed in chunks of this size.
+    var promptChunkTokens: Int { get }
+    /// Most tokens one forward pass takes: a prompt chunk and the decode steps of other sequences.
     var maxBatchTokens: Int { get }
     var backend: Backend { get }
 
@@ -32,14 +34,14 @@ public enum ModelLoader {
 
     /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
     /// wrapped in a `TracingBackend`.
-    public static func load(_ file: GGUFFile, backend: Backend, maxBatchTokens: Int = 512) throws(ModelError) -> LanguageModel {
+    public static func load(_ file: GGUFFile, backend: Backend, promptChunkTokens: Int = 512) throws(ModelError) -> LanguageModel {
         let architecture: String
         do { architecture = try file.metadata.string("general.architecture") } catch { throw .metadata(error) }
         let backend = Trace.isOn(.op) ? TracingBackend(wrapping: backend) : backend
         return try Trace.span("load.weights", args: ["architecture": "\(architecture)", "tensors": .int(file.tensors.count)]) {
             () throws(ModelError) -> LanguageModel in
             switch architecture {
-            case "llama": return try Llama(file: file, backend: backend, maxBatchTokens: maxBatchTokens)
+            case "llama": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens)
             default: throw .unsupportedArchitecture(architecture)
             }
         }

@@ -21,6 +21,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     public let architecture: String
     public let parameters: LlamaHyperParameters
     public let backend: Backend
+    public let promptChunkTokens: Int
     public let maxBatchTokens: Int
     let tokenEmbedding: Tensor  // (vocab, embd)
     let blocks: [Block]
@@ -34,7 +35,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     public var vocabularySize: Int { parameters.vocabularySize }
     public var trainedContextLength: Int { parameters.contextLength }
 
-    public init(file: GGUFFile, backend: Backend, maxBatchTokens: Int) throws(ModelError) {
+    public init(file: GGUFFile, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
         let architecture = (try? file.metadata.string("general.architecture")) ?? "llama"
         let embeddingRows = file.tensorInfo(named: "token_embd.weight")?.rowCount ?? 0
         let p = try LlamaHyperParameters(metadata: file.metadata, architecture: architecture, vocabularyFallback: embeddingRows)
@@ -69,7 +70,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         self.architecture = architecture
         parameters = p
         self.backend = backend
-        self.maxBatchTokens = maxBatchTokens
+        self.promptChunkTokens = promptChunkTokens
+        maxBatchTokens = promptChunkTokens + Workspace.logitRowLimit
         workspace = Workspace(backend: backend, parameters: p, rows: maxBatchTokens)
     }
 
@@ -82,8 +84,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         let rows = batch.tokens.count
         guard rows <= maxBatchTokens else { throw .batchTooLarge(tokens: rows, limit: maxBatchTokens) }
         let w = workspace
-        guard batch.logitRowCount <= w.logitRowLimit else {
-            throw .tooManyLogitRows(requested: batch.logitRowCount, limit: w.logitRowLimit)
+        guard batch.logitRowCount <= Workspace.logitRowLimit else {
+            throw .tooManyLogitRows(requested: batch.logitRowCount, limit: Workspace.logitRowLimit)
         }
         for sequence in batch.sequences where sequence.cache.length + sequence.rows.count > sequence.cache.capacity {
             throw .contextFull(needed: sequence.cache.length + sequence.rows.count, capacity: sequence.cache.capacity)
@@ -112,7 +114,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             backend.rmsNorm(w.residual, adding: w.projected[0], weight: outputNorm, epsilon: epsilon, rows: rows, into: w.normed)
             backend.gatherRows(w.normed, rows: w.logitRows, into: w.lastNormed)
             // One row per sequence: each computed as if alone.
-            backend.matmul(w.lastNormed, rows: logitCount, singleSteps: true, weights: output, into: w.logits)
+            backend.matmul(w.lastNormed, rows: 0 ..< logitCount, singleSteps: true, weights: output, into: w.logits)
             return backend.hostFloats(w.logits[0], rows: logitCount)
         }
     }
@@ -121,10 +123,11 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     /// to the residual stream by the norm that next reads it (the first block's input is the embedding).
     private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rows: Int) {
         let w = workspace, shape = parameters.attentionShape, epsilon = parameters.rmsEpsilon
-        let singleSteps = batch.isSingleSteps
         backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
                         rows: rows, into: w.normed)
-        backend.matmul(w.normed, rows: rows, singleSteps: singleSteps, weights: block.attnQKV, into: w.qkv)
+        for segment in batch.segments {
+            backend.matmul(w.normed, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.attnQKV, into: w.qkv)
+        }
         w.attentionSequences.removeAll(keepingCapacity: true)
         for sequence in batch.sequences {
             w.attentionSequences.append(AttentionSequence(rows: sequence.rows, keyCache: sequence.cache.keys[layer],
@@ -132,11 +135,17 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         }
         backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], sequences: w.attentionSequences, rope: rope,
                           shape: shape, into: w.attention)
-        backend.matmul(w.attention, rows: rows, singleSteps: singleSteps, weights: block.attnOutput, into: w.projected)
+        for segment in batch.segments {
+            backend.matmul(w.attention, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.attnOutput,
+                           into: w.projected)
+        }
 
         backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-        backend.matmulSwiGLU(w.normed, rows: rows, singleSteps: singleSteps, gate: block.ffnGate, up: block.ffnUp, into: w.hidden)
-        backend.matmul(w.hidden, rows: rows, singleSteps: singleSteps, weights: block.ffnDown, into: w.projected)
+        for segment in batch.segments {
+            backend.matmulSwiGLU(w.normed, rows: segment.rows, singleSteps: segment.singleSteps, gate: block.ffnGate,
+                                 up: block.ffnUp, into: w.hidden)
+            backend.matmul(w.hidden, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.ffnDown, into: w.projected)
+        }
     }
 }
 
@@ -154,11 +163,11 @@ final class Workspace {
     /// Each sequence's part of the current layer's attention (storage kept from pass to pass).
     var attentionSequences: [AttentionSequence] = []
 
-    /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each).
-    let logitRowLimit: Int
+    /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each), and so most
+    /// decode steps that join a prompt chunk in one pass.
+    static let logitRowLimit = 64
 
     init(backend: Backend, parameters p: LlamaHyperParameters, rows: Int) {
-        logitRowLimit = min(rows, 64)
         func make(_ name: String, _ columns: Int) -> Tensor {
             backend.makeTensor(name: name, type: .f32, rows: rows, columns: columns)
         }
@@ -169,8 +178,8 @@ final class Workspace {
         attention = make("attention", qWidth)
         projected = [make("projected", p.embeddingLength)]
         hidden = make("hidden", p.feedForwardLength)
-        lastNormed = backend.makeTensor(name: "last_normed", type: .f32, rows: logitRowLimit, columns: p.embeddingLength)
-        logits = [backend.makeTensor(name: "logits", type: .f32, rows: logitRowLimit, columns: p.vocabularySize)]
+        lastNormed = backend.makeTensor(name: "last_normed", type: .f32, rows: Self.logitRowLimit, columns: p.embeddingLength)
+        logits = [backend.makeTensor(name: "logits", type: .f32, rows: Self.logitRowLimit, columns: p.vocabularySize)]
         logitRows = []
         logitRows.reserveCapacity(rows)
     }

@@ -67,7 +67,8 @@ private func checkMatmul(_ type: TensorType, fixture: QuantFixture, shape: Case,
         data.bytes.withUnsafeBytes { tensor.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         return tensor
     }
-    let maxTokens = tokenCounts.max()!
+    // Each call multiplies rows firstRow ..< firstRow + tokens, as for one segment of a batch.
+    let maxTokens = tokenCounts.max()! + 2
     let input = backend.makeTensor(name: "x", type: .f32, rows: maxTokens, columns: shape.width)
     let x = randomActivations(maxTokens * ((shape.width + 31) / 32 * 32), seed: UInt64(shape.width * 7 + shape.rows))
     for token in 0 ..< maxTokens {
@@ -76,11 +77,16 @@ private func checkMatmul(_ type: TensorType, fixture: QuantFixture, shape: Case,
     let outputs = weights.map { backend.makeTensor(name: "y", type: .f32, rows: maxTokens, columns: $0.rowCount) }
 
     for tokens in tokenCounts {
-        backend.matmul(input, rows: tokens, singleSteps: false, weights: weights, into: outputs)
+        let firstRow = tokens % 3
+        for output in outputs { output.floats(row: 0).update(repeating: .nan, count: maxTokens * output.rowLength) }
+        backend.matmul(input, rows: firstRow ..< firstRow + tokens, singleSteps: false, weights: weights, into: outputs)
         let usesGEMM = level != .portable && tokens >= 16
         let quantizedActivations = !type.usesFloatActivationsForTests && !usesGEMM
         for (values, output) in zip([first.values, second.values], outputs) {
-            for token in 0 ..< tokens {
+            let untouched = Array(0 ..< firstRow) + Array(firstRow + tokens ..< maxTokens)
+            #expect(untouched.allSatisfy { row in (0 ..< output.rowLength).allSatisfy { output.floats(row: row)[$0].isNaN } },
+                    "rows outside \(firstRow) ..< \(firstRow + tokens) written")
+            for token in firstRow ..< firstRow + tokens {
                 let activations = UnsafeBufferPointer(start: input.floats(row: token), count: shape.width)
                 for row in 0 ..< values.count {
                     var reference = 0.0, magnitude = 0.0, quantization = 0.0

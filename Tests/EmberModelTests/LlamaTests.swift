@@ -12,7 +12,7 @@ import Testing
         let path = try tiny.write()
         defer { try? FileManager.default.removeItem(atPath: path) }  // the mapping keeps it alive
         let file = try GGUFFile(path: path)
-        return (try ModelLoader.load(file, backend: CPUBackend(threadCount: threads), maxBatchTokens: maxBatch), file)
+        return (try ModelLoader.load(file, backend: CPUBackend(threadCount: threads), promptChunkTokens: maxBatch), file)
     }
 
     func expectClose(_ got: UnsafeBufferPointer<Float>, _ want: [Float], _ context: String) {
@@ -86,6 +86,29 @@ import Testing
         batch.removeAll()
         batch.append(tokens[8 ..< 10], cache: cache, wantsLogits: true)
         expectClose(try model.forward(batch), reference[9], "after 10 tokens")
+    }
+
+    @Test func decodeStepsAndAPromptChunkInOnePassGiveWhatEachGetsAlone() throws {
+        // Sequence A decodes while B's 18-token chunk (the GEMM's size) shares the pass: each row must
+        // take the path it takes alone, so the logits and the caches they leave are bit for bit the same.
+        let tiny = TinyLlama(seed: 6)
+        let (model, _) = try load(tiny, maxBatch: 20)
+        let chunk = (0 ..< 18).map { Int32(($0 * 11 + 4) % tiny.vocabulary) }
+        var batch = ForwardBatch()
+        func run(_ parts: [(tokens: [Int32], cache: KVCache)]) throws -> [[Float]] {
+            batch.removeAll()
+            for part in parts { batch.append(part.tokens, cache: part.cache, wantsLogits: true) }
+            let logits = try model.forward(batch)
+            return (0 ..< parts.count).map { Array(logits[$0 * tiny.vocabulary ..< ($0 + 1) * tiny.vocabulary]) }
+        }
+        let aloneA = model.makeCache(capacity: 40), aloneB = model.makeCache(capacity: 40)
+        let togetherA = model.makeCache(capacity: 40), togetherB = model.makeCache(capacity: 40)
+        _ = try run([(tokens, aloneA)])
+        _ = try run([(tokens, togetherA)])
+        let alone = [try run([([7], aloneA)])[0], try run([(chunk, aloneB)])[0]]
+        #expect(try run([([7], togetherA), (chunk, togetherB)]) == alone)
+        let next = [try run([([2], aloneA)])[0], try run([([9], aloneB)])[0]]
+        #expect(try run([([2], togetherA), ([9], togetherB)]) == next)
     }
 
     @Test func twoSequencesInOneBatch() throws {

@@ -28,6 +28,8 @@ extension CPUBackend {
         enum Path { case portable, dot, gemm }
         let path: Path
         let x: Tensor
+        /// The input's rows are `firstRow ..< firstRow + tokens` of `x` (and of the outputs).
+        let firstRow: Int
         let tokens: Int
         /// The input quantized to 16 bits (dot and portable paths, quantized weights).
         let quantized: Q16Buffer?
@@ -38,11 +40,11 @@ extension CPUBackend {
         let panels: UnsafeMutablePointer<Float>?
     }
 
-    public func matmul(_ x: Tensor, rows: Int, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
+    public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
         let quantized = weights.contains { !$0.type.usesFloatActivations }
-        pool.run(MatmulWork(backend: self, input: prepare(x, tokens: rows, singleSteps: singleSteps, quantized: quantized), weights: weights,
+        pool.run(MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, quantized: quantized), weights: weights,
                             outputs: outputs, totalRows: weights.reduce(0) { $0 + $1.rowCount }))
     }
 
@@ -61,20 +63,20 @@ extension CPUBackend {
                 let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
                 first += weight.rowCount
                 if lower < upper {
-                    backend.multiplyRows(input, weight, rows: lower ..< upper, into: output.floats(row: 0) + lower,
+                    backend.multiplyRows(input, weight, rows: lower ..< upper, into: output.floats(row: input.firstRow) + lower,
                                          stride: output.rowLength, thread: thread)
                 }
             }
         }
     }
 
-    public func matmulSwiGLU(_ x: Tensor, rows: Int, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
+    public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
-        let input = prepare(x, tokens: rows, singleSteps: singleSteps,
+        let input = prepare(x, rows: rows, singleSteps: singleSteps,
                             quantized: !gate.type.usesFloatActivations || !up.type.usesFloatActivations)
         pool.run(SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output,
-                            ups: swigluScratch.floats(pool.threadCount * rows * Self.panelRows)))
+                            ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
     }
 
     /// Each thread takes its share of the gate rows with the same up rows, a panel at a time: the up
@@ -91,7 +93,7 @@ extension CPUBackend {
             let chunk = ThreadPool.chunk(thread, of: backend.pool.threadCount, count: gate.rowCount)
             for start in stride(from: chunk.lowerBound, to: chunk.upperBound, by: panelRows) {
                 let part = start ..< min(start + panelRows, chunk.upperBound)
-                let gates = output.floats(row: 0) + start
+                let gates = output.floats(row: input.firstRow) + start
                 backend.multiplyRows(input, gate, rows: part, into: gates, stride: output.rowLength, thread: thread)
                 backend.multiplyRows(input, up, rows: part, into: scratch, stride: part.count, thread: thread)
                 for token in 0 ..< tokens {
@@ -101,36 +103,40 @@ extension CPUBackend {
         }
     }
 
-    private func checkShapes(_ x: Tensor, rows: Int, weight: Tensor, output: Tensor) {
-        precondition(weight.rowLength == x.rowLength && output.rowLength == weight.rowCount && output.rowCount >= rows,
+    private func checkShapes(_ x: Tensor, rows: Range<Int>, weight: Tensor, output: Tensor) {
+        precondition(weight.rowLength == x.rowLength && output.rowLength == weight.rowCount && rows.lowerBound >= 0
+                     && output.rowCount >= rows.upperBound && x.rowCount >= rows.upperBound,
                      "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(x.rowLength)")
     }
 
-    /// Quantizes (for `quantized` weights) or transposes the input, as the path for `tokens` tokens needs;
-    /// single steps always take the per-token path, on which each token's result is the same in any batch.
-    private func prepare(_ x: Tensor, tokens: Int, singleSteps: Bool, quantized quantizedWeights: Bool) -> PreparedInput {
+    /// Quantizes (for `quantized` weights) or transposes the input rows, as the path for their number
+    /// needs; single steps always take the per-token path, on which each token's result is the same in
+    /// any batch.
+    private func prepare(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, quantized quantizedWeights: Bool) -> PreparedInput {
+        let tokens = rows.count
         if level == .portable || tokens < Self.gemmThreshold || singleSteps {
-            return PreparedInput(path: level == .portable ? .portable : .dot, x: x, tokens: tokens,
-                                 quantized: quantizedWeights ? quantizeInput(x, rows: tokens) : nil,
+            return PreparedInput(path: level == .portable ? .portable : .dot, x: x, firstRow: rows.lowerBound, tokens: tokens,
+                                 quantized: quantizedWeights ? quantizeInput(x, rows: rows) : nil,
                                  transposed: nil, columns: 0, panels: nil)
         }
         let width = x.rowLength
         let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens (32 and 16)
         let transposed = transposedInput.floats(width * columns)
-        pool.parallelFor(width, TransposeWork(x: x, tokens: tokens, transposed: transposed, columns: columns))
-        return PreparedInput(path: .gemm, x: x, tokens: tokens, quantized: nil, transposed: transposed, columns: columns,
+        pool.parallelFor(width, TransposeWork(x: x, firstRow: rows.lowerBound, tokens: tokens, transposed: transposed, columns: columns))
+        return PreparedInput(path: .gemm, x: x, firstRow: rows.lowerBound, tokens: tokens, quantized: nil, transposed: transposed, columns: columns,
                              panels: weightPanels.floats(Self.panelRows * width * pool.threadCount))
     }
 
     /// Elements `range` of every token, transposed into `columns`-token rows.
     private struct TransposeWork: PoolRangeWork {
         let x: Tensor
+        let firstRow: Int
         let tokens: Int
         let transposed: UnsafeMutablePointer<Float>
         let columns: Int
 
         func run(_ range: Range<Int>) {
-            ek_transpose(x.floats(row: 0) + range.lowerBound, x.rowLength, Int32(tokens), Int32(range.count),
+            ek_transpose(x.floats(row: firstRow) + range.lowerBound, x.rowLength, Int32(tokens), Int32(range.count),
                          transposed + range.lowerBound * columns, columns)
         }
     }
@@ -153,7 +159,7 @@ extension CPUBackend {
                 dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
                     target, stride)
             } else {
-                kernels.floatDot!(source, weight.rowBytes, Int32(rows.count), Int32(width), input.x.floats(row: 0), width,
+                kernels.floatDot!(source, weight.rowBytes, Int32(rows.count), Int32(width), input.x.floats(row: input.firstRow), width,
                                   Int32(tokens), target, stride)
             }
         case .gemm:
@@ -168,23 +174,25 @@ extension CPUBackend {
         }
     }
 
-    private func quantizeInput(_ x: Tensor, rows: Int) -> Q16Buffer {
+    /// Rows `rows` of `x`, quantized into rows from 0 of the buffer for their width.
+    private func quantizeInput(_ x: Tensor, rows: Range<Int>) -> Q16Buffer {
         let width = x.rowLength
         var buffer = quantizedInputs[width]
-        if buffer == nil || buffer!.capacityRows < rows {
-            buffer = Q16Buffer(rowLength: width, capacityRows: max(rows, buffer?.capacityRows ?? 0),
+        if buffer == nil || buffer!.capacityRows < rows.count {
+            buffer = Q16Buffer(rowLength: width, capacityRows: max(rows.count, buffer?.capacityRows ?? 0),
                                split: level == .avx512 && width % 64 == 0)
             quantizedInputs[width] = buffer
         }
-        forEachRow(rows, width: 4 * width, QuantizeWork(x: x, target: buffer!))
+        forEachRow(rows.count, width: 4 * width, QuantizeWork(x: x, firstRow: rows.lowerBound, target: buffer!))
         return buffer!
     }
 
     private struct QuantizeWork: RowWork {
         let x: Tensor
+        let firstRow: Int
         let target: Q16Buffer
 
-        func run(row: Int) { target.quantize(row: row, from: x.floats(row: row)) }
+        func run(row: Int) { target.quantize(row: row, from: x.floats(row: firstRow + row)) }
     }
 
     private func multiplyPortable(_ weight: Tensor, rows: Range<Int>, input: PreparedInput,
@@ -235,7 +243,7 @@ extension CPUBackend {
         while tileStart < rows.upperBound {
             let tileEnd = min(tileStart + Self.rowsPerTile, rows.upperBound)
             for token in 0 ..< input.tokens {
-                let x = UnsafePointer(input.x.floats(row: token))
+                let x = UnsafePointer(input.x.floats(row: input.firstRow + token))
                 let out = target + token * stride - rows.lowerBound
                 for row in tileStart ..< tileEnd {
                     out[row] = Kernel.dot(base + row * rowBytes, x, count: width)
