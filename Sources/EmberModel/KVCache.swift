@@ -1,5 +1,5 @@
-// The key/value cache of one sequence: per layer, one row of keys and one of values per position, in
-// F16 (the default, as llama.cpp) or F32. `length` is how many positions hold data; a forward pass
+// The key/value cache of one sequence: per layer, keys and values for `capacity` positions of every KV
+// head, in F16 (the default, as llama.cpp) or F32, laid out as the backend's attention wants them. `length` is how many positions hold data; a forward pass
 // appends its tokens at `length`.
 
 import EmberCompute
@@ -12,9 +12,9 @@ public final class KVCache: @unchecked Sendable {
     public internal(set) var length = 0
     /// Element type of keys and values.
     public let type: CacheType
-    /// Per layer: (capacity, kv heads * head dim).
+    /// Per layer: capacity x (kv heads * head dim) elements.
     let keys: [Tensor]
-    /// Per layer: (capacity, kv heads * head dim).
+    /// Per layer: capacity x (kv heads * head dim) elements.
     let values: [Tensor]
 
     init(backend: Backend, layers: Int, capacity: Int, width: Int, type: CacheType) {

@@ -30,10 +30,11 @@ typedef void (*ek_quantized_dot)(const void *weights, size_t row_bytes, int rows
                                  float *out, size_t out_stride);
 
 /// The same for the AVX-512 split dot (avx512.c): the 16-bit quants as two signed-byte planes, q = 256 * hi + lo
-/// (|q| <= 32639), and per pair of blocks a 16-float vector of their scales, each on 8 lanes: per token n
-/// bytes of `hi`, n of `lo`, n / 4 floats of `pair_scales` and n / 32 `sums`. n is a multiple of 64.
+/// (|q| <= 32639), and per 4 values (one int32 lane of the products) their block's scale and their scaled
+/// sum d * (q0 + q1 + q2 + q3): per token n bytes of `hi`, n of `lo`, n / 4 floats of `pair_scales` and n / 4
+/// of `lane_sums`. n is a multiple of 64.
 typedef void (*ek_split_dot)(const void *weights, size_t row_bytes, int rows, int n, const int8_t *hi,
-                             const int8_t *lo, const float *pair_scales, const float *sums, int tokens, float *out,
+                             const int8_t *lo, const float *pair_scales, const float *lane_sums, int tokens, float *out,
                              size_t out_stride);
 
 /// The same for float weight types, with float activations x[t * x_stride + k].
@@ -76,7 +77,6 @@ EK_DECLARE_LEVEL(avx512)
 
 #define EK_DECLARE_SPLIT(type) \
     void ek_##type##_split_dot_avx512(const void *, size_t, int, int, const int8_t *, const int8_t *, const float *, const float *, int, float *, size_t);
-EK_DECLARE_SPLIT(q8_0)
 EK_DECLARE_SPLIT(q4_0)
 EK_DECLARE_SPLIT(q4_1)
 EK_DECLARE_SPLIT(q5_0)
