@@ -37,6 +37,7 @@ public final class Sampler {
     /// the penalties look at the last `penaltyWindow` of them.
     public func sample(_ logits: UnsafeBufferPointer<Float>, recent: [Int32]) -> Int32 {
         precondition(logits.count == vocabularySize, "logit row of \(logits.count), vocabulary of \(vocabularySize)")
+        if parameters.isGreedy && !parameters.hasPenalties { return Self.argmax(logits) }
         load(logits, recent: recent)
         if parameters.isGreedy {
             var best = 0
@@ -60,6 +61,16 @@ public final class Sampler {
         applyTemperature()
         let total = softmaxWeights()
         return kept.map { ($0.token, $0.logit / total) }
+    }
+
+    /// The index of the first largest logit, straight from the row (greedy without penalties copies nothing).
+    static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        var best = 0, bestLogit = logits[0]
+        for index in 1 ..< logits.count where logits[index] > bestLogit {
+            best = index
+            bestLogit = logits[index]
+        }
+        return Int32(best)
     }
 
     // MARK: - Chain stages
