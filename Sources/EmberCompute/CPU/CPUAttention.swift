@@ -238,7 +238,28 @@ struct AttentionSpan {
                 Self.onlineSoftmaxUpdate(scores + g * block, count: count, maximum: &maxima[g], sum: &sums[g],
                                          accumulated: accumulated + g * headDimension, headDimension: headDimension)
             }
-            for j in 0 ..< count {
+            // Values four positions at a time, so that each accumulator goes through memory once per
+            // four products rather than once per product (a store-to-load chain per position cost a
+            // sixth of the attention's time).
+            var j = 0
+            while j + 4 <= count {
+                let v = values + (blockStart + j) * rowBytes + kvOffset
+                for lane in stride(from: 0, to: headDimension, by: 8) {
+                    let v0 = Element.load8(v, lane), v1 = Element.load8(v + rowBytes, lane)
+                    let v2 = Element.load8(v + 2 * rowBytes, lane), v3 = Element.load8(v + 3 * rowBytes, lane)
+                    for g in 0 ..< groupSize {
+                        let target = UnsafeMutableRawPointer(accumulated + g * headDimension + lane), weights = scores + g * block + j
+                        var a = target.loadUnaligned(as: SIMD8<Float>.self)
+                        a.addProduct(weights[0], v0)
+                        a.addProduct(weights[1], v1)
+                        a.addProduct(weights[2], v2)
+                        a.addProduct(weights[3], v3)
+                        target.storeBytes(of: a, as: SIMD8<Float>.self)
+                    }
+                }
+                j += 4
+            }
+            while j < count {
                 let v = values + (blockStart + j) * rowBytes + kvOffset
                 for lane in stride(from: 0, to: headDimension, by: 8) {
                     let vector = Element.load8(v, lane)
@@ -249,6 +270,7 @@ struct AttentionSpan {
                         target.storeBytes(of: a, as: SIMD8<Float>.self)
                     }
                 }
+                j += 1
             }
         }
     }
