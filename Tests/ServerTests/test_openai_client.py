@@ -1,7 +1,7 @@
 """`ember serve` driven by the official `openai` Python client, as apps and agents use it.
 
 Starts two servers on free loopback ports with the default model: a main one (4 slots, an API key)
-and a small one (1 slot, a queue of 1, a 256-token context) for the busy and too-long cases. Checks
+and a small one (1 slot, a queue of 1, a 512-token context) for the busy and too-long cases. Checks
 chat and text completions, whole and streamed, 8 concurrent clients getting what they get alone, a
 client that disconnects mid-stream (its slot is free at once), and every kind of bad request.
 
@@ -50,7 +50,7 @@ class Server:
 def setUpModule():
     global main, small
     main = Server("--parallel", "4", "--api-key", KEY, "-c", "1024", "-t", "2")
-    small = Server("--parallel", "1", "--queue", "1", "-c", "256", "-t", "2")
+    small = Server("--parallel", "1", "--queue", "1", "-c", "512", "-t", "2")
 
 
 def tearDownModule():
@@ -167,8 +167,8 @@ class BadRequests(unittest.TestCase):
 
     def test_prompt_over_the_context_is_400_naming_the_limit(self):
         with self.assertRaises(openai.BadRequestError) as caught:
-            chat(small.client(), "word " * 400, max_tokens=4)
-        self.assertIn("256", str(caught.exception))
+            chat(small.client(), "word " * 600, max_tokens=4)
+        self.assertIn("512", str(caught.exception))
 
     def test_missing_or_wrong_key_is_401(self):
         with self.assertRaises(openai.AuthenticationError):
@@ -195,8 +195,10 @@ class BadRequests(unittest.TestCase):
 
     def test_full_queue_is_503_with_retry_after(self):
         # The small server has one slot and a queue of one: once both are taken, a request is refused.
+        # Each holds its place for 480 tokens (a few seconds), so the refusal does not race their end.
         client = small.client()
-        counting = lambda _: client.completions.create(model="smollm2", prompt="1, 2, 3, 4, 5,", max_tokens=150, temperature=0)
+        counting = lambda _: client.completions.create(model="smollm2", prompt="1, 2, 3, 4, 5,", max_tokens=480, temperature=0,
+                                                       extra_body={"ignore_eos": True})
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(counting, i) for i in range(2)]
             deadline = time.time() + 20
@@ -207,7 +209,7 @@ class BadRequests(unittest.TestCase):
         self.assertEqual(status, 503)
         self.assertIn("busy", error["message"])
         self.assertEqual(headers["Retry-After"], "1")
-        self.assertEqual([r.usage.completion_tokens for r in results], [150, 150])
+        self.assertEqual([r.usage.completion_tokens for r in results], [480, 480])
 
 
 if __name__ == "__main__":
