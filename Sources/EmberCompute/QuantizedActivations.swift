@@ -40,12 +40,14 @@ public final class Q16Buffer: @unchecked Sendable {
     public let scales: UnsafeMutablePointer<Float>
     public let sums: UnsafeMutablePointer<Float>
     /// The split planes (nil unless made with `split`): per row `rowLength` bytes hi and lo with
-    /// q = 256 * hi + lo, and per 4 values (an int32 lane of the split dot) their block's scale and
-    /// their scaled sum d * (q0 + q1 + q2 + q3), `rowLength / 4` floats each.
+    /// q = 256 * hi + lo, and per 4 values (an int32 lane of the split dot) their block's scale,
+    /// `rowLength / 4` floats; and the block sums of each group of four rows side by side (block b of
+    /// row r at (r / 4) * rowLength / 8 + 4 b + r % 4), so the split dot adds the offsets of four
+    /// tokens in one vector.
     public let high: UnsafeMutablePointer<Int8>?
     public let low: UnsafeMutablePointer<Int8>?
     public let pairScales: UnsafeMutablePointer<Float>?
-    public let laneSums: UnsafeMutablePointer<Float>?
+    public let groupedSums: UnsafeMutablePointer<Float>?
 
     /// Rows of `rowLength` values (whole blocks; for `split`, whole block pairs).
     public init(rowLength: Int, capacityRows: Int, split: Bool = false) {
@@ -58,7 +60,7 @@ public final class Q16Buffer: @unchecked Sendable {
         high = split ? .allocate(capacity: rowLength * capacityRows) : nil
         low = split ? .allocate(capacity: rowLength * capacityRows) : nil
         pairScales = split ? .allocate(capacity: rowLength / 4 * capacityRows) : nil
-        laneSums = split ? .allocate(capacity: rowLength / 4 * capacityRows) : nil
+        groupedSums = split ? .allocate(capacity: rowLength / 8 * ((capacityRows + 3) / 4 * 4)) : nil
     }
 
     deinit {
@@ -68,7 +70,7 @@ public final class Q16Buffer: @unchecked Sendable {
         high?.deallocate()
         low?.deallocate()
         pairScales?.deallocate()
-        laneSums?.deallocate()
+        groupedSums?.deallocate()
     }
 
     @inlinable
@@ -83,20 +85,20 @@ public final class Q16Buffer: @unchecked Sendable {
         let blocks = rowLength / 32
         quantizeQ16(source, count: rowLength,
                     quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
-        if let high, let low, let pairScales, let laneSums {
+        if let high, let low, let pairScales, let groupedSums {
             splitQ16(quants + index * rowLength, scales: scales + index * blocks, count: rowLength,
-                     high: high + index * rowLength, low: low + index * rowLength,
-                     pairScales: pairScales + index * rowLength / 4, laneSums: laneSums + index * rowLength / 4)
+                     high: high + index * rowLength, low: low + index * rowLength, pairScales: pairScales + index * rowLength / 4)
+            let group = groupedSums + index / 4 * rowLength / 8 + index % 4
+            for block in 0 ..< blocks { group[4 * block] = sums[index * blocks + block] }
         }
     }
 }
 
 /// Splits `count` quants (a multiple of 64) into signed bytes, q = 256 * hi + lo with lo in
-/// [-128, 127], and gives every 4 values their block's scale and their scaled sum.
+/// [-128, 127], and gives every 4 values their block's scale.
 @inlinable
 public func splitQ16(_ quants: UnsafePointer<Int16>, scales: UnsafePointer<Float>, count: Int,
-                     high: UnsafeMutablePointer<Int8>, low: UnsafeMutablePointer<Int8>,
-                     pairScales: UnsafeMutablePointer<Float>, laneSums: UnsafeMutablePointer<Float>) {
+                     high: UnsafeMutablePointer<Int8>, low: UnsafeMutablePointer<Int8>, pairScales: UnsafeMutablePointer<Float>) {
     for start in stride(from: 0, to: count, by: 16) {
         let q = UnsafeRawPointer(quants + start).loadUnaligned(as: SIMD16<Int16>.self)
         var h = SIMD16<Int8>(), l = SIMD16<Int8>()
@@ -107,12 +109,7 @@ public func splitQ16(_ quants: UnsafePointer<Int16>, scales: UnsafePointer<Float
         }
         UnsafeMutableRawPointer(high + start).storeBytes(of: h, as: SIMD16<Int8>.self)
         UnsafeMutableRawPointer(low + start).storeBytes(of: l, as: SIMD16<Int8>.self)
-        let d = scales[start / 32]
-        for group in 0 ..< 4 {
-            let sum = Int32(q[4 * group]) + Int32(q[4 * group + 1]) + Int32(q[4 * group + 2]) + Int32(q[4 * group + 3])
-            pairScales[start / 4 + group] = d
-            laneSums[start / 4 + group] = d * Float(sum)
-        }
+        (pairScales + start / 4).update(repeating: scales[start / 32], count: 4)
     }
 }
 

@@ -153,7 +153,7 @@ extension CPUBackend {
         case .dot:
             let kernels = native[weight.type]!
             if let dot = kernels.splitDot, let a = input.quantized, let high = a.high {
-                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), high, a.low, a.pairScales, a.laneSums, Int32(tokens),
+                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), high, a.low, a.pairScales, a.groupedSums, Int32(tokens),
                     target, stride)
             } else if let dot = kernels.quantizedDot, let a = input.quantized {
                 dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
