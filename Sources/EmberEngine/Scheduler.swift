@@ -193,7 +193,9 @@ public final class Scheduler: @unchecked Sendable {
     private func step() {
         let decoding = active.filter { $0.nextToken != nil }
         let starting = active.first { $0.isPrefilling }
-        let perPass = model.maxBatchTokens - model.promptChunkTokens
+        // A pass holds a prompt chunk and this many decode rows; each row, and the chunk's last, may want
+        // logits, of which a pass returns at most `maxBatchTokens - promptChunkTokens`.
+        let perPass = model.maxBatchTokens - model.promptChunkTokens - 1
         var first = 0
         repeat {
             let group = decoding[first ..< min(first + perPass, decoding.count)]

@@ -85,6 +85,31 @@ import Testing
         #expect(scheduler.snapshot.active == 0)
     }
 
+    @Test func moreSequencesThanOnePassHoldsAllGetWhatTheyGetAlone() async throws {
+        // 70 slots, prompts joining one per step and each generating 72 tokens, so that 64 and more
+        // decode at once: a step's decode rows go over two forward passes (a pass holds 63 and a prompt
+        // chunk, whose logits make 64), and every request still gets the text it gets alone.
+        let (model, tokenizer) = try Self.shared.get()
+        let count = 70, tokens = 72
+        let prompts = (0 ..< count).map { Self.prompts[$0 % Self.prompts.count] }
+        var parameters = Self.parameters(0, tokens: tokens)
+        parameters.ignoresEndOfGeneration = true  // every request decodes all its tokens
+        var alone: [String] = []
+        for index in 0 ..< Self.prompts.count {
+            let generator = Generator(model: model, tokenizer: tokenizer, contextLength: 128)
+            var text = ""
+            _ = try generator.generate(prompt: tokenizer.encode(Self.prompts[index]), parameters: parameters) { text += $0 }
+            alone.append(text)
+        }
+        let scheduler = Scheduler(model: model, tokenizer: tokenizer, configuration: .init(parallel: count, contextLength: 128, queueLimit: count))
+        defer { scheduler.shutdown() }
+        let handles = try prompts.map { try scheduler.submit(prompt: tokenizer.encode($0), parameters: parameters) }
+        for (index, handle) in handles.enumerated() {
+            let result = await Self.collect(handle)
+            #expect(result.error == nil && result.text == alone[index % Self.prompts.count], "request \(index)")
+        }
+    }
+
     @Test func realModelCancelledRequestFreesItsSlotAtOnce() async throws {
         let (model, tokenizer) = try Self.shared.get()
         let scheduler = Scheduler(model: model, tokenizer: tokenizer, configuration: .init(parallel: 1, contextLength: 512))
