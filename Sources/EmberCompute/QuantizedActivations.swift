@@ -10,8 +10,8 @@
 // same gap (BENCHMARKS.md, "Activation precision"). 16-bit quants are 256 times finer: the logits
 // stay within a cosine of 0.999999 of the exact result, for at most ~10% of decode speed (the integer
 // core is vpmaddwd either way in Swift).
-// Stored as parallel arrays (quants, scales, sums; with `split` the hi and lo bytes and each block pair's
-// scales spread over 16 lanes), which keeps each kernel's loads simple.
+// Stored as parallel arrays (quants, scales, sums; for a split buffer also the split planes below),
+// which keeps each kernel's loads simple.
 
 /// A view of one quantized activation row: `count` int16 quants, and one scale and one scaled sum per
 /// block of 32.
@@ -79,16 +79,17 @@ public final class Q16Buffer: @unchecked Sendable {
         return Q16Row(quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
     }
 
-    /// Quantizes row `index` from `source` (`rowLength` floats), and splits it when the buffer is split.
+    /// Quantizes row `index` from `source` (`rowLength` floats), and with `split` fills its split planes
+    /// (the buffer must have them).
     @inlinable
-    public func quantize(row index: Int, from source: UnsafePointer<Float>) {
+    public func quantize(row index: Int, from source: UnsafePointer<Float>, split: Bool = false) {
         let blocks = rowLength / 32
         quantizeQ16(source, count: rowLength,
                     quants: quants + index * rowLength, scales: scales + index * blocks, sums: sums + index * blocks)
-        if let high, let low, let pairScales, let groupedSums {
+        if split {
             splitQ16(quants + index * rowLength, scales: scales + index * blocks, count: rowLength,
-                     high: high + index * rowLength, low: low + index * rowLength, pairScales: pairScales + index * rowLength / 4)
-            let group = groupedSums + index / 4 * rowLength / 8 + index % 4
+                     high: high! + index * rowLength, low: low! + index * rowLength, pairScales: pairScales! + index * rowLength / 4)
+            let group = groupedSums! + index / 4 * rowLength / 8 + index % 4
             for block in 0 ..< blocks { group[4 * block] = sums[index * blocks + block] }
         }
     }

@@ -1,9 +1,9 @@
 // The measurements behind `ember bench`, modelled on llama-bench: prompt processing (`ppN`: N random
 // tokens through the model as one batch), generation (`tgN`: N single-token steps from an empty
 // context; `tgN x S`: N steps of S sequences at once, each step one forward pass over a token of
-// every sequence, as the server's scheduler runs them, reported as the aggregate) and time to first token (a prompt, then the first greedy token). Each is run once to warm
-// up, then `repetitions` times; the forward passes (and for ttft the first sample) are timed, as
-// llama-bench does.
+// every sequence, as the server's scheduler runs them, reported as the aggregate) and time to first
+// token (a prompt, then the first greedy token). Each is run once to warm up, then `repetitions`
+// times; the forward passes (and for ttft the first sample) are timed, as llama-bench does.
 
 import EmberModel
 import EmberTrace

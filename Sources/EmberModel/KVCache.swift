@@ -1,6 +1,6 @@
 // The key/value cache of one sequence: per layer, keys and values for `capacity` positions of every KV
-// head, in F16 (the default, as llama.cpp) or F32, laid out as the backend's attention wants them. `length` is how many positions hold data; a forward pass
-// appends its tokens at `length`.
+// head, in F16 (the default, as llama.cpp) or F32, laid out as the backend's attention wants them.
+// `length` is how many positions hold data; a forward pass appends its tokens at `length`.
 
 import EmberCompute
 import EmberFormats

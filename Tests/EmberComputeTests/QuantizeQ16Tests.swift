@@ -69,7 +69,7 @@ private func quantize(_ x: [Float]) -> (quants: [Int16], scales: [Float], sums: 
     x[40] = -40
     x += [Float](repeating: 0, count: 32)
     let buffer = Q16Buffer(rowLength: x.count, capacityRows: 2, split: true)
-    buffer.quantize(row: 1, from: x)
+    buffer.quantize(row: 1, from: x, split: true)
     withExtendedLifetime(buffer) {
         let row = buffer.row(1)
         let offset = x.count

@@ -31,8 +31,10 @@ extension CPUBackend {
         /// The input's rows are `firstRow ..< firstRow + tokens` of `x` (and of the outputs).
         let firstRow: Int
         let tokens: Int
-        /// The input quantized to 16 bits (dot and portable paths, quantized weights).
+        /// The input quantized to 16 bits (dot and portable paths, quantized weights), with its split
+        /// planes filled when a weight of the call takes the split dot.
         let quantized: Q16Buffer?
+        let split: Bool
         /// The input transposed, `columns` tokens (zero-padded) per row of `x.rowLength` (GEMM path).
         let transposed: UnsafeMutablePointer<Float>?
         let columns: Int
@@ -43,8 +45,7 @@ extension CPUBackend {
     public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
-        let quantized = weights.contains { !$0.type.usesFloatActivations }
-        pool.run(MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, quantized: quantized), weights: weights,
+        pool.run(MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, weights: weights), weights: weights,
                             outputs: outputs, totalRows: weights.reduce(0) { $0 + $1.rowCount }))
     }
 
@@ -73,8 +74,7 @@ extension CPUBackend {
     public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
-        let input = prepare(x, rows: rows, singleSteps: singleSteps,
-                            quantized: !gate.type.usesFloatActivations || !up.type.usesFloatActivations)
+        let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up])
         pool.run(SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output,
                             ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
     }
@@ -109,21 +109,24 @@ extension CPUBackend {
                      "matmul shapes: \(weight.name) is \(weight.rowCount)x\(weight.rowLength), input width \(x.rowLength)")
     }
 
-    /// Quantizes (for `quantized` weights) or transposes the input rows, as the path for their number
-    /// needs; single steps always take the per-token path, on which each token's result is the same in
-    /// any batch.
-    private func prepare(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, quantized quantizedWeights: Bool) -> PreparedInput {
+    /// Quantizes (for quantized weights; split too when one takes the split dot) or transposes the
+    /// input rows, as the path for their number needs; single steps always take the per-token path, on
+    /// which each token's result is the same in any batch.
+    private func prepare(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor]) -> PreparedInput {
         let tokens = rows.count
         if level == .portable || tokens < Self.gemmThreshold || singleSteps {
+            let quantized = weights.contains { !$0.type.usesFloatActivations }
+            let split = level == .avx512 && x.rowLength % 64 == 0 && weights.contains { native[$0.type]?.splitDot != nil }
             return PreparedInput(path: level == .portable ? .portable : .dot, x: x, firstRow: rows.lowerBound, tokens: tokens,
-                                 quantized: quantizedWeights ? quantizeInput(x, rows: rows) : nil,
+                                 quantized: quantized ? quantizeInput(x, rows: rows, split: split) : nil, split: split,
                                  transposed: nil, columns: 0, panels: nil)
         }
         let width = x.rowLength
         let columns = (tokens + 31) / 32 * 32  // a multiple of every level's GEMM tile tokens (32 and 16)
         let transposed = transposedInput.floats(width * columns)
         pool.parallelFor(width, TransposeWork(x: x, firstRow: rows.lowerBound, tokens: tokens, transposed: transposed, columns: columns))
-        return PreparedInput(path: .gemm, x: x, firstRow: rows.lowerBound, tokens: tokens, quantized: nil, transposed: transposed, columns: columns,
+        return PreparedInput(path: .gemm, x: x, firstRow: rows.lowerBound, tokens: tokens, quantized: nil, split: false,
+                             transposed: transposed, columns: columns,
                              panels: weightPanels.floats(Self.panelRows * width * pool.threadCount))
     }
 
@@ -152,8 +155,8 @@ extension CPUBackend {
             multiplyPortable(weight, rows: rows, input: input, into: target, stride: stride)
         case .dot:
             let kernels = native[weight.type]!
-            if let dot = kernels.splitDot, let a = input.quantized, let high = a.high {
-                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), high, a.low, a.pairScales, a.groupedSums, Int32(tokens),
+            if let dot = kernels.splitDot, input.split, let a = input.quantized {
+                dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.high, a.low, a.pairScales, a.groupedSums, Int32(tokens),
                     target, stride)
             } else if let dot = kernels.quantizedDot, let a = input.quantized {
                 dot(source, weight.rowBytes, Int32(rows.count), Int32(width), a.quants, a.scales, a.sums, Int32(tokens),
@@ -174,8 +177,8 @@ extension CPUBackend {
         }
     }
 
-    /// Rows `rows` of `x`, quantized into rows from 0 of the buffer for their width.
-    private func quantizeInput(_ x: Tensor, rows: Range<Int>) -> Q16Buffer {
+    /// Rows `rows` of `x`, quantized (and with `split`, split) into rows from 0 of the buffer for their width.
+    private func quantizeInput(_ x: Tensor, rows: Range<Int>, split: Bool) -> Q16Buffer {
         let width = x.rowLength
         var buffer = quantizedInputs[width]
         if buffer == nil || buffer!.capacityRows < rows.count {
@@ -183,16 +186,17 @@ extension CPUBackend {
                                split: level == .avx512 && width % 64 == 0)
             quantizedInputs[width] = buffer
         }
-        forEachRow(rows.count, width: 4 * width, QuantizeWork(x: x, firstRow: rows.lowerBound, target: buffer!))
+        forEachRow(rows.count, width: 4 * width, QuantizeWork(x: x, firstRow: rows.lowerBound, split: split, target: buffer!))
         return buffer!
     }
 
     private struct QuantizeWork: RowWork {
         let x: Tensor
         let firstRow: Int
+        let split: Bool
         let target: Q16Buffer
 
-        func run(row: Int) { target.quantize(row: row, from: x.floats(row: firstRow + row)) }
+        func run(row: Int) { target.quantize(row: row, from: x.floats(row: firstRow + row), split: split) }
     }
 
     private func multiplyPortable(_ weight: Tensor, rows: Range<Int>, input: PreparedInput,
