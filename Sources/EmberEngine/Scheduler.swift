@@ -108,11 +108,12 @@ public final class Scheduler: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw .shuttingDown }
-        guard waiting.count < configuration.queueLimit else { throw .queueFull(limit: configuration.queueLimit) }
+        // Requests the loop has not yet moved into a free slot are not waiting for one.
+        guard waiting.count < configuration.queueLimit + freeSlots.count else { throw .queueFull(limit: configuration.queueLimit) }
         let sequence = Sequence(prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
                                 vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag)
         waiting.append(sequence)
-        snapshotValue.waiting = waiting.count
+        snapshotValue.waiting = max(waiting.count - freeSlots.count, 0)
         // A consumer that goes away (a client that disconnected) cancels the request.
         continuation.onTermination = { [weak self] _ in
             flag.cancel()

@@ -204,6 +204,7 @@ class BadRequests(unittest.TestCase):
             deadline = time.time() + 20
             while (small.metric("ember_queue_depth") < 1 or small.metric("ember_active_sequences") < 1) and time.time() < deadline:
                 time.sleep(0.01)
+            self.assertEqual((small.metric("ember_queue_depth"), small.metric("ember_active_sequences")), (1, 1))
             status, error, headers = self.post(small, json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
             results = [future.result() for future in futures]
         self.assertEqual(status, 503)
