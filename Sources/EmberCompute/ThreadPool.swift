@@ -23,6 +23,10 @@ public final class ThreadPool: @unchecked Sendable {
     /// Workers still running the current job.
     private let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// Each thread's share of the units of a `runUnits` job, `next ..< end` packed into one word
+    /// (`UnitShare`), a cache line apart so that the owners do not contend.
+    private let shares: UnsafeMutablePointer<Atomic<UInt64>>
+    private static let shareStride = 16
     /// The current job: the caller's work value and its type.
     private var job: UnsafeRawPointer?
     private var jobType: (any PoolWork.Type)?
@@ -42,6 +46,9 @@ public final class ThreadPool: @unchecked Sendable {
         self.threadCount = max(1, threadCount)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
+        shares = UnsafeMutableRawPointer.allocate(byteCount: 8 * Self.shareStride * self.threadCount, alignment: 128)
+            .bindMemory(to: Atomic<UInt64>.self, capacity: Self.shareStride * self.threadCount)
+        for thread in 0 ..< self.threadCount { (shares + Self.shareStride * thread).initialize(to: Atomic(0)) }
         for index in 1 ..< self.threadCount {
             let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
             var thread = pthread_t()
@@ -66,6 +73,8 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_destroy(mutex)
         wake.deallocate()
         mutex.deallocate()
+        for thread in 0 ..< threadCount { share(thread).deinitialize(count: 1) }
+        UnsafeMutableRawPointer(shares).deallocate()
     }
 
     /// The number of physical cores this process may run on, a good default for compute-bound kernels
@@ -98,6 +107,47 @@ public final class ThreadPool: @unchecked Sendable {
             job = nil
             jobType = nil
         }
+    }
+
+    /// Runs `work.run(unit:thread:)` for every unit of `0 ..< units`. Each thread starts with its own
+    /// contiguous share and goes through it in order (the weights of a matmul stream through memory as
+    /// they lie); a thread done with its share takes units from the end of another's. So a thread that was
+    /// descheduled (the cores are shared with the server and its clients) or runs slower leaves its work
+    /// to the others instead of holding the job up, and equal threads still end within a unit.
+    public func runUnits<Work: PoolUnitWork>(_ units: Int, _ work: Work) {
+        precondition(units < 1 << 32, "runUnits takes fewer than 2^32 units")
+        for thread in 0 ..< threadCount {
+            let share = Self.chunk(thread, of: threadCount, count: units)
+            self.share(thread).pointee.store(UnitShare(next: share.lowerBound, end: share.upperBound).word, ordering: .relaxed)
+        }
+        run(StealingWork(pool: self, work: work))
+    }
+
+    private func share(_ thread: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { shares + Self.shareStride * thread }
+
+    /// The next unit of thread `thread`: the first of its own share, else the last of another's.
+    fileprivate func claimUnit(thread: Int) -> Int? {
+        for offset in 0 ..< threadCount {
+            let owner = share((thread + offset) % threadCount)
+            var current = owner.pointee.load(ordering: .relaxed)
+            while true {
+                var bounds = UnitShare(word: current)
+                guard bounds.next < bounds.end else { break }
+                let unit: Int
+                if offset == 0 {
+                    unit = bounds.next
+                    bounds.next += 1
+                } else {
+                    bounds.end -= 1
+                    unit = bounds.end
+                }
+                let (exchanged, original) = owner.pointee.compareExchange(expected: current, desired: bounds.word,
+                                                                          ordering: .relaxed)
+                if exchanged { return unit }
+                current = original
+            }
+        }
+        return nil
     }
 
     /// Splits `0 ..< count` into one contiguous chunk per thread and runs `work.run(range)` on each.
@@ -176,5 +226,37 @@ private struct ChunkedWork<Work: PoolRangeWork>: PoolWork {
         guard thread < threads else { return }
         let range = ThreadPool.chunk(thread, of: threads, count: count)
         if !range.isEmpty { work.run(range) }
+    }
+}
+
+/// A job of units that the pool's threads claim (`ThreadPool.runUnits`).
+public protocol PoolUnitWork {
+    /// Unit `unit`, on thread `thread` (0 is the caller's).
+    func run(unit: Int, thread: Int)
+}
+
+/// A thread's units `next ..< end`, as one atomic word.
+private struct UnitShare {
+    var next: Int
+    var end: Int
+
+    init(next: Int, end: Int) {
+        self.next = next
+        self.end = end
+    }
+
+    init(word: UInt64) {
+        self.init(next: Int(word >> 32), end: Int(word & 0xFFFF_FFFF))
+    }
+
+    var word: UInt64 { UInt64(next) << 32 | UInt64(end) }
+}
+
+private struct StealingWork<Work: PoolUnitWork>: PoolWork {
+    let pool: ThreadPool
+    let work: Work
+
+    func run(thread: Int) {
+        while let unit = pool.claimUnit(thread: thread) { work.run(unit: unit, thread: thread) }
     }
 }

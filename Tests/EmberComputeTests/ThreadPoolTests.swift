@@ -1,7 +1,9 @@
 // The persistent pool: every index runs exactly once per job, chunks tile the range, results written
-// by workers are visible to the caller, and many back-to-back jobs neither lose nor repeat work.
+// by workers are visible to the caller, many back-to-back jobs neither lose nor repeat work, and the
+// units of a stalled thread are taken over by the others.
 
 import EmberCompute
+import Glibc
 import Testing
 
 /// Adds one to its thread's count.
@@ -15,6 +17,19 @@ private struct CountPerIndex: PoolRangeWork {
     let hits: UnsafeMutableBufferPointer<Int>
     func run(_ range: Range<Int>) {
         for index in range { hits[index] += 1 }
+    }
+}
+
+/// Counts each unit and which thread ran it; thread `stalling` sleeps in its first unit.
+private struct CountPerUnit: PoolUnitWork {
+    let hits: UnsafeMutableBufferPointer<Int>
+    let runsPerThread: UnsafeMutableBufferPointer<Int>
+    var stalling = -1
+
+    func run(unit: Int, thread: Int) {
+        if thread == stalling && runsPerThread[thread] == 0 { usleep(200_000) }
+        hits[unit] += 1
+        runsPerThread[thread] += 1
     }
 }
 
@@ -37,6 +52,31 @@ private struct CountPerIndex: PoolRangeWork {
         hits.initialize(repeating: 0)
         pool.parallelFor(count, CountPerIndex(hits: hits))
         #expect(hits.prefix(count).allSatisfy { $0 == 1 })
+    }
+
+    @Test(arguments: [1, 2, 3, 8], [0, 1, 5, 1000])
+    func everyUnitRunsOnceAJob(threads: Int, units: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(units, 1))
+        let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
+        defer { hits.deallocate(); runs.deallocate() }
+        hits.initialize(repeating: 0)
+        runs.initialize(repeating: 0)
+        for _ in 0 ..< 100 { pool.runUnits(units, CountPerUnit(hits: hits, runsPerThread: runs)) }
+        #expect(hits.prefix(units).allSatisfy { $0 == 100 })
+    }
+
+    @Test func theOthersTakeOverAStalledThreadsUnits() {
+        let pool = ThreadPool(threadCount: 2)
+        let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: 100)
+        let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
+        defer { hits.deallocate(); runs.deallocate() }
+        hits.initialize(repeating: 0)
+        runs.initialize(repeating: 0)
+        // The worker owns units 50 ..< 100 and sleeps in the first it takes: the caller runs the rest.
+        pool.runUnits(100, CountPerUnit(hits: hits, runsPerThread: runs, stalling: 1))
+        #expect(hits.allSatisfy { $0 == 1 })
+        #expect(runs[1] <= 1 && runs[0] + runs[1] == 100)
     }
 
     @Test func chunksAreContiguousAndBalanced() {

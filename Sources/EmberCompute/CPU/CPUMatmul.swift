@@ -1,5 +1,5 @@
 // Matrix multiplication on the CPU: `output[t][r] = dot(weight row r, input row t)`. Several weights
-// that read the same input (Q/K/V) run as one job, their rows split evenly across the threads; the
+// that read the same input (Q/K/V) run as one job, the threads claiming units of their rows; the
 // SwiGLU feed-forward computes each gate row with its up row on one thread and combines them at once.
 // Three paths:
 //  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits (and, for
@@ -45,23 +45,33 @@ extension CPUBackend {
     public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
-        pool.run(MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, weights: weights), weights: weights,
-                            outputs: outputs, totalRows: weights.reduce(0) { $0 + $1.rowCount }))
+        let totalRows = weights.reduce(0) { $0 + $1.rowCount }, unitRows = unitRows(totalRows)
+        pool.runUnits((totalRows + unitRows - 1) / unitRows,
+                      MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, weights: weights),
+                                 weights: weights, outputs: outputs, totalRows: totalRows, unitRows: unitRows))
     }
 
-    /// Each thread multiplies its share of the rows of all the weights together.
-    private struct MatmulWork: PoolWork {
+    /// Rows per unit of a matmul job (`ThreadPool.runUnits`) of `rows` rows: about sixteen units per
+    /// thread, whole panels each; the claims cost about 1% and the threads end within a unit.
+    private func unitRows(_ rows: Int) -> Int {
+        let share = (rows + 16 * pool.threadCount - 1) / (16 * pool.threadCount)
+        return (share + Self.panelRows - 1) / Self.panelRows * Self.panelRows
+    }
+
+    /// A unit of the rows of all the weights together.
+    private struct MatmulWork: PoolUnitWork {
         let backend: CPUBackend
         let input: PreparedInput
         let weights: [Tensor]
         let outputs: [Tensor]
         let totalRows: Int
+        let unitRows: Int
 
-        func run(thread: Int) {
-            let chunk = ThreadPool.chunk(thread, of: backend.pool.threadCount, count: totalRows)
+        func run(unit: Int, thread: Int) {
+            let unitStart = unit * unitRows, unitEnd = min(unitStart + unitRows, totalRows)
             var first = 0
             for (weight, output) in zip(weights, outputs) {
-                let lower = max(chunk.lowerBound - first, 0), upper = min(chunk.upperBound - first, weight.rowCount)
+                let lower = max(unitStart - first, 0), upper = min(unitEnd - first, weight.rowCount)
                 first += weight.rowCount
                 if lower < upper {
                     backend.multiplyRows(input, weight, rows: lower ..< upper, into: output.floats(row: input.firstRow) + lower,
@@ -74,25 +84,27 @@ extension CPUBackend {
     public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
-        let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up])
-        pool.run(SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output,
-                            ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
+        let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up]), unitRows = unitRows(gate.rowCount)
+        pool.runUnits((gate.rowCount + unitRows - 1) / unitRows,
+                      SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output, unitRows: unitRows,
+                                 ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
     }
 
-    /// Each thread takes its share of the gate rows with the same up rows, a panel at a time: the up
-    /// products wait in the thread's scratch while the gate products are turned into the output.
-    private struct SwiGLUWork: PoolWork {
+    /// A unit of the gate rows with the same up rows, a panel at a time: the up products wait in the
+    /// thread's scratch while the gate products are turned into the output.
+    private struct SwiGLUWork: PoolUnitWork {
         let backend: CPUBackend
         let input: PreparedInput
         let gate: Tensor, up: Tensor, output: Tensor
+        let unitRows: Int
         let ups: UnsafeMutablePointer<Float>
 
-        func run(thread: Int) {
+        func run(unit: Int, thread: Int) {
             let tokens = input.tokens, panelRows = CPUBackend.panelRows
             let scratch = ups + thread * tokens * panelRows
-            let chunk = ThreadPool.chunk(thread, of: backend.pool.threadCount, count: gate.rowCount)
-            for start in stride(from: chunk.lowerBound, to: chunk.upperBound, by: panelRows) {
-                let part = start ..< min(start + panelRows, chunk.upperBound)
+            let unitEnd = min((unit + 1) * unitRows, gate.rowCount)
+            for start in stride(from: unit * unitRows, to: unitEnd, by: panelRows) {
+                let part = start ..< min(start + panelRows, unitEnd)
                 let gates = output.floats(row: input.firstRow) + start
                 backend.multiplyRows(input, gate, rows: part, into: gates, stride: output.rowLength, thread: thread)
                 backend.multiplyRows(input, up, rows: part, into: scratch, stride: part.count, thread: thread)
