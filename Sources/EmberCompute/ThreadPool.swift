@@ -1,7 +1,9 @@
 // One persistent pool of worker threads for all CPU kernels. A job is handed to every thread at once
 // (the caller's thread takes part as thread 0) and the caller returns when all are done. Workers spin
 // briefly between jobs, since the next op of a forward pass follows within microseconds, then sleep
-// on a condition variable so an idle engine costs no CPU.
+// on a condition variable so an idle engine costs no CPU. A job may instead be a run of units that the
+// threads claim (`runUnits`): each works through its own share and then helps with the others', so a
+// thread the OS has descheduled does not keep the rest waiting.
 //
 // A job is a value of a `PoolWork` type, not a closure: handing a non-escaping closure to other
 // threads takes `withoutActuallyEscaping`, which allocates on every call, and a decode step runs a
