@@ -242,16 +242,13 @@ private struct UnitShare {
     var next: Int
     var end: Int
 
-    init(next: Int, end: Int) {
-        self.next = next
-        self.end = end
-    }
+    var word: UInt64 { UInt64(next) << 32 | UInt64(end) }
+}
 
+extension UnitShare {
     init(word: UInt64) {
         self.init(next: Int(word >> 32), end: Int(word & 0xFFFF_FFFF))
     }
-
-    var word: UInt64 { UInt64(next) << 32 | UInt64(end) }
 }
 
 private struct StealingWork<Work: PoolUnitWork>: PoolWork {

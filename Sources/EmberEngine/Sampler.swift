@@ -37,13 +37,9 @@ public final class Sampler {
     /// the penalties look at the last `penaltyWindow` of them.
     public func sample(_ logits: UnsafeBufferPointer<Float>, recent: [Int32]) -> Int32 {
         precondition(logits.count == vocabularySize, "logit row of \(logits.count), vocabulary of \(vocabularySize)")
-        if parameters.isGreedy && !parameters.hasPenalties { return Self.argmax(logits) }
+        if parameters.isGreedy && !parameters.hasPenalties { return Int32(Self.argmax(vocabularySize) { logits[$0] }) }
         load(logits, recent: recent)
-        if parameters.isGreedy {
-            var best = 0
-            for index in 1 ..< vocabularySize where candidates[index].logit > candidates[best].logit { best = index }
-            return candidates[best].token
-        }
+        if parameters.isGreedy { return Int32(Self.argmax(vocabularySize) { candidates[$0].logit }) }
         filter()
         applyTemperature()
         return draw()
@@ -53,24 +49,23 @@ public final class Sampler {
     /// diagnostics; greedy gives the single argmax token with probability 1.
     public func distribution(_ logits: [Float], recent: [Int32] = []) -> [(token: Int32, probability: Float)] {
         logits.withUnsafeBufferPointer { load($0, recent: recent) }
-        if parameters.isGreedy {
-            let best = candidates.indices.max { candidates[$0].logit < candidates[$1].logit }!
-            return [(candidates[best].token, 1)]
-        }
+        if parameters.isGreedy { return [(Int32(Self.argmax(vocabularySize) { candidates[$0].logit }), 1)] }
         filter()
         applyTemperature()
         let total = softmaxWeights()
         return kept.map { ($0.token, $0.logit / total) }
     }
 
-    /// The index of the first largest logit, straight from the row (greedy without penalties copies nothing).
-    static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        var best = 0, bestLogit = logits[0]
-        for index in 1 ..< logits.count where logits[index] > bestLogit {
+    /// The index of the first largest of `count` logits (greedy without penalties reads them straight
+    /// from the row, copying nothing; candidate `i` is token `i` until `filter` reorders them).
+    @inline(__always)
+    static func argmax(_ count: Int, _ logit: (Int) -> Float) -> Int {
+        var best = 0, bestLogit = logit(0)
+        for index in 1 ..< count where logit(index) > bestLogit {
             best = index
-            bestLogit = logits[index]
+            bestLogit = logit(index)
         }
-        return Int32(best)
+        return best
     }
 
     // MARK: - Chain stages

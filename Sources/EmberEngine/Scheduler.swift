@@ -79,6 +79,8 @@ public final class Scheduler: @unchecked Sendable {
     private var freeSlots: [KVCache]
     private var stopping = false
     private var snapshotValue = Snapshot()
+    /// Queued requests that no free slot awaits (the loop moves the others into theirs at once).
+    private var waitingForSlot: Int { max(waiting.count - freeSlots.count, 0) }
 
     // Touched by the loop thread only:
     private var active: [Sequence] = []
@@ -113,7 +115,7 @@ public final class Scheduler: @unchecked Sendable {
         let sequence = Sequence(prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
                                 vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag)
         waiting.append(sequence)
-        snapshotValue.waiting = max(waiting.count - freeSlots.count, 0)
+        snapshotValue.waiting = waitingForSlot
         // A consumer that goes away (a client that disconnected) cancels the request.
         continuation.onTermination = { [weak self] _ in
             flag.cancel()
@@ -178,7 +180,7 @@ public final class Scheduler: @unchecked Sendable {
                 sequence.start(in: slot, now: now)
                 active.append(sequence)
             }
-            snapshotValue.waiting = waiting.count
+            snapshotValue.waiting = waitingForSlot
             snapshotValue.active = active.count
             condition.unlock()
             for (sequence, reason) in leaving { finish(sequence, reason) }
@@ -281,7 +283,7 @@ public final class Scheduler: @unchecked Sendable {
     private func publishSnapshot() {
         let used = active.reduce(0) { $0 + ($1.cache?.length ?? 0) }
         condition.lock()
-        snapshotValue.waiting = waiting.count
+        snapshotValue.waiting = waitingForSlot
         snapshotValue.active = active.count
         snapshotValue.cachePositionsUsed = used
         condition.unlock()

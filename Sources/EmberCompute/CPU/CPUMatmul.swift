@@ -45,17 +45,18 @@ extension CPUBackend {
     public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
-        let totalRows = weights.reduce(0) { $0 + $1.rowCount }, unitRows = unitRows(totalRows)
-        pool.runUnits((totalRows + unitRows - 1) / unitRows,
-                      MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, weights: weights),
-                                 weights: weights, outputs: outputs, totalRows: totalRows, unitRows: unitRows))
+        let totalRows = weights.reduce(0) { $0 + $1.rowCount }, units = rowUnits(totalRows)
+        pool.runUnits(units.count, MatmulWork(backend: self, input: prepare(x, rows: rows, singleSteps: singleSteps, weights: weights),
+                                              weights: weights, outputs: outputs, totalRows: totalRows, unitRows: units.rows))
     }
 
-    /// Rows per unit of a matmul job (`ThreadPool.runUnits`) of `rows` rows: about sixteen units per
-    /// thread, whole panels each; the claims cost about 1% and the threads end within a unit.
-    private func unitRows(_ rows: Int) -> Int {
+    /// The units of a matmul job (`ThreadPool.runUnits`) over `rows` rows, and the rows of each: about
+    /// sixteen units per thread, whole panels each; the claims cost about 1% and the threads end
+    /// within a unit.
+    private func rowUnits(_ rows: Int) -> (count: Int, rows: Int) {
         let share = (rows + 16 * pool.threadCount - 1) / (16 * pool.threadCount)
-        return (share + Self.panelRows - 1) / Self.panelRows * Self.panelRows
+        let unitRows = (share + Self.panelRows - 1) / Self.panelRows * Self.panelRows
+        return ((rows + unitRows - 1) / unitRows, unitRows)
     }
 
     /// A unit of the rows of all the weights together.
@@ -84,10 +85,9 @@ extension CPUBackend {
     public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
-        let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up]), unitRows = unitRows(gate.rowCount)
-        pool.runUnits((gate.rowCount + unitRows - 1) / unitRows,
-                      SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output, unitRows: unitRows,
-                                 ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
+        let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up]), units = rowUnits(gate.rowCount)
+        pool.runUnits(units.count, SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output, unitRows: units.rows,
+                                              ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
     }
 
     /// A unit of the gate rows with the same up rows, a panel at a time: the up products wait in the
