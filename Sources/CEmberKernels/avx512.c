@@ -6,6 +6,8 @@
 //  - to_float: s * w + m, for the prefill GEMM;
 //  - gemm: 8 weight rows x 32 tokens of float accumulators, each weight broadcast against 32 tokens
 //    of transposed activations.
+// Decode-sized products run faster on the activations split into byte planes: the split dot (the
+// 5-bit and K types) and the row-group dot (Q4_0, Q4_1, Q8_0), both below.
 
 #if defined(__x86_64__)
 
@@ -164,17 +166,17 @@ INLINE void quantized_dot(block32 (*decode)(const uint8_t *, int), int has_min, 
 }
 
 // The split dot (`ek_split_dot`): the types whose weights are unsigned integers with a scale and an
-// offset per 32 values (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K) take two blocks, 64 weights, as bytes in
-// one register, and multiply them with vpdpbusd (unsigned bytes x signed bytes, four products per
-// int32 lane) against the two signed-byte halves of each 16-bit activation quant, q = 256 * hi + lo:
-// the lane sums are exactly those of the 16-bit products, in two instructions per 64 values instead of
-// one vpmaddwd per 32. Per token and block pair: six operations (two vpdpbusd, a shift, a convert,
-// the scale product, an FMA) against about seven per block above. The offsets (m per block: the
-// weights' minimum, or -8 s for Q4_0, -16 s for Q5_0) meet the activations' block sums of up to four
-// tokens at once, in a 128-bit FMA per block. On this machine's AVX-512 (two 256-bit halves per
-// instruction) a 4-token step is 1.3-1.4x faster than with the 16-bit dot and a 1-token step the same
-// (scripts/bench/split_dot.c). Q8_0, whose bytes are signed, measured 0.9x this way with its bytes
-// offset by 128, and keeps the 16-bit path.
+// offset per 32 values (Q5_0, Q5_1, Q4_K, Q5_K; Q4_0 and Q4_1 take the row-group dot below) take two
+// blocks, 64 weights, as bytes in one register, and multiply them with vpdpbusd (unsigned bytes x
+// signed bytes, four products per int32 lane) against the two signed-byte halves of each 16-bit
+// activation quant, q = 256 * hi + lo: the lane sums are exactly those of the 16-bit products, in two
+// instructions per 64 values instead of one vpmaddwd per 32. Per token and block pair: six
+// operations (two vpdpbusd, a shift, a convert, the scale product, an FMA) against about seven per
+// block above. The offsets (m per block: the weights' minimum, or -16 s for Q5_0) meet the
+// activations' block sums of up to four tokens at once, in a 128-bit FMA per block. On this machine's
+// AVX-512 (two 256-bit halves per instruction) a 4-token step was 1.3-1.4x faster than with the
+// 16-bit dot and a 1-token step the same, for Q4_1 (scripts/bench/split_dot.c, before the row-group
+// dot). Q8_0, whose bytes are signed, measured 0.9x this way with its bytes offset by 128.
 
 /// 64 unsigned weights of two consecutive blocks, with their two scales (each on the 8 lanes of its
 /// block) and their two offsets.
@@ -207,19 +209,6 @@ INLINE __m512i nibble_halves(const uint8_t *qs) {
 /// Adds 16 to the bytes whose bit is set in `bits`: the fifth bit of the 5-bit types.
 INLINE __m512i fifth_bit_bytes(__m512i w, uint64_t bits) {
     return _mm512_mask_add_epi8(w, (__mmask64)bits, w, _mm512_set1_epi8(16));
-}
-
-INLINE pair64 pair_q4_0(const uint8_t *row, int p) {
-    const uint8_t *b0 = row + 36 * (size_t)p, *b1 = b0 + 18;
-    float s0 = half(b0), s1 = half(b1);
-    pair64 r = {nibble_pair(b0 + 2, b1 + 2), pair_scales(s0, s1), -8 * s0, -8 * s1};
-    return r;
-}
-
-INLINE pair64 pair_q4_1(const uint8_t *row, int p) {
-    const uint8_t *b0 = row + 40 * (size_t)p, *b1 = b0 + 20;
-    pair64 r = {nibble_pair(b0 + 4, b1 + 4), pair_scales(half(b0), half(b1)), half(b0 + 2), half(b1 + 2)};
-    return r;
 }
 
 INLINE pair64 pair_q5_0(const uint8_t *row, int p) {
@@ -263,12 +252,30 @@ INLINE pair64 pair_q5_K(const uint8_t *row, int p) {
     return k_pair(block, j, fifth_bit_bytes(nibble_halves(block + 48 + 32 * j), bits));
 }
 
+/// The split planes of up to four tokens from token t: four, then a pair, then one (a tile never
+/// crosses a group of four, whose block sums lie side by side in `grouped_sums`, at `lane` on).
+typedef struct {
+    int count, lane;
+    const int8_t *hi, *lo;
+    const float *pair_scales, *grouped_sums;
+    float *out;
+} split_tokens;
+
+INLINE split_tokens split_tokens_at(int t, int tokens, int n, const int8_t *hi, const int8_t *lo, const float *pair_scales,
+                                    const float *grouped_sums, float *out, size_t out_stride) {
+    split_tokens k = {tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1, t % 4, hi + (size_t)t * n, lo + (size_t)t * n,
+                      pair_scales + (size_t)t * (n / 4), grouped_sums + (size_t)(t / 4) * (n / 8),
+                      out + (size_t)t * out_stride};
+    return k;
+}
+
 /// One row against `TB` tokens, each block pair decoded once for all of them. The offsets of tokens
 /// t0 ..< t0 + TB (within a group of four) run in the lanes of one 128-bit vector, each lane's sum in
 /// block order whatever TB is, so a token's result does not depend on the tokens beside it.
-INLINE void split_tile(pair64 (*decode)(const uint8_t *, int), int TB, const uint8_t *row, int n, const int8_t *hi,
-                       const int8_t *lo, const float *pair_scales, const float *grouped_sums, int lane, float *out,
-                       size_t out_stride) {
+INLINE void split_tile(pair64 (*decode)(const uint8_t *, int), int TB, const uint8_t *row, int n, split_tokens k,
+                       float *out, size_t out_stride) {
+    const int8_t *hi = k.hi, *lo = k.lo;
+    const float *pair_scales = k.pair_scales, *grouped_sums = k.grouped_sums;
     __m512 acc[4];
     __m128 offsets = _mm_setzero_ps();
     UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_setzero_ps();
@@ -286,27 +293,22 @@ INLINE void split_tile(pair64 (*decode)(const uint8_t *, int), int TB, const uin
     }
     float offset[4];
     _mm_storeu_ps(offset, offsets);
-    UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = _mm512_reduce_add_ps(acc[t]) + offset[lane + t];
+    UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = _mm512_reduce_add_ps(acc[t]) + offset[k.lane + t];
 }
 
-/// As `quantized_dot`: rows in order, tokens in fours (then a pair, then one: a tile never crosses a
-/// group of four, whose block sums lie side by side in `grouped_sums`).
+/// As `quantized_dot`: rows in order, tokens in fours.
 INLINE void split_dot(pair64 (*decode)(const uint8_t *, int), const void *weights, size_t row_bytes, int rows, int n,
                       const int8_t *hi, const int8_t *lo, const float *pair_scales, const float *grouped_sums, int tokens,
                       float *out, size_t out_stride) {
-    const uint8_t *base = (const uint8_t *)weights;
     for (int t = 0; t < tokens;) {
-        int tb = tokens - t >= 4 ? 4 : tokens - t >= 2 ? 2 : 1;
-        const int8_t *ht = hi + (size_t)t * n, *lt = lo + (size_t)t * n;
-        const float *pt = pair_scales + (size_t)t * (n / 4), *gt = grouped_sums + (size_t)(t / 4) * (n / 8);
-        float *ot = out + (size_t)t * out_stride;
+        split_tokens k = split_tokens_at(t, tokens, n, hi, lo, pair_scales, grouped_sums, out, out_stride);
         for (int r = 0; r < rows; r++) {
-            const uint8_t *row = base + r * row_bytes;
-            if (tb == 4) split_tile(decode, 4, row, n, ht, lt, pt, gt, t % 4, ot + r, out_stride);
-            else if (tb == 2) split_tile(decode, 2, row, n, ht, lt, pt, gt, t % 4, ot + r, out_stride);
-            else split_tile(decode, 1, row, n, ht, lt, pt, gt, t % 4, ot + r, out_stride);
+            const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
+            if (k.count == 4) split_tile(decode, 4, row, n, k, k.out + r, out_stride);
+            else if (k.count == 2) split_tile(decode, 2, row, n, k, k.out + r, out_stride);
+            else split_tile(decode, 1, row, n, k, k.out + r, out_stride);
         }
-        t += tb;
+        t += k.count;
     }
 }
 
@@ -317,12 +319,162 @@ INLINE void split_dot(pair64 (*decode)(const uint8_t *, int), const void *weight
         split_dot(pair_##type, w, row_bytes, rows, n, hi, lo, pair_scales, grouped_sums, tokens, out, out_stride); \
     }
 
-SPLIT(q4_0)
-SPLIT(q4_1)
 SPLIT(q5_0)
 SPLIT(q5_1)
 SPLIT(q4_K)
 SPLIT(q5_K)
+
+// The row-group dot: for Q4_0, Q4_1 and Q8_0 the split dot turns around, each vector holding 4
+// weights of 16 rows (one int32 lane per row) rather than 64 weights of one row. Then a vpdpbusd
+// multiplies the 16 rows with 4 activation bytes broadcast from memory, and after 8 steps each lane
+// holds its row's whole block sum: no reduction across lanes, and per token and block of 16 rows
+// one scale product and two FMAs instead of 16 (the multiply ports are this kernel's limit). The
+// 16 rows' blocks come in by a 4 x 4 transpose of dwords (four unpack pairs), their scales by one
+// gather, so the GGUF layout is read as it lies, no repacking. Lane p holds row 4 (p % 4) + p / 4
+// (the transpose's order), put back by one permute at the store. Rows read 16 at once do not stream
+// in order, which the hardware prefetcher does not follow: the next group is prefetched a few lines
+// per block. A group past the last row repeats the last row in its spare lanes and stores only the
+// valid ones. scripts/bench/split_dot.c: 1.9-2.1x the split dot above for 1 to 4 tokens, from L2 and
+// from memory (Q4_1, 576 wide).
+
+/// The weights of one block of 16 rows: step s (elements 4s ..< 4s + 4 of each row) as unsigned
+/// bytes in w[s], the rows' scales and offsets (value = s * w + m), lane p for row 4 (p % 4) + p / 4.
+typedef struct {
+    __m512i w[8];
+    __m512 s, m;
+} group16;
+
+/// The lane order of a group: lane p holds row 4 (p % 4) + p / 4 (its own inverse).
+INLINE __m512i group_order(void) { return _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15); }
+
+/// Dword s of the 16 bytes at `at[j]` past `p` for every row j, as lane p of v[s].
+INLINE void transpose16(const uint8_t *p, const size_t *at, __m512i v[4]) {
+    __m512i z[4];
+    UNROLL for (int k = 0; k < 4; k++) {
+        __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + at[4 * k])));
+        x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + at[4 * k + 1])), 1);
+        x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + at[4 * k + 2])), 2);
+        z[k] = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + at[4 * k + 3])), 3);
+    }
+    __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    v[0] = _mm512_unpacklo_epi64(a0, a2), v[1] = _mm512_unpackhi_epi64(a0, a2);
+    v[2] = _mm512_unpacklo_epi64(a1, a3), v[3] = _mm512_unpackhi_epi64(a1, a3);
+}
+
+/// 16 packed nibble bytes per row (element i low, i + 16 high) as the 8 steps.
+INLINE void nibble_steps(const uint8_t *qs, const size_t *at, __m512i w[8]) {
+    __m512i v[4];
+    transpose16(qs, at, v);
+    UNROLL for (int s = 0; s < 4; s++) {
+        w[s] = _mm512_and_si512(v[s], _mm512_set1_epi8(0x0F));
+        w[s + 4] = _mm512_and_si512(_mm512_srli_epi16(v[s], 4), _mm512_set1_epi8(0x0F));
+    }
+}
+
+/// The f16 in the low (shift 0) or high (16) half of each lane, widened.
+INLINE __m512 half_lanes(__m512i x, int shift) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(x, shift))); }
+
+INLINE group16 group_q4_0(const uint8_t *block, const size_t *at, __m512i lanes) {
+    group16 g;
+    nibble_steps(block + 2, at, g.w);
+    g.s = half_lanes(_mm512_i32gather_epi32(lanes, (const void *)block, 1), 0);
+    g.m = _mm512_mul_ps(g.s, _mm512_set1_ps(-8));
+    return g;
+}
+
+INLINE group16 group_q4_1(const uint8_t *block, const size_t *at, __m512i lanes) {
+    group16 g;
+    nibble_steps(block + 4, at, g.w);
+    __m512i scales = _mm512_i32gather_epi32(lanes, (const void *)block, 1);
+    g.s = half_lanes(scales, 0);
+    g.m = half_lanes(scales, 16);
+    return g;
+}
+
+/// Signed bytes made unsigned by adding 128, which the offset -128 s takes back.
+INLINE group16 group_q8_0(const uint8_t *block, const size_t *at, __m512i lanes) {
+    group16 g;
+    transpose16(block + 2, at, g.w);
+    transpose16(block + 18, at, g.w + 4);
+    UNROLL for (int s = 0; s < 8; s++) g.w[s] = _mm512_xor_si512(g.w[s], _mm512_set1_epi8((char)0x80));
+    g.s = half_lanes(_mm512_i32gather_epi32(lanes, (const void *)block, 1), 0);
+    g.m = _mm512_mul_ps(g.s, _mm512_set1_ps(-128));
+    return g;
+}
+
+INLINE __m512i broadcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/// `count` (1 to 16) rows from `row` against `TB` tokens. Each token's sums run in its own registers
+/// in block order, so its result does not depend on the tokens or rows beside it.
+INLINE void group_tile(group16 (*decode)(const uint8_t *, const size_t *, __m512i), int block_bytes, int TB,
+                       const uint8_t *row, size_t row_bytes, int count, int n, split_tokens k, float *out,
+                       size_t out_stride) {
+    size_t at[16];
+    UNROLL for (int j = 0; j < 16; j++) at[j] = (size_t)(j < count ? j : count - 1) * row_bytes;
+    __m512i lanes = _mm512_permutexvar_epi32(group_order(), _mm512_setr_epi32(at[0], at[1], at[2], at[3], at[4], at[5],
+        at[6], at[7], at[8], at[9], at[10], at[11], at[12], at[13], at[14], at[15]));
+    int nb = n / 32;
+    const uint8_t *next = row + 16 * row_bytes;
+    int lines_per_block = (int)((16 * row_bytes + 63) / 64 + nb - 1) / nb;
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        for (int i = 0; i < lines_per_block; i++) _mm_prefetch((const char *)next + 64 * (lines_per_block * b + i), _MM_HINT_T0);
+        group16 g = decode(row + block_bytes * (size_t)b, at, lanes);
+        UNROLL for (int t = 0; t < TB; t++) {
+            const int8_t *h = k.hi + (size_t)t * n + 32 * (size_t)b, *l = k.lo + (size_t)t * n + 32 * (size_t)b;
+            // Two chains each for the high and low bytes, to halve the latency of one token's block.
+            __m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = h0, l1 = h0;
+            UNROLL for (int s = 0; s < 8; s += 2) {
+                h0 = _mm512_dpbusd_epi32(h0, g.w[s], broadcast4(h + 4 * s));
+                h1 = _mm512_dpbusd_epi32(h1, g.w[s + 1], broadcast4(h + 4 * s + 4));
+                l0 = _mm512_dpbusd_epi32(l0, g.w[s], broadcast4(l + 4 * s));
+                l1 = _mm512_dpbusd_epi32(l1, g.w[s + 1], broadcast4(l + 4 * s + 4));
+            }
+            __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1));
+            __m512 scale = _mm512_mul_ps(g.s, _mm512_set1_ps(k.pair_scales[(size_t)t * (n / 4) + 8 * (size_t)b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[t]);
+            acc[t] = _mm512_fmadd_ps(g.m, _mm512_set1_ps(k.grouped_sums[4 * (size_t)b + k.lane + t]), acc[t]);
+        }
+    }
+    __mmask16 valid = (__mmask16)((1u << count) - 1);
+    UNROLL for (int t = 0; t < TB; t++)
+        _mm512_mask_storeu_ps(out + (size_t)t * out_stride, valid, _mm512_permutexvar_ps(group_order(), acc[t]));
+}
+
+/// As `split_dot`, 16 rows at a time.
+INLINE void group_dot(group16 (*decode)(const uint8_t *, const size_t *, __m512i), int block_bytes, const void *weights,
+                      size_t row_bytes, int rows, int n, const int8_t *hi, const int8_t *lo, const float *pair_scales,
+                      const float *grouped_sums, int tokens, float *out, size_t out_stride) {
+    for (int t = 0; t < tokens;) {
+        split_tokens k = split_tokens_at(t, tokens, n, hi, lo, pair_scales, grouped_sums, out, out_stride);
+        for (int r = 0; r < rows; r += 16) {
+            const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
+            int count = rows - r < 16 ? rows - r : 16;
+            if (k.count == 4) group_tile(decode, block_bytes, 4, row, row_bytes, count, n, k, k.out + r, out_stride);
+            else if (k.count == 2) group_tile(decode, block_bytes, 2, row, row_bytes, count, n, k, k.out + r, out_stride);
+            else group_tile(decode, block_bytes, 1, row, row_bytes, count, n, k, k.out + r, out_stride);
+        }
+        t += k.count;
+    }
+}
+
+#define GROUP(type, block_bytes)                                                                                   \
+    void ek_##type##_split_dot_avx512(const void *w, size_t row_bytes, int rows, int n, const int8_t *hi,          \
+                                      const int8_t *lo, const float *pair_scales, const float *grouped_sums,       \
+                                      int tokens, float *out, size_t out_stride) {                                 \
+        group_dot(group_##type, block_bytes, w, row_bytes, rows, n, hi, lo, pair_scales, grouped_sums, tokens, out, \
+                  out_stride);                                                                                     \
+    }
+
+GROUP(q4_0, 18)
+GROUP(q4_1, 20)
+GROUP(q8_0, 34)
 
 INLINE void quantized_to_float(block32 (*decode)(const uint8_t *, int), const void *weights, size_t row_bytes,
                                int rows, int n, float *out) {

@@ -1,7 +1,8 @@
 // Every kernel path the CPU can run (portable Swift, AVX2 and AVX-512 C) against a scalar reference in
 // Double, for every weight type, through the backend's matmul as the model calls it: odd row counts,
 // rows whose block count is odd, float rows with vector tails, one to a few tokens (the dot kernels)
-// and enough tokens for the GEMM, two weights fused in one job, odd thread counts. Weights are the
+// and enough tokens for the GEMM, two weights fused in one job, odd thread counts, rows in and past
+// whole groups of 16. Weights are the
 // gguf package's blocks (random bytes and quantized data), activations random and never zero.
 //
 // Error budgets: the GEMM multiplies exact floats, so it is held to float rounding; the dot paths
@@ -21,7 +22,8 @@ private struct Case {
 private func cases(_ type: TensorType) -> [Case] {
     switch type.blockSize {
     case 256: [Case(rows: 5, width: 256), Case(rows: 3, width: 768)]
-    case 32: [Case(rows: 7, width: 224), Case(rows: 13, width: 96), Case(rows: 5, width: 448)]
+    // 37 rows: two whole groups of 16 and a part of one for the row-group dot (AVX-512).
+    case 32: [Case(rows: 7, width: 224), Case(rows: 13, width: 96), Case(rows: 5, width: 448), Case(rows: 37, width: 192)]
     default: [Case(rows: 9, width: 37), Case(rows: 3, width: 100), Case(rows: 11, width: 64)]
     }
 }

@@ -78,6 +78,7 @@ EK_DECLARE_LEVEL(avx512)
 
 #define EK_DECLARE_SPLIT(type) \
     void ek_##type##_split_dot_avx512(const void *, size_t, int, int, const int8_t *, const int8_t *, const float *, const float *, int, float *, size_t);
+EK_DECLARE_SPLIT(q8_0)
 EK_DECLARE_SPLIT(q4_0)
 EK_DECLARE_SPLIT(q4_1)
 EK_DECLARE_SPLIT(q5_0)

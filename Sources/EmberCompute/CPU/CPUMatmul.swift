@@ -3,7 +3,7 @@
 // SwiGLU feed-forward computes each gate row with its up row on one thread and combines them at once.
 // Three paths:
 //  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits (and, for
-//    AVX-512, split into byte planes for the split dot of the 4- and 5-bit types) and each thread runs
+//    AVX-512, split into byte planes for the split and row-group dots) and each thread runs
 //    the C dot kernels of the CPU's level over its rows, all tokens at once, so each weight byte is
 //    read once per step;
 //  - prefill (more tokens): the input is transposed once, and each thread expands its weight rows to

@@ -43,8 +43,9 @@ public enum KernelLevel: Int, Sendable, Comparable, CaseIterable, CustomStringCo
 struct NativeKernels {
     /// Set for quantized types (16-bit activations), nil for float types.
     let quantizedDot: ek_quantized_dot?
-    /// The AVX-512 split dot of the types with unsigned weights and an offset per 32 (on the split
-    /// planes of the activations, for rows of whole block pairs), nil otherwise.
+    /// The AVX-512 dot on the split planes of the activations (rows of whole block pairs): the row-group
+    /// dot of Q4_0, Q4_1 and Q8_0, the split dot of the other types with unsigned weights and an offset
+    /// per 32; nil otherwise.
     let splitDot: ek_split_dot?
     /// Set for float types (float activations).
     let floatDot: ek_float_dot?
@@ -88,6 +89,7 @@ struct NativeKernels {
         }
         (quantizedDot, floatDot, toFloat) = set
         switch (type, avx512) {
+        case (.q8_0, true): splitDot = ek_q8_0_split_dot_avx512
         case (.q4_0, true): splitDot = ek_q4_0_split_dot_avx512
         case (.q4_1, true): splitDot = ek_q4_1_split_dot_avx512
         case (.q5_0, true): splitDot = ek_q5_0_split_dot_avx512
