@@ -331,12 +331,12 @@ SPLIT(q5_K)
 // one scale product and two FMAs instead of 16 (the multiply ports are this kernel's limit). The
 // 16 rows' blocks come in by a 4 x 4 transpose of dwords (four unpack pairs), their scales by one
 // gather, so the GGUF layout is read as it lies, no repacking. Lane p holds row 4 (p % 4) + p / 4
-// (the transpose's order), put back by one permute at the store. Rows read 16 at once do not stream
-// in order, which the hardware prefetcher does not follow: the group two ahead is prefetched into L2
-// a few lines per block (into L1, a 1536-wide Q8_0 group evicted the lines in use; one group ahead
-// left a Q8_0 model's decode 0.85x the 16-bit dot's). A group past the last row repeats the last row in its spare lanes and stores only the
-// valid ones. scripts/bench/split_dot.c: 1.9-2.1x the split dot above for 1 to 4 tokens, from L2 and
-// from memory (Q4_1, 576 wide).
+// (the transpose's order), put back by one permute at the store. A group past the last row repeats
+// the last row in its spare lanes and stores only the valid ones. Rows read 16 at once do not stream
+// in order, which the hardware prefetcher does not follow: each tile prefetches the group two ahead
+// into L2, a few lines per block (one group ahead into L1, a 1536-wide Q8_0 group evicted the lines
+// in use and a Q8_0 model decoded at 0.65x). scripts/bench/split_dot.c, against the 16-bit dot:
+// Q4_1 1.7-2.5x (the split dot above: 0.9-1.5x), Q8_0 0.93-0.96x for 1 token and 1.2-1.9x for 2 to 4.
 
 /// The weights of one block of 16 rows: step s (elements 4s ..< 4s + 4 of each row) as unsigned
 /// bytes in w[s], the rows' scales and offsets (value = s * w + m), lane p for row 4 (p % 4) + p / 4.
