@@ -274,20 +274,18 @@ INLINE split_tokens split_tokens_at(int t, int tokens, int n, const int8_t *hi, 
 /// block order whatever TB is, so a token's result does not depend on the tokens beside it.
 INLINE void split_tile(pair64 (*decode)(const uint8_t *, int), int TB, const uint8_t *row, int n, split_tokens k,
                        float *out, size_t out_stride) {
-    const int8_t *hi = k.hi, *lo = k.lo;
-    const float *pair_scales = k.pair_scales, *grouped_sums = k.grouped_sums;
     __m512 acc[4];
     __m128 offsets = _mm_setzero_ps();
     UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm512_setzero_ps();
     for (int p = 0; p < n / 64; p++) {
         pair64 pair = decode(row, p);
-        offsets = _mm_fmadd_ps(_mm_set1_ps(pair.m0), _mm_loadu_ps(grouped_sums + 8 * (size_t)p), offsets);
-        offsets = _mm_fmadd_ps(_mm_set1_ps(pair.m1), _mm_loadu_ps(grouped_sums + 8 * (size_t)p + 4), offsets);
+        offsets = _mm_fmadd_ps(_mm_set1_ps(pair.m0), _mm_loadu_ps(k.grouped_sums + 8 * (size_t)p), offsets);
+        offsets = _mm_fmadd_ps(_mm_set1_ps(pair.m1), _mm_loadu_ps(k.grouped_sums + 8 * (size_t)p + 4), offsets);
         UNROLL for (int t = 0; t < TB; t++) {
             size_t at = (size_t)t * n + 64 * (size_t)p;
-            __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair.w, _mm512_loadu_si512((const void *)(hi + at)));
-            sum = _mm512_dpbusd_epi32(_mm512_slli_epi32(sum, 8), pair.w, _mm512_loadu_si512((const void *)(lo + at)));
-            __m512 scale = _mm512_mul_ps(pair.s, _mm512_loadu_ps(pair_scales + (size_t)t * (n / 4) + 16 * (size_t)p));
+            __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair.w, _mm512_loadu_si512((const void *)(k.hi + at)));
+            sum = _mm512_dpbusd_epi32(_mm512_slli_epi32(sum, 8), pair.w, _mm512_loadu_si512((const void *)(k.lo + at)));
+            __m512 scale = _mm512_mul_ps(pair.s, _mm512_loadu_ps(k.pair_scales + (size_t)t * (n / 4) + 16 * (size_t)p));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[t]);
         }
     }
@@ -379,11 +377,17 @@ INLINE void nibble_steps(const uint8_t *qs, const size_t *at, __m512i w[8]) {
 /// The f16 in the low (shift 0) or high (16) half of each lane, widened.
 INLINE __m512 half_lanes(__m512i x, int shift) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(x, shift))); }
 
+/// The scales of the types without a minimum, the f16 at each block's start, and their offsets for
+/// weights stored with `zero` added.
+INLINE void zero_point_scales(group16 *g, const uint8_t *block, __m512i lanes, float zero) {
+    g->s = half_lanes(_mm512_i32gather_epi32(lanes, (const void *)block, 1), 0);
+    g->m = _mm512_mul_ps(g->s, _mm512_set1_ps(-zero));
+}
+
 INLINE group16 group_q4_0(const uint8_t *block, const size_t *at, __m512i lanes) {
     group16 g;
     nibble_steps(block + 2, at, g.w);
-    g.s = half_lanes(_mm512_i32gather_epi32(lanes, (const void *)block, 1), 0);
-    g.m = _mm512_mul_ps(g.s, _mm512_set1_ps(-8));
+    zero_point_scales(&g, block, lanes, 8);
     return g;
 }
 
@@ -402,8 +406,7 @@ INLINE group16 group_q8_0(const uint8_t *block, const size_t *at, __m512i lanes)
     transpose16(block + 2, at, g.w);
     transpose16(block + 18, at, g.w + 4);
     UNROLL for (int s = 0; s < 8; s++) g.w[s] = _mm512_xor_si512(g.w[s], _mm512_set1_epi8((char)0x80));
-    g.s = half_lanes(_mm512_i32gather_epi32(lanes, (const void *)block, 1), 0);
-    g.m = _mm512_mul_ps(g.s, _mm512_set1_ps(-128));
+    zero_point_scales(&g, block, lanes, 128);
     return g;
 }
 

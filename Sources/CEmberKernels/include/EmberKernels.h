@@ -29,11 +29,11 @@ typedef void (*ek_quantized_dot)(const void *weights, size_t row_bytes, int rows
                                  const int16_t *quants, const float *scales, const float *sums, int tokens,
                                  float *out, size_t out_stride);
 
-/// The same for the AVX-512 split dot (avx512.c): the 16-bit quants as two signed-byte planes, q = 256 * hi + lo
-/// (|q| <= 32639), per 4 values (one int32 lane of the products) their block's scale, and the block sums of
-/// each group of four tokens side by side: per token n bytes of `hi`, n of `lo` and n / 4 floats of
-/// `pair_scales`; per group of four tokens n / 8 floats of `grouped_sums`, block b's at 4b + token % 4.
-/// n is a multiple of 64.
+/// The same for the AVX-512 split and row-group dots (avx512.c): the 16-bit quants as two signed-byte
+/// planes, q = 256 * hi + lo (|q| <= 32639), per 4 values (one int32 lane of the products) their block's
+/// scale, and the block sums of each group of four tokens side by side: per token n bytes of `hi`, n of
+/// `lo` and n / 4 floats of `pair_scales`; per group of four tokens n / 8 floats of `grouped_sums`, block
+/// b's at 4b + token % 4. n is a multiple of 64.
 typedef void (*ek_split_dot)(const void *weights, size_t row_bytes, int rows, int n, const int8_t *hi,
                              const int8_t *lo, const float *pair_scales, const float *grouped_sums, int tokens,
                              float *out, size_t out_stride);
