@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberTrace"]),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         .target(name: "EmberEngine", dependencies: [
-            "EmberModel", "EmberTokenizer", "EmberTrace",
+            "EmberCompute", "EmberModel", "EmberTokenizer", "EmberTrace",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberStore", dependencies: [
@@ -72,6 +72,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Tests/EmberTestServer"),
         .executableTarget(name: "ember-test-server", dependencies: ["EmberTestServer"], path: "Tools/TestServer"),
+        .executableTarget(name: "ember-sampler-bench", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore"],
+                          path: "Tools/SamplerBench"),
         .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"], path: "Tools/DownloadBench"),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),

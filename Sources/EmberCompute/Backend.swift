@@ -101,6 +101,9 @@ public protocol Backend: AnyObject, Sendable {
                    shape: AttentionShape, into output: Tensor)
     /// `output[i] = x[rows[i]]`.
     func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor)
+    /// The threads of the host, for host-side work between forward passes (sampling each sequence of
+    /// a step); the CPU backend's own pool.
+    var hostThreads: ThreadPool { get }
     /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation.
-    func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeBufferPointer<Float>
+    func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float>
 }

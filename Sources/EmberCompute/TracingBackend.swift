@@ -86,7 +86,9 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeBufferPointer<Float> {
+    public var hostThreads: ThreadPool { wrapped.hostThreads }
+
+    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float> {
         wrapped.hostFloats(tensor, rows: rows)
     }
 }

@@ -1,16 +1,20 @@
 // The measurements behind `ember bench`, modelled on llama-bench: prompt processing (`ppN`: N random
-// tokens through the model as one batch), generation (`tgN`: N single-token steps from an empty
-// context; `tgN x S`: N steps of S sequences at once, each step one forward pass over a token of
-// every sequence, as the server's scheduler runs them, reported as the aggregate) and time to first
-// token (a prompt, then the first greedy token). Each is run once to warm up, then `repetitions`
-// times; the forward passes (and for ttft the first sample) are timed, as llama-bench does.
+// tokens through the model as one prompt), generation (`tgN`: N single-token steps, each feeding back
+// the token chosen from the step's logits, greedily or with a sampler chain; `tgN xS`: N steps of S
+// sequences at once, each step one forward pass over a token of every sequence, as the server's
+// scheduler runs them, reported as the aggregate) and time to first token (a prompt, then the first
+// greedy token). Each test can start at a depth: that many random tokens already in the KV cache (not
+// timed), as llama-bench's `-d`. Each is run once to warm up, then `repetitions` times; the forward
+// passes and the sampling are timed.
 
 import EmberModel
 import EmberTrace
 
 public struct BenchmarkResult: Sendable {
-    /// "pp512", "tg128", "ttft32".
+    /// "pp512", "tg128", "tg128 x4", "tg128 sampled", "ttft32", with " @ d2048" at a depth.
     public let test: String
+    /// Tokens already in the cache when the test starts.
+    public let depth: Int
     /// Tokens per second of each repetition (for ttft: seconds per first token).
     public let samples: [Double]
 
@@ -31,7 +35,6 @@ public struct Benchmark {
     private var cache: KVCache { caches[0] }
     private var batch = ForwardBatch()
     private var random = SeededRandom(seed: 0x454D_4245_52)
-    private let sampler: Sampler
     private let clock = ContinuousClock()
 
     /// A benchmark of `model` with `sequences` KV caches of `contextLength` positions.
@@ -39,14 +42,14 @@ public struct Benchmark {
         self.model = model
         self.repetitions = max(1, repetitions)
         caches = (0 ..< max(1, sequences)).map { _ in model.makeCache(capacity: contextLength, type: cacheType) }
-        sampler = Sampler(parameters: .greedy, vocabularySize: model.vocabularySize)
     }
 
-    /// `count` random tokens through the model as one prompt (in batches of the model's largest).
-    public mutating func promptProcessing(_ count: Int) throws(EngineError) -> BenchmarkResult {
-        try measure("pp\(count)") { (benchmark: inout Benchmark) throws(EngineError) in
+    /// `count` random tokens through the model as one prompt (in batches of the model's largest),
+    /// after `depth` tokens.
+    public mutating func promptProcessing(_ count: Int, depth: Int = 0) throws(EngineError) -> BenchmarkResult {
+        try measure("pp\(count)", depth: depth) { (benchmark: inout Benchmark) throws(EngineError) in
             let tokens = benchmark.randomTokens(count)
-            benchmark.cache.reset()
+            try benchmark.fill(benchmark.caches[0 ..< 1], to: depth)
             let seconds = try benchmark.timed { (b: inout Benchmark) throws(EngineError) in
                 _ = try b.model.prefill(tokens, cache: b.cache, batch: &b.batch)
             }
@@ -54,20 +57,34 @@ public struct Benchmark {
         }
     }
 
-    /// `count` forward passes from empty contexts, each over one token of each of `sequences`
-    /// sequences (at most the number of caches); tokens/s of all sequences together.
-    public mutating func generation(_ count: Int, sequences: Int = 1) throws(EngineError) -> BenchmarkResult {
+    /// `count` forward passes after `depth` tokens, each over one token of each of `sequences`
+    /// sequences (at most the number of caches), each sequence's next token chosen from its logits
+    /// with `sampling` (the sampled tests are named so); tokens/s of all sequences together.
+    public mutating func generation(_ count: Int, sequences: Int = 1, depth: Int = 0,
+                                    sampling: SamplingParameters = .greedy) throws(EngineError) -> BenchmarkResult {
         let sequences = min(max(1, sequences), caches.count)
-        return try measure(sequences == 1 ? "tg\(count)" : "tg\(count) x\(sequences)") { (benchmark: inout Benchmark) throws(EngineError) in
-            let tokens = benchmark.randomTokens(count * sequences)
-            for cache in benchmark.caches { cache.reset() }
+        let name = "tg\(count)" + (sequences == 1 ? "" : " x\(sequences)") + (sampling.isGreedy ? "" : " sampled")
+        let samplers = (0 ..< sequences).map { index in
+            var parameters = sampling
+            parameters.seed = UInt64(index + 1)
+            return Sampler(parameters: parameters, vocabularySize: model.vocabularySize)
+        }
+        return try measure(name, depth: depth) { (benchmark: inout Benchmark) throws(EngineError) in
+            var next = benchmark.randomTokens(sequences)
+            try benchmark.fill(benchmark.caches[0 ..< sequences], to: depth)
+            let width = benchmark.model.vocabularySize
             let seconds = try benchmark.timed { (b: inout Benchmark) throws(EngineError) in
-                for step in 0 ..< count {
+                for _ in 0 ..< count {
                     b.batch.removeAll()
                     for sequence in 0 ..< sequences {
-                        b.batch.append(CollectionOfOne(tokens[step * sequences + sequence]), cache: b.caches[sequence], wantsLogits: true)
+                        b.batch.append(CollectionOfOne(next[sequence]), cache: b.caches[sequence], wantsLogits: true)
                     }
-                    do throws(ModelError) { _ = try b.model.forward(b.batch) } catch { throw .model(error) }
+                    let logits: UnsafeMutableBufferPointer<Float>
+                    do throws(ModelError) { logits = try b.model.forward(b.batch) } catch { throw .model(error) }
+                    for sequence in 0 ..< sequences {
+                        let row = UnsafeMutableBufferPointer(rebasing: logits[sequence * width ..< (sequence + 1) * width])
+                        next[sequence] = samplers[sequence].sample(row, recent: [], threads: b.model.backend.hostThreads)
+                    }
                 }
             }
             return Double(count * sequences) / seconds
@@ -76,20 +93,30 @@ public struct Benchmark {
 
     /// Seconds from a `count`-token prompt to its first greedy token.
     public mutating func timeToFirstToken(promptTokens count: Int) throws(EngineError) -> BenchmarkResult {
-        try measure("ttft\(count)") { (benchmark: inout Benchmark) throws(EngineError) in
+        let sampler = Sampler(parameters: .greedy, vocabularySize: model.vocabularySize)
+        return try measure("ttft\(count)", depth: 0) { (benchmark: inout Benchmark) throws(EngineError) in
             let tokens = benchmark.randomTokens(count)
             benchmark.cache.reset()
             return try benchmark.timed { (b: inout Benchmark) throws(EngineError) in
-                _ = b.sampler.sample(try b.model.prefill(tokens, cache: b.cache, batch: &b.batch), recent: tokens)
+                _ = sampler.sample(try b.model.prefill(tokens, cache: b.cache, batch: &b.batch), recent: tokens)
             }
         }
     }
 
-    private mutating func measure(_ test: String, _ run: (inout Benchmark) throws(EngineError) -> Double) throws(EngineError) -> BenchmarkResult {
+    /// Empties `caches` and runs `depth` random tokens into each.
+    private mutating func fill(_ caches: ArraySlice<KVCache>, to depth: Int) throws(EngineError) {
+        for cache in caches {
+            cache.reset()
+            if depth > 0 { _ = try model.prefill(randomTokens(depth), cache: cache, batch: &batch) }
+        }
+    }
+
+    private mutating func measure(_ test: String, depth: Int,
+                                  _ run: (inout Benchmark) throws(EngineError) -> Double) throws(EngineError) -> BenchmarkResult {
         _ = try run(&self)  // warm-up: page in the weights, grow scratch buffers
         var samples: [Double] = []
         for _ in 0 ..< repetitions { samples.append(try run(&self)) }
-        return BenchmarkResult(test: test, samples: samples)
+        return BenchmarkResult(test: depth > 0 ? "\(test) @ d\(depth)" : test, depth: depth, samples: samples)
     }
 
     private mutating func timed(_ body: (inout Benchmark) throws(EngineError) -> Void) throws(EngineError) -> Double {

@@ -3,6 +3,7 @@
 // safe to show (whole UTF-8 characters, no part of a stop string). The single-sequence `Generator` and
 // the batching scheduler both drive their sequences through it.
 
+import EmberCompute
 import EmberTokenizer
 import EmberTrace
 
@@ -29,10 +30,22 @@ public final class GenerationState {
 
     public var isFinished: Bool { stopReason != nil }
 
-    /// Samples the next token from `logits` and returns it with the text it makes visible. After an
-    /// end of generation the token is nil: the sequence needs no further forward pass.
-    public func accept(_ logits: UnsafeBufferPointer<Float>) -> (token: Int32?, text: String) {
-        let token = Trace.span("sample") { sampler.sample(logits, recent: history) }
+    /// Samples the next token from `logits` (on `threads`, for a long row) and returns it with the
+    /// text it makes visible. After an end of generation the token is nil: the sequence needs no
+    /// further forward pass.
+    public func accept(_ logits: UnsafeMutableBufferPointer<Float>, threads: ThreadPool?) -> (token: Int32?, text: String) {
+        accept(token: choose(from: logits, threads: threads))
+    }
+
+    /// The next token from `logits` (the sampling alone, which sequences of one step may do on
+    /// different threads; `accept(token:)` then takes it).
+    public func choose(from logits: UnsafeMutableBufferPointer<Float>, threads: ThreadPool?) -> Int32 {
+        Trace.span("sample") { sampler.sample(logits, recent: history, threads: threads) }
+    }
+
+    /// Takes `token` as the next one and returns it with the text it makes visible, or nil after an
+    /// end of generation.
+    public func accept(token: Int32) -> (token: Int32?, text: String) {
         if !parameters.ignoresEndOfGeneration && tokenizer.isEndOfGeneration(token) {
             return (nil, finish(.endOfGeneration))
         }

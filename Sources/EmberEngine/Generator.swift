@@ -57,7 +57,7 @@ public final class Generator {
                 onText(state.finish(.cancelled))
                 break
             }
-            let (token, text) = state.accept(logits)
+            let (token, text) = state.accept(logits, threads: model.backend.hostThreads)
             onText(text)
             guard let token else { break }
             if cache.length >= cache.capacity {
@@ -87,7 +87,7 @@ public final class Generator {
 
     /// Runs `tokens` through the model in chunks after what the cache holds, and returns the logits
     /// of the last one.
-    public func prefill(_ tokens: ArraySlice<Int32>) throws(EngineError) -> UnsafeBufferPointer<Float> {
+    public func prefill(_ tokens: ArraySlice<Int32>) throws(EngineError) -> UnsafeMutableBufferPointer<Float> {
         let logits = try Trace.span("prefill", args: ["tokens": .int(tokens.count)]) { () throws(EngineError) in
             try model.prefill(tokens, cache: cache, batch: &batch)
         }
@@ -100,7 +100,7 @@ extension LanguageModel {
     /// Runs `tokens` into `cache` in chunks of at most `promptChunkTokens` (reusing `batch`) and returns
     /// the logits of the last token.
     func prefill<Tokens: Collection<Int32>>(_ tokens: Tokens, cache: KVCache,
-                                            batch: inout ForwardBatch) throws(EngineError) -> UnsafeBufferPointer<Float> {
+                                            batch: inout ForwardBatch) throws(EngineError) -> UnsafeMutableBufferPointer<Float> {
         guard cache.length + tokens.count <= cache.capacity else {
             throw .promptTooLong(tokens: cache.length + tokens.count, context: cache.capacity)
         }
@@ -109,7 +109,7 @@ extension LanguageModel {
             let end = tokens.index(start, offsetBy: promptChunkTokens, limitedBy: tokens.endIndex) ?? tokens.endIndex
             batch.removeAll()
             batch.append(tokens[start ..< end], cache: cache, wantsLogits: end == tokens.endIndex)
-            let logits: UnsafeBufferPointer<Float>
+            let logits: UnsafeMutableBufferPointer<Float>
             do throws(ModelError) { logits = try forward(batch) } catch { throw .model(error) }
             if end == tokens.endIndex { return logits }
             start = end

@@ -18,6 +18,9 @@ public struct SamplingParameters: Sendable, Equatable {
     public var presencePenalty: Float = 0
     /// How many recent tokens the penalties look at (0 = none, -1 = the whole context).
     public var penaltyWindow: Int = 64
+    /// Added to the logits of these tokens before anything else (-100 all but bans one), as OpenAI's
+    /// `logit_bias` and llama.cpp's `--logit-bias`.
+    public var logitBias: [Int32: Float] = [:]
     /// Seed of the random choice; nil draws one from the system.
     public var seed: UInt64? = nil
 

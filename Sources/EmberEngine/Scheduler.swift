@@ -7,6 +7,7 @@
 // the kernel path it would alone.
 // The loop runs on a thread of its own: forward passes block, and must not hold up async callers.
 
+import EmberCompute
 import EmberModel
 import EmberTokenizer
 import EmberTrace
@@ -221,28 +222,33 @@ public final class Scheduler: @unchecked Sendable {
             let logits = try Trace.span("forward", args: ["decode": .int(group.count), "prompt_tokens": .int(chunk?.count ?? 0)]) {
                 () throws(ModelError) in try model.forward(batch)
             }
-            let width = model.vocabularySize
-            for (index, sequence) in group.enumerated() {
-                accept(sequence, logits: UnsafeBufferPointer(rebasing: logits[index * width ..< (index + 1) * width]))
-            }
+            var choosing = Array(group)
             if let starting, let chunk {
                 starting.prefilled = chunk.endIndex
-                if !starting.isPrefilling {
-                    accept(starting, logits: UnsafeBufferPointer(rebasing: logits[group.count * width ..< (group.count + 1) * width]))
-                }
+                if !starting.isPrefilling { choosing.append(starting) }
             }
+            let width = model.vocabularySize
+            let rows = choosing.indices.map { UnsafeMutableBufferPointer(rebasing: logits[$0 * width ..< ($0 + 1) * width]) }
+            // Each sequence samples its own row: on the pool's threads together, so that the samplers
+            // do not follow one another while the other cores wait for the next pass.
+            if choosing.count > 1 {
+                model.backend.hostThreads.parallelFor(choosing.count, ChooseEach(sequences: choosing, rows: rows))
+            } else if let only = choosing.first {
+                only.chosen = only.state.choose(from: rows[0], threads: model.backend.hostThreads)
+            }
+            for (sequence, row) in zip(choosing, rows) { accept(sequence, token: sequence.chosen, logits: row) }
         } catch {
             for sequence in group { fail(sequence, .model(error)) }
             if let starting { fail(starting, .model(error)) }
         }
     }
 
-    /// Samples the sequence's next token from its row of logits and streams what it makes visible.
-    private func accept(_ sequence: Sequence, logits: UnsafeBufferPointer<Float>) {
-        let (token, text) = sequence.state.accept(logits)
+    /// Takes the sequence's chosen next token and streams what it makes visible.
+    private func accept(_ sequence: Sequence, token chosen: Int32, logits: UnsafeMutableBufferPointer<Float>) {
+        let (token, text) = sequence.state.accept(token: chosen)
         if sequence.firstToken == nil { sequence.firstToken = .now }
         let probabilities = sequence.state.parameters.logprobs.flatMap { top in
-            sequence.state.generated.last.map { TokenLogprobs(token: $0, logits: logits, top: top) }
+            sequence.state.generated.last.map { TokenLogprobs(token: $0, logits: UnsafeBufferPointer(logits), top: top) }
         }
         if !text.isEmpty || token != nil { sequence.continuation.yield(.text(text, token: token, logprobs: probabilities)) }
         sequence.nextToken = token
@@ -291,6 +297,16 @@ public final class Scheduler: @unchecked Sendable {
     }
 }
 
+/// The sampling of each sequence of a step from its row of logits, shared among the pool's threads.
+private struct ChooseEach: PoolRangeWork {
+    let sequences: [Sequence]
+    let rows: [UnsafeMutableBufferPointer<Float>]
+
+    func run(_ range: Range<Int>) {
+        for index in range { sequences[index].chosen = sequences[index].state.choose(from: rows[index], threads: nil) }
+    }
+}
+
 /// A request's cancellation, set from any thread, read by the loop.
 final class CancelFlag: Sendable {
     private let flag = Atomic<Bool>(false)
@@ -314,6 +330,8 @@ private final class Sequence {
     var prefilled = 0
     /// The token to run next, once the prompt is done and until the sequence ends.
     var nextToken: Int32?
+    /// The token sampled from the last step's logits, before `accept` takes it.
+    var chosen: Int32 = 0
 
     init(prompt: [Int32], parameters: GenerationParameters, timeout: Duration?, tokenizer: Tokenizer,
          vocabularySize: Int, continuation: AsyncStream<Scheduler.Event>.Continuation, cancelFlag: CancelFlag) {

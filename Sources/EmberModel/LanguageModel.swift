@@ -19,9 +19,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// A KV cache of `capacity` positions for one sequence.
     func makeCache(capacity: Int, type: CacheType) -> KVCache
     /// Runs the batch, appends its tokens to each sequence's cache, and returns one row of
-    /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid
-    /// until the next call.
-    func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Float>
+    /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid,
+    /// and the caller's to change (the sampler adjusts them in place), until the next call.
+    func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float>
 }
 
 extension LanguageModel {

@@ -80,7 +80,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 width: parameters.kvHeadCount * parameters.headDimension, type: type)
     }
 
-    public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Float> {
+    public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
         let rows = batch.tokens.count
         guard rows <= maxBatchTokens else { throw .batchTooLarge(tokens: rows, limit: maxBatchTokens) }
         let w = workspace
@@ -108,7 +108,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         w.logitRows.removeAll(keepingCapacity: true)
         for sequence in batch.sequences where sequence.wantsLogits { w.logitRows.append(sequence.rows.upperBound - 1) }
         let logitCount = w.logitRows.count
-        guard logitCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard logitCount > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
         return Trace.span("output", level: .layer) {
             // The last block's output joins the stream as the final norm reads it.
             backend.rmsNorm(w.residual, adding: w.projected[0], weight: outputNorm, epsilon: epsilon, rows: rows, into: w.normed)

@@ -20,11 +20,12 @@ struct CompletionJob {
     static let chatFields: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
         "presence_penalty", "frequency_penalty", "repeat_penalty", "logprobs", "top_logprobs", "n", "stream", "stream_options", "user",
-        "ignore_eos", "timeout",
+        "ignore_eos", "timeout", "logit_bias",
     ]
     static let textFields: Set<String> = [
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
         "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user", "ignore_eos", "timeout",
+        "logit_bias",
     ]
 
     init(_ body: [UInt8], kind: Kind, model served: ServedModel) throws(APIError) {
@@ -58,6 +59,7 @@ struct CompletionJob {
         sampling.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2 ... 2) ?? 0)
         sampling.repeatPenalty = Float(try fields.number("repeat_penalty", in: 0.01 ... 10) ?? 1)
         sampling.penaltyWindow = -1
+        sampling.logitBias = try Self.logitBias(fields.object("logit_bias"), vocabularySize: served.scheduler.model.vocabularySize)
         sampling.seed = try fields.integer("seed", in: Int(Int64.min / 2) ... Int(Int64.max / 2)).map { UInt64(bitPattern: Int64($0)) }
 
         // `ignore_eos` (llama-server's extension, for benchmarks): generate through end tokens.
@@ -93,6 +95,21 @@ struct CompletionJob {
             prompt = served.tokenizer.encode(prompts[0], addSpecial: true, parseSpecial: true)
         }
         guard !prompt.isEmpty else { throw .badRequest("The prompt is empty", param: kind == .chat ? "messages" : "prompt") }
+    }
+
+    /// `logit_bias`: token ids (as strings) to a bias in [-100, 100].
+    private static func logitBias(_ object: [String: JSONValue]?, vocabularySize: Int) throws(APIError) -> [Int32: Float] {
+        var bias: [Int32: Float] = [:]
+        for (key, value) in object ?? [:] {
+            guard let token = Int32(key), token >= 0, Int(token) < vocabularySize else {
+                throw .badRequest("'logit_bias' key '\(key)' is not a token id of this model (0 to \(vocabularySize - 1))", param: "logit_bias")
+            }
+            guard case let .number(number) = value, (-100 ... 100).contains(number) else {
+                throw .badRequest("'logit_bias' value for token \(key) must be a number from -100 to 100", param: "logit_bias")
+            }
+            bias[token] = Float(number)
+        }
+        return bias
     }
 
     /// One chat message: a role Ember's templates know, and text content (a string, or text parts).

@@ -1,7 +1,7 @@
-// `ember bench`: llama-bench for Ember. For each model, thread count and size: prompt processing
-// (`ppN`) and generation (`tgN`) tokens/s as mean ± stddev over the repetitions, time to first token
-// of a 32-token prompt; per model the load time of a cold and a warm start in fresh processes; and the
-// peak RSS. A markdown table, or with --json one object for tools.
+// `ember bench`: llama-bench for Ember. For each model, thread count, depth and size: prompt processing
+// (`ppN`) and generation (`tgN`, greedy and with a sampler chain) tokens/s as mean ± stddev over the
+// repetitions, time to first token of a 32-token prompt; per model the load time of a cold and a warm
+// start in fresh processes; and the peak RSS. A markdown table, or with --json one object for tools.
 
 import ArgumentParser
 import EmberCompute
@@ -29,6 +29,16 @@ struct BenchCommand: ParsableCommand {
             transform: BenchCommand.sizes)
     var sequences: [Int] = [1]
 
+    @Option(name: .customShort("d"), help: "Depths: tokens already in the KV cache when each test starts, comma-separated.",
+            transform: { try BenchCommand.sizes($0, allowingZero: true) })
+    var depths: [Int] = [0]
+
+    @Option(name: .customLong("sampler"), help: ArgumentHelp(
+        "How generation picks each token, comma-separated: greedy, default (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05), "
+            + "temp (temperature 0.8 alone, as OpenAI clients send).", valueName: "greedy,default,temp"),
+            transform: BenchCommand.samplers)
+    var samplers: [SamplingParameters] = [.greedy, SamplingParameters()]
+
     @Option(name: .customShort("t"), help: "Thread counts, comma-separated (default: the physical cores).",
             transform: BenchCommand.sizes)
     var threads: [Int] = [ThreadPool.defaultThreadCount]
@@ -47,12 +57,28 @@ struct BenchCommand: ParsableCommand {
 
     static let ttftPromptTokens = 32
 
-    static func sizes(_ text: String) throws -> [Int] {
+    static func sizes(_ text: String) throws -> [Int] { try sizes(text, allowingZero: false) }
+
+    static func sizes(_ text: String, allowingZero: Bool) throws -> [Int] {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
-            throw ValidationError("expected positive numbers separated by commas, not \(text)")
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) > (allowingZero ? -1 : 0) }) else {
+            throw ValidationError("expected \(allowingZero ? "non-negative" : "positive") numbers separated by commas, not \(text)")
         }
         return values.map { $0! }
+    }
+
+    static func samplers(_ text: String) throws -> [SamplingParameters] {
+        try text.split(separator: ",").map { name in
+            switch name.trimmingCharacters(in: .whitespaces) {
+            case "greedy": return .greedy
+            case "default": return SamplingParameters()
+            case "temp":
+                var temperatureOnly = SamplingParameters()
+                (temperatureOnly.topK, temperatureOnly.topP, temperatureOnly.minP) = (0, 1, 0)
+                return temperatureOnly
+            default: throw ValidationError("--sampler takes greedy, default and temp, not \(name)")
+            }
+        }
     }
 
     func validate() throws {
@@ -75,13 +101,20 @@ struct BenchCommand: ParsableCommand {
                                           description: ModelDescription(loaded.file))
             for threadCount in threads {
                 let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
-                let context = (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()!
+                let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()!
                 var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
                                           repetitions: repetitions, cacheType: cacheType)
-                for size in promptSizes { entry.results.append(.init(threads: threadCount, result: try benchmark.promptProcessing(size))) }
-                for size in generationSizes {
-                    for count in sequences {
-                        entry.results.append(.init(threads: threadCount, result: try benchmark.generation(size, sequences: count)))
+                for depth in depths {
+                    for size in promptSizes {
+                        entry.results.append(.init(threads: threadCount, result: try benchmark.promptProcessing(size, depth: depth)))
+                    }
+                    for size in generationSizes {
+                        for count in sequences {
+                            for sampling in samplers {
+                                entry.results.append(.init(threads: threadCount, result: try benchmark.generation(
+                                    size, sequences: count, depth: depth, sampling: sampling)))
+                            }
+                        }
                     }
                 }
                 let ttft = try benchmark.timeToFirstToken(promptTokens: Self.ttftPromptTokens)

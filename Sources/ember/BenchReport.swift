@@ -55,7 +55,7 @@ struct BenchReport {
         for model in models {
             for entry in model.results {
                 results.append(["model": model.name, "path": model.path, "type": model.description.type,
-                                "test": entry.result.test, "threads": entry.threads,
+                                "test": entry.result.test, "depth": entry.result.depth, "threads": entry.threads,
                                 "tokens_per_second": entry.result.mean, "stddev": entry.result.standardDeviation,
                                 "samples": entry.result.samples])
             }

@@ -39,7 +39,7 @@ struct ChatCommand: ParsableCommand {
                                   contextLength: runtime.contextLength(for: loaded.model), cacheType: runtime.cacheType)
         let session = ChatSession(generator: generator, template: template)
         session.systemPrompt = system
-        let parameters = sampling.parameters(tokens: tokens)
+        let parameters = try sampling.parameters(tokens: tokens, vocabularySize: loaded.model.vocabularySize)
         let output = FileHandle.standardOutput, errors = FileHandle.standardError
 
         Interrupt.install()

@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
         let text = try promptText()
         let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
-        let parameters = sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS)
+        let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize)
 
         Interrupt.install()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,

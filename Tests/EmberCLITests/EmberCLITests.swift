@@ -69,7 +69,7 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let results = try #require(object["results"] as? [[String: Any]])
         #expect(results.map { "\($0["test"]!)@\($0["threads"]!)" }.sorted()
-            == ["pp16@1", "pp16@2", "pp32@1", "pp32@2", "tg4@1", "tg4@2"])
+            == ["pp16@1", "pp16@2", "pp32@1", "pp32@2", "tg4 sampled@1", "tg4 sampled@2", "tg4@1", "tg4@2"])
         for entry in results {
             #expect(entry["model"] as? String == "SmolLM2-135M-Instruct.Q4_1")
             #expect((entry["tokens_per_second"] as? Double ?? 0) > 0 && (entry["samples"] as? [Double])?.count == 2)
@@ -83,6 +83,16 @@ import Testing
         #expect(table.stdout.contains("peak RSS"))
         let bad = try Self.ember(["bench", "-p", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("positive"))
+
+        // At a depth, with the temperature-only sampler: each test starts with 40 tokens in the cache.
+        let deep = try Self.ember(["bench", "-p", "8", "-n", "4", "-d", "0,40", "--sampler", "temp", "-r", "1", "--json"])
+        #expect(deep.status == 0, "\(deep.stderr)")
+        let deepObject = try #require(try JSONSerialization.jsonObject(with: Data(deep.stdout.utf8)) as? [String: Any])
+        let deepResults = try #require(deepObject["results"] as? [[String: Any]])
+        #expect(deepResults.map { "\($0["test"]!)/\($0["depth"]!)" }
+            == ["pp8/0", "tg4 sampled/0", "pp8 @ d40/40", "tg4 sampled @ d40/40"])
+        let badSampler = try Self.ember(["bench", "--sampler", "hot"])
+        #expect(badSampler.status != 0 && badSampler.stderr.contains("greedy, default and temp"))
     }
 
     @Test func realModelInspectJSONDescribesTheModel() throws {

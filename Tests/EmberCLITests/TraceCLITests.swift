@@ -127,7 +127,8 @@ import Testing
         let fragment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first)
         let events = try TraceChecks.events(inFragment: directory + "/" + fragment)
         #expect(TraceChecks.problems(events).isEmpty)
-        #expect(spans(events, "decode").count >= 10)
+        // A few tokens at least, however slow the machine and however many tests share it.
+        #expect(spans(events, "decode").count >= 3)
     }
 
     @Test func realModelTraceLogLevelPrintsCheckpointsInOrder() throws {

@@ -103,12 +103,12 @@ private struct GenerationGoldens: Decodable {
             batch.removeAll()
             batch.append(golden.prompt_tokens, cache: cache, wantsLogits: true)
             var logits = try model.forward(batch)
-            let similarity = Self.cosine(logits, referenceLogits[index])
+            let similarity = Self.cosine(UnsafeBufferPointer(logits), referenceLogits[index])
             #expect(similarity >= Self.requiredCosine, "prompt \(index): last-position logits cosine \(similarity)")
 
             // Greedy, without stopping at end-of-generation, exactly as the reference ran.
             for step in 0 ..< goldens.steps {
-                let token = Self.argmax(logits)
+                let token = Self.argmax(UnsafeBufferPointer(logits))
                 if token != golden.greedy_tokens[step] {
                     let margin = golden.top2_margins[step]
                     divergences.append("prompt \(index) step \(step): margin \(margin)")

@@ -15,7 +15,7 @@ import Testing
         return (try ModelLoader.load(file, backend: CPUBackend(threadCount: threads), promptChunkTokens: maxBatch), file)
     }
 
-    func expectClose(_ got: UnsafeBufferPointer<Float>, _ want: [Float], _ context: String) {
+    func expectClose(_ got: UnsafeMutableBufferPointer<Float>, _ want: [Float], _ context: String) {
         #expect(got.count == want.count, "\(context)")
         let error = zip(got, want).map { abs($0 - $1) }.max() ?? 0
         let scale = want.map(abs).max() ?? 1
@@ -121,8 +121,8 @@ import Testing
         batch.append(other, cache: second, wantsLogits: true)
         let logits = try model.forward(batch)
         let vocabulary = tiny.vocabulary
-        expectClose(UnsafeBufferPointer(rebasing: logits[0 ..< vocabulary]), tiny.referenceLogits(tokens).last!, "sequence 1")
-        expectClose(UnsafeBufferPointer(rebasing: logits[vocabulary ..< 2 * vocabulary]), tiny.referenceLogits(other).last!, "sequence 2")
+        expectClose(UnsafeMutableBufferPointer(rebasing: logits[0 ..< vocabulary]), tiny.referenceLogits(tokens).last!, "sequence 1")
+        expectClose(UnsafeMutableBufferPointer(rebasing: logits[vocabulary ..< 2 * vocabulary]), tiny.referenceLogits(other).last!, "sequence 2")
         #expect(first.length == tokens.count && second.length == other.count)
     }
 

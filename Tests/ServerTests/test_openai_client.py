@@ -111,6 +111,23 @@ class Completions(unittest.TestCase):
         self.assertTrue(all(e.logprob <= 0 and len(e.top_logprobs) == 2 for e in entries))
         self.assertEqual(entries[0].top_logprobs[0].token, entries[0].token)  # greedy: the chosen one is the most likely
 
+    def test_logit_bias_bans_and_forces_tokens(self):
+        client = main.client()
+        prompt = "The capital of France is"
+
+        def complete(**options):
+            return client.completions.create(model="smollm2", prompt=prompt, max_tokens=3, **options).choices[0].text
+
+        # Greedy continues with " Paris" (token 7042, Tests/EmberEngineTests/Fixtures/generation_goldens.json).
+        self.assertTrue(complete(temperature=0).startswith(" Paris"))
+        self.assertFalse(complete(temperature=0, logit_bias={"7042": -100}).startswith(" Paris"))
+        # Pushed up by 100, token 30 ('.') is chosen at any temperature.
+        self.assertEqual(complete(temperature=1.5, logit_bias={"30": 100}), "...")
+        for bad in ({"x": 1}, {"-1": 1}, {"49152": 1}, {"7042": 101}, {"7042": "a"}):
+            with self.assertRaises(openai.BadRequestError) as caught:
+                complete(logit_bias=bad)
+            self.assertIn("logit_bias", str(caught.exception))
+
     def test_eight_concurrent_clients_get_what_they_get_alone(self):
         prompts = [f"Write one sentence about the number {n}." for n in range(8)]
         client = main.client()

@@ -33,6 +33,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public var threadCount: Int { pool.threadCount }
+    public var hostThreads: ThreadPool { pool }
 
     public func bind(_ view: TensorView) throws(BackendError) -> Tensor {
         guard view.type.isSupportedForCompute else { throw .unsupportedType(tensor: view.name, type: view.type) }
@@ -47,9 +48,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
                       owner: .allocation(allocation))
     }
 
-    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeBufferPointer<Float> {
+    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float> {
         precondition(tensor.type == .f32 && rows <= tensor.rowCount)
-        return UnsafeBufferPointer(start: tensor.floats(row: 0), count: rows * tensor.rowLength)
+        return UnsafeMutableBufferPointer(start: tensor.floats(row: 0), count: rows * tensor.rowLength)
     }
 
     public func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor) {
