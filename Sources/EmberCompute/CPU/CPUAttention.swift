@@ -9,6 +9,7 @@
 // running maximum and sum rescale the accumulated values only when the maximum grows), so the scores
 // of a whole context are never stored and the values are read in the same single pass.
 
+import CEmberKernels
 import EmberFormats
 
 /// How one element type of the KV cache is stored and read back, eight values at a time.
@@ -50,22 +51,30 @@ extension CPUBackend {
         precondition(headDimension % 8 == 0 && rope.dimensions <= headDimension && rope.dimensions % 2 == 0)
         precondition(key.rowLength == kvWidth && query.rowLength == shape.queryWidth)
 
+        // The C kernels (attention.c) take an F16 cache on x86; the Swift ones everything else.
+        let native = level != .portable && cacheType == .f16 && headDimension % 16 == 0
+        let groupSize = shape.headCount / shape.kvHeadCount
+
         // The units of work of each sequence. One token over a long context (decode): each KV head's
         // positions are split across the threads and the partial softmaxes combined, or a lone
         // sequence's step would use as many threads as the model has KV heads. Otherwise one unit per
-        // (token, KV head). The choice depends on the sequence alone, so its result does too.
+        // (tile of tokens, KV head): a token each for the Swift kernels, a flash-attention tile of up to
+        // `EK_FLASH_TOKENS` for the C ones. The choice depends on the sequence alone, so its result does too.
         attentionPlan.removeAll(keepingCapacity: true)
-        var units = 0, splitStates = 0, lastPosition = 0
+        var units = 0, splitStates = 0, lastPosition = 0, longestSpan = 0
         for sequence in sequences {
             precondition(sequence.keyCache.type == cacheType && sequence.valueCache.type == cacheType,
                          "KV caches of one type")
             precondition(sequence.keyCache.rowLength == kvWidth && sequence.start + sequence.rows.count <= sequence.keyCache.rowCount,
                          "attention past the end of the KV cache")
-            let splits = sequence.rows.count == 1 && sequence.start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
-            attentionPlan.append(AttentionPlan(firstUnit: units, splits: splits, firstState: splitStates))
-            units += sequence.rows.count * shape.kvHeadCount * splits
+            let decoding = sequence.rows.count == 1
+            let splits = decoding && sequence.start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
+            let tile = native && !decoding ? Int(EK_FLASH_TOKENS) : 1
+            attentionPlan.append(AttentionPlan(firstUnit: units, splits: splits, tile: tile, firstState: splitStates))
+            units += (sequence.rows.count + tile - 1) / tile * shape.kvHeadCount * splits
             if splits > 1 { splitStates += shape.kvHeadCount * splits }
             lastPosition = max(lastPosition, sequence.start + sequence.rows.count - 1)
+            if decoding { longestSpan = max(longestSpan, (sequence.start + splits) / splits) }
         }
 
         ropeTable.prepare(rope, through: lastPosition)
@@ -76,14 +85,18 @@ extension CPUBackend {
                                       shape: shape))
         }
 
-        let groupSize = shape.headCount / shape.kvHeadCount
         let elementStride = cacheType == .f16 ? HalfCacheElement.stride : FloatCacheElement.stride
         let threads = min(units, pool.threadCount)
-        let scoresSize = groupSize * Self.attentionBlock, stateSize = groupSize * (headDimension + 2)
+        // Each thread's scratch: a block of scores (Swift), a whole span of scores or a flash tile's (C).
+        var scoresSize = groupSize * Self.attentionBlock
+        #if arch(x86_64)
+        if native { scoresSize = max(groupSize * longestSpan, ek_flash_scratch_floats(Int32(groupSize), Int32(headDimension))) }
+        #endif
+        let stateSize = groupSize * (headDimension + 2)
         let scratch = attentionScratch.floats(threads * scoresSize + (threads + splitStates) * stateSize)
-        let work = AttentionWork(sequences: sequences, plan: attentionPlan, units: units, threads: threads,
+        let work = AttentionWork(sequences: sequences, plan: attentionPlan, units: units, threads: threads, native: native,
                                  query: query, output: output, kvHeads: shape.kvHeadCount, groupSize: groupSize,
-                                 headDimension: headDimension, elementStride: elementStride, scores: scratch,
+                                 headDimension: headDimension, elementStride: elementStride, scoresSize: scoresSize, scores: scratch,
                                  threadStates: scratch + threads * scoresSize,
                                  splitStates: scratch + threads * scoresSize + threads * stateSize)
         if threads == 1 { work.run(thread: 0) } else { pool.run(work) }
@@ -97,10 +110,12 @@ extension CPUBackend {
     }
 
     /// Where one sequence's units of work begin among all of the call's, how many parts each of its
-    /// KV heads' positions is split into, and (when split) where its partial states begin.
+    /// KV heads' positions is split into, how many of its tokens a unit takes, and (when split) where its
+    /// partial states begin.
     struct AttentionPlan {
         let firstUnit: Int
         let splits: Int
+        let tile: Int
         let firstState: Int
     }
 
@@ -151,9 +166,11 @@ extension CPUBackend {
         let sequences: [AttentionSequence]
         let plan: [AttentionPlan]
         let units: Int, threads: Int
+        let native: Bool
         let query: Tensor, output: Tensor
         let kvHeads: Int, groupSize: Int, headDimension: Int, elementStride: Int
-        /// Each thread's block of scores, each thread's state, and the states of split units.
+        /// Each thread's scratch (`scoresSize` floats), each thread's state, and the states of split units.
+        let scoresSize: Int
         let scores: UnsafeMutablePointer<Float>, threadStates: UnsafeMutablePointer<Float>,
             splitStates: UnsafeMutablePointer<Float>
 
@@ -169,7 +186,7 @@ extension CPUBackend {
         }
 
         private func run<Element: CacheElement>(_: Element.Type, thread: Int) {
-            let blockScores = scores + thread * groupSize * CPUBackend.attentionBlock
+            let threadScores = scores + thread * scoresSize
             for (index, sequence) in sequences.enumerated() {
                 let entry = plan[index], span = span(sequence)
                 let end = index + 1 < plan.count ? plan[index + 1].firstUnit : units
@@ -177,18 +194,52 @@ extension CPUBackend {
                 var unit = entry.firstUnit + (thread - entry.firstUnit % threads + threads) % threads
                 while unit < end {
                     let local = unit - entry.firstUnit, splits = entry.splits
-                    let row = sequence.rows.lowerBound + local / (kvHeads * splits), kvHead = local / splits % kvHeads
-                    let visible = sequence.start + row - sequence.rows.lowerBound + 1
+                    let first = sequence.rows.lowerBound + local / (kvHeads * splits) * entry.tile, kvHead = local / splits % kvHeads
+                    let rows = first ..< min(first + entry.tile, sequence.rows.upperBound)
+                    let visible = sequence.start + first - sequence.rows.lowerBound + 1
                     let state = splits > 1 ? splitStates + (entry.firstState + local) * span.stateSize
                         : threadStates + thread * span.stateSize
-                    let queries = UnsafeRawPointer(query.floats(row: row) + kvHead * groupSize * headDimension)
-                    span.accumulate(Element.self, queries: queries, kvHead: kvHead,
-                                    positions: ThreadPool.chunk(local % splits, of: splits, count: visible),
-                                    state: state, scores: blockScores)
-                    if splits == 1 { span.finish(state, count: 1, into: output.floats(row: row) + kvHead * groupSize * headDimension) }
+                    let queries = query.floats(row: first) + kvHead * groupSize * headDimension
+                    let outputs = output.floats(row: first) + kvHead * groupSize * headDimension
+                    let positions = ThreadPool.chunk(local % splits, of: splits, count: visible)
+                    if native && entry.tile > 1 {
+                        flash(span, queries: queries, kvHead: kvHead, tokens: rows.count, start: visible - 1, into: outputs, scratch: threadScores)
+                        unit += threads
+                        continue
+                    }
+                    if native {
+                        attend(span, queries: queries, kvHead: kvHead, positions: positions, state: state, scratch: threadScores)
+                    } else {
+                        span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: positions,
+                                        state: state, scores: threadScores)
+                    }
+                    if splits == 1 { span.finish(state, count: 1, into: outputs) }
                     unit += threads
                 }
             }
+        }
+
+        /// One token's queries over `positions` of the head, with the C decode kernel.
+        private func attend(_ span: AttentionSpan, queries: UnsafeMutablePointer<Float>, kvHead: Int, positions: Range<Int>,
+                            state: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+            #if arch(x86_64)
+            let offset = kvHead * span.headBytes + positions.lowerBound * span.rowBytes
+            ek_attend_f16_avx2(queries, Int32(groupSize), Int32(headDimension), (span.keys + offset).assumingMemoryBound(to: UInt16.self),
+                               (span.values + offset).assumingMemoryBound(to: UInt16.self), Int32(positions.count), span.scale,
+                               state, scratch)
+            #endif
+        }
+
+        /// A tile of `tokens` consecutive tokens from position `start`, with the C flash-attention kernel.
+        private func flash(_ span: AttentionSpan, queries: UnsafeMutablePointer<Float>, kvHead: Int, tokens: Int, start: Int,
+                           into outputs: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+            #if arch(x86_64)
+            let offset = kvHead * span.headBytes
+            ek_flash_attend_f16_avx2(queries, query.rowLength, Int32(groupSize), Int32(headDimension), Int32(tokens), Int32(start),
+                                     (span.keys + offset).assumingMemoryBound(to: UInt16.self),
+                                     (span.values + offset).assumingMemoryBound(to: UInt16.self), span.scale, outputs,
+                                     output.rowLength, scratch)
+            #endif
         }
     }
 }
