@@ -60,7 +60,9 @@ public final class Q16Buffer: @unchecked Sendable {
         high = split ? .allocate(capacity: rowLength * capacityRows) : nil
         low = split ? .allocate(capacity: rowLength * capacityRows) : nil
         pairScales = split ? .allocate(capacity: rowLength / 4 * capacityRows) : nil
-        groupedSums = split ? .allocate(capacity: rowLength / 8 * ((capacityRows + 3) / 4 * 4)) : nil
+        let groupedCount = rowLength / 8 * ((capacityRows + 3) / 4 * 4)
+        groupedSums = split ? .allocate(capacity: groupedCount) : nil
+        groupedSums?.initialize(repeating: 0, count: groupedCount)
     }
 
     deinit {
@@ -91,6 +93,20 @@ public final class Q16Buffer: @unchecked Sendable {
                      high: high! + index * rowLength, low: low! + index * rowLength, pairScales: pairScales! + index * rowLength / 4)
             let group = groupedSums! + index / 4 * rowLength / 8 + index % 4
             for block in 0 ..< blocks { group[4 * block] = sums[index * blocks + block] }
+        }
+    }
+}
+
+extension Q16Buffer {
+    /// Zeroes the grouped sums of rows `rows ..< ` the end of their group of four. The split dot adds
+    /// the offsets of a whole group in one vector, absent tokens' lanes included: left stale, they can
+    /// hold anything, and bit patterns of old quants read as floats are denormals, which made a decode
+    /// step several times slower (BENCHMARKS.md, "Why ember bench and ember run differed").
+    public func clearGroupedSums(after rows: Int) {
+        guard let groupedSums, rows % 4 != 0 else { return }
+        let group = groupedSums + rows / 4 * rowLength / 8
+        for block in 0 ..< rowLength / 32 {
+            for lane in rows % 4 ..< 4 { group[4 * block + lane] = 0 }
         }
     }
 }

@@ -83,3 +83,22 @@ private func quantize(_ x: [Float]) -> (quants: [Int16], scales: [Float], sums: 
         for block in 0 ..< x.count / 32 { #expect(buffer.groupedSums![4 * block + 1] == row.sums[block]) }
     }
 }
+
+/// The split dot adds the offsets of a whole group of four tokens in one vector: the lanes of tokens
+/// absent from a call must hold zeros, not what earlier calls (or the allocator) left there, which
+/// read as denormals slowed `ember bench` on a Q4_K_M file several times over (BENCHMARKS.md).
+@Test func splitBufferGroupedSumsOfAbsentRowsAreZero() {
+    let x = randomActivations(64 * 4, seed: 12)
+    let buffer = Q16Buffer(rowLength: 64, capacityRows: 8, split: true)
+    withExtendedLifetime(buffer) {
+        #expect((0 ..< 64 / 8 * 8).allSatisfy { buffer.groupedSums![$0] == 0 }, "a new buffer holds zeros")
+        for row in 0 ..< 4 { buffer.quantize(row: row, from: Array(x[64 * row ..< 64 * (row + 1)]), split: true) }
+        #expect(buffer.groupedSums![4 * 1 + 3] != 0)
+        buffer.quantize(row: 0, from: Array(x[64 ..< 128]), split: true)
+        buffer.clearGroupedSums(after: 1)
+        for block in 0 ..< 2 {
+            #expect(buffer.groupedSums![4 * block] == buffer.row(0).sums[block])
+            for lane in 1 ..< 4 { #expect(buffer.groupedSums![4 * block + lane] == 0, "block \(block) lane \(lane)") }
+        }
+    }
+}

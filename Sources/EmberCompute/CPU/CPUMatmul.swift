@@ -199,6 +199,7 @@ extension CPUBackend {
             quantizedInputs[width] = buffer
         }
         forEachRow(rows.count, width: 4 * width, QuantizeWork(x: x, firstRow: rows.lowerBound, split: split, target: buffer!))
+        if split { buffer!.clearGroupedSums(after: rows.count) }
         return buffer!
     }
 
