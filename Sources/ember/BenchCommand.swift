@@ -19,10 +19,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp + " Repeatable."))
     var models: [String] = [ModelAliases.defaultModel]
 
-    @Option(name: .customShort("p"), help: "Prompt sizes to process, comma-separated.", transform: BenchCommand.sizes)
+    @Option(name: .customShort("p"), help: "Prompt sizes to process, comma-separated (0: no prompt test).",
+            transform: { try BenchCommand.sizes($0, allowingZero: true).filter { $0 > 0 } })
     var promptSizes: [Int] = [512]
 
-    @Option(name: .customShort("n"), help: "Token counts to generate, comma-separated.", transform: BenchCommand.sizes)
+    @Option(name: .customShort("n"), help: "Token counts to generate, comma-separated (0: no generation test).",
+            transform: { try BenchCommand.sizes($0, allowingZero: true).filter { $0 > 0 } })
     var generationSizes: [Int] = [128]
 
     @Option(name: .customShort("s"), help: "Sequences decoded together in the generation test, comma-separated (the server's --parallel).",
@@ -101,7 +103,7 @@ struct BenchCommand: ParsableCommand {
                                           description: ModelDescription(loaded.file))
             for threadCount in threads {
                 let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
-                let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()!
+                let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()! + 1
                 var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
                                           repetitions: repetitions, cacheType: cacheType)
                 for depth in depths {

@@ -81,11 +81,14 @@ import Testing
         let table = try Self.ember(["bench", "-p", "16", "-n", "4", "-r", "1"])
         #expect(table.status == 0 && table.stdout.contains("| pp16 |") && table.stdout.contains("| tg4 |"))
         #expect(table.stdout.contains("peak RSS"))
-        let bad = try Self.ember(["bench", "-p", "0"])
-        #expect(bad.status != 0 && bad.stderr.contains("positive"))
+        let bad = try Self.ember(["bench", "-p", "8,x"])
+        #expect(bad.status != 0 && bad.stderr.contains("non-negative"))
 
         // At a depth, with the temperature-only sampler: each test starts with 40 tokens in the cache.
         let deep = try Self.ember(["bench", "-p", "8", "-n", "4", "-d", "0,40", "--sampler", "temp", "-r", "1", "--json"])
+        let skipped = try Self.ember(["bench", "-p", "0", "-n", "4", "-r", "1", "--sampler", "greedy", "--json"])
+        let skippedResults = try #require(try JSONSerialization.jsonObject(with: Data(skipped.stdout.utf8)) as? [String: Any])
+        #expect((skippedResults["results"] as? [[String: Any]])?.map { $0["test"] as? String } == ["tg4"])
         #expect(deep.status == 0, "\(deep.stderr)")
         let deepObject = try #require(try JSONSerialization.jsonObject(with: Data(deep.stdout.utf8)) as? [String: Any])
         let deepResults = try #require(deepObject["results"] as? [[String: Any]])
