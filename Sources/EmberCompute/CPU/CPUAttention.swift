@@ -182,6 +182,9 @@ extension CPUBackend {
         }
 
         func run(thread: Int) {
+            // The pool runs every one of its threads; scratch is laid out for `threads` of them (fewer when
+            // there are fewer units), and a thread past them would write beyond it.
+            guard thread < threads else { return }
             if elementStride == 2 { run(HalfCacheElement.self, thread: thread) } else { run(FloatCacheElement.self, thread: thread) }
         }
 
