@@ -83,6 +83,9 @@ public final class Scheduler: @unchecked Sendable {
     /// Queued requests that no free slot awaits (the loop moves the others into theirs at once).
     private var waitingForSlot: Int { max(waiting.count - freeSlots.count, 0) }
 
+    /// Signalled when the loop returns.
+    private let loopStopped = DispatchSemaphore(value: 0)
+
     // Touched by the loop thread only:
     private var active: [Sequence] = []
     private var batch = ForwardBatch()
@@ -132,12 +135,15 @@ public final class Scheduler: @unchecked Sendable {
         return snapshotValue
     }
 
-    /// Finishes every request as cancelled and stops the loop.
+    /// Finishes every request as cancelled and stops the loop; returns once the loop has stopped, so
+    /// that no step of it still runs on the model.
     public func shutdown() {
         condition.lock()
         stopping = true
         condition.signal()
         condition.unlock()
+        loopStopped.wait()
+        loopStopped.signal()  // for any other caller
     }
 
     private func wake() {
@@ -150,6 +156,7 @@ public final class Scheduler: @unchecked Sendable {
 
     private func loop() {
         Trace.nameThread("scheduler")
+        defer { loopStopped.signal() }
         while true {
             condition.lock()
             while !stopping && active.isEmpty && waiting.isEmpty { condition.wait() }
