@@ -29,6 +29,16 @@ public enum CPUTopology {
         #endif
     }
 
+    /// CPUs (hardware threads) this process may run on; at least 1.
+    public static func usableCPUs() -> Int {
+        let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #if os(Linux)
+        return max(1, allowedCPUs()?.count ?? online)
+        #else
+        return online
+        #endif
+    }
+
     /// The CPUs of "Cpus_allowed_list: 0-3,8,10-11" in /proc/self/status.
     static func allowedCPUs() -> [Int]? {
         guard let status = readText("/proc/self/status"),
@@ -51,7 +61,7 @@ public enum CPUTopology {
         readText(path)?.split(separator: "\n").first.map(String.init)
     }
 
-    private static func readText(_ path: String) -> String? {
+    static func readText(_ path: String) -> String? {
         guard let file = fopen(path, "r") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []

@@ -45,4 +45,11 @@ public enum CacheType: String, Sendable, CaseIterable {
         case .f32: .f32
         }
     }
+
+    public var elementBytes: Int {
+        switch self {
+        case .f16: 2
+        case .f32: 4
+        }
+    }
 }

@@ -18,6 +18,8 @@ public protocol LanguageModel: AnyObject, Sendable {
 
     /// A KV cache of `capacity` positions for one sequence.
     func makeCache(capacity: Int, type: CacheType) -> KVCache
+    /// Bytes of keys and values one position of such a cache holds.
+    func cacheBytesPerPosition(type: CacheType) -> Int
     /// Runs the batch, appends its tokens to each sequence's cache, and returns one row of
     /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid,
     /// and the caller's to change (the sampler adjusts them in place), until the next call.

@@ -80,6 +80,10 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 width: parameters.kvHeadCount * parameters.headDimension, type: type)
     }
 
+    public func cacheBytesPerPosition(type: CacheType) -> Int {
+        2 * parameters.blockCount * parameters.kvHeadCount * parameters.headDimension * type.elementBytes
+    }
+
     public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
         let rows = batch.tokens.count
         guard rows <= maxBatchTokens else { throw .batchTooLarge(tokens: rows, limit: maxBatchTokens) }

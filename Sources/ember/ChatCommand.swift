@@ -33,10 +33,10 @@ struct ChatCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "chat")
-        let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: storeOptions.store)
         let template = try loaded.chatTemplate()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  contextLength: runtime.contextLength(for: loaded.model), cacheType: runtime.cacheType)
+                                  contextLength: try runtime.checkedContextLength(for: loaded), cacheType: runtime.cacheType)
         let session = ChatSession(generator: generator, template: template)
         session.systemPrompt = system
         let parameters = try sampling.parameters(tokens: tokens, vocabularySize: loaded.model.vocabularySize)

@@ -44,13 +44,14 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "run")
         let text = try promptText()
-        let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: storeOptions.store)
+        let contextLength = try runtime.checkedContextLength(for: loaded)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
         let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize)
 
         Interrupt.install()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  contextLength: runtime.contextLength(for: loaded.model), cacheType: runtime.cacheType)
+                                  contextLength: contextLength, cacheType: runtime.cacheType)
         let output = FileHandle.standardOutput
         let statistics = try generator.generate(prompt: promptTokens, parameters: parameters,
                                                 isCancelled: { Interrupt.isRequested }) { piece in

@@ -1,48 +1,57 @@
 // The sampling options shared by the commands that generate from the command line (`run`, `chat`).
+// Numbers may be negative, as llama.cpp users type them (`--seed -1`, `--top-k -1`), and each is
+// checked against its range with a message naming it.
 
 import ArgumentParser
+import Foundation
 import EmberEngine
 import EmberModel
 
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .customLong("temp"), help: "Temperature; 0 is greedy.")
+    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature, 0 or more; 0 is greedy.")
     var temperature: Float = 0.8
 
-    @Option(name: .customLong("top-k"), help: "Top-k (0: off).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k (0 or less: off, as in llama.cpp).")
     var topK = 40
 
-    @Option(name: .customLong("top-p"), help: "Top-p (1: off).")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p, in (0, 1] (1: off).")
     var topP: Float = 0.95
 
-    @Option(name: .customLong("min-p"), help: "Min-p (0: off).")
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Min-p, in [0, 1] (0: off).")
     var minP: Float = 0.05
 
-    @Option(name: .customLong("repeat-penalty"), help: "Repeat penalty (1: off).")
+    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Repeat penalty, above 0 (1: off).")
     var repeatPenalty: Float = 1.0
 
-    @Option(name: .customLong("repeat-last-n"), help: "Tokens the repeat penalty looks back over (-1: all).")
+    @Option(name: .customLong("repeat-last-n"), parsing: .unconditional,
+            help: "Tokens the penalties look back over (-1: all, 0: none).")
     var repeatLastN = 64
 
-    @Option(name: .customLong("presence-penalty"), help: "Subtracted once from the logit of each recent token (0: off).")
+    @Option(name: .customLong("presence-penalty"), parsing: .unconditional, help: "Subtracted once from the logit of each recent token (0: off).")
     var presencePenalty: Float = 0
 
-    @Option(name: .customLong("frequency-penalty"), help: "Subtracted from the logit of a recent token per occurrence (0: off).")
+    @Option(name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Subtracted from the logit of a recent token per occurrence (0: off).")
     var frequencyPenalty: Float = 0
 
     @Option(name: .customLong("logit-bias"), help: ArgumentHelp("Add BIAS to the logit of token ID (-100 all but bans it); repeatable.",
                                                                  valueName: "ID(+|-)BIAS"))
     var logitBias: [String] = []
 
-    @Option(name: .customLong("seed"), help: "Random seed (default: random).")
-    var seed: UInt64?
+    @Option(name: .customLong("seed"), parsing: .unconditional, help: "Random seed, 0 or more (-1 or none: random, printed).")
+    var seed: Int64?
 
     @Option(name: .customLong("stop"), help: "Stop at this string (not printed); repeatable.")
     var stop: [String] = []
 
     func validate() throws {
-        if topP <= 0 || topP > 1 { throw ValidationError("--top-p must be in (0, 1]") }
-        if minP < 0 || minP > 1 { throw ValidationError("--min-p must be in [0, 1]") }
-        if repeatPenalty <= 0 { throw ValidationError("--repeat-penalty must be positive") }
+        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temp must be 0 (greedy) or more, not \(temperature)") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], not \(topP)") }
+        if !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1], not \(minP)") }
+        if !(repeatPenalty > 0 && repeatPenalty.isFinite) { throw ValidationError("--repeat-penalty must be above 0, not \(repeatPenalty)") }
+        if repeatLastN < -1 { throw ValidationError("--repeat-last-n must be -1 (all), 0 (none) or more, not \(repeatLastN)") }
+        if !presencePenalty.isFinite { throw ValidationError("--presence-penalty must be a finite number, not \(presencePenalty)") }
+        if !frequencyPenalty.isFinite { throw ValidationError("--frequency-penalty must be a finite number, not \(frequencyPenalty)") }
+        if let seed, seed < -1 { throw ValidationError("--seed must be 0 or more, or -1 for a random one, not \(seed)") }
         for entry in logitBias where Self.bias(entry) == nil {
             throw ValidationError("--logit-bias takes TOKEN_ID+BIAS or TOKEN_ID-BIAS (e.g. 15043+1.5), not '\(entry)'")
         }
@@ -59,7 +68,7 @@ struct SamplingOptions: ParsableArguments {
     func parameters(tokens: Int, ignoreEOS: Bool = false, vocabularySize: Int) throws -> GenerationParameters {
         var sampling = SamplingParameters()
         sampling.temperature = temperature
-        sampling.topK = topK
+        sampling.topK = max(0, topK)
         sampling.topP = topP
         sampling.minP = minP
         sampling.repeatPenalty = repeatPenalty
@@ -72,8 +81,17 @@ struct SamplingOptions: ParsableArguments {
             }
             sampling.logitBias[token, default: 0] += bias
         }
-        sampling.seed = seed
+        sampling.seed = try chosenSeed(greedy: temperature == 0)
         return GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop,
                                     ignoresEndOfGeneration: ignoreEOS)
+    }
+
+    /// The seed given, or a random one, printed so that the run can be repeated (not for greedy runs,
+    /// which draw nothing).
+    private func chosenSeed(greedy: Bool) throws -> UInt64 {
+        if let seed, seed >= 0 { return UInt64(seed) }
+        let random = UInt64.random(in: 0 ... UInt64(Int64.max))
+        if !greedy { FileHandle.standardError.write(Data("ember: seed \(random) (--seed \(random) repeats this run)\n".utf8)) }
+        return random
     }
 }

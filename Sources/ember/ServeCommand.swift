@@ -50,9 +50,9 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "serve")
-        let loaded = try LoadedModel(reference: model, threads: runtime.threads, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: storeOptions.store)
         let template = try loaded.chatTemplate()
-        let contextLength = runtime.contextLength(for: loaded.model)
+        let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
                                   configuration: .init(parallel: parallel, contextLength: contextLength,
                                                        cacheType: runtime.cacheType, queueLimit: queue))

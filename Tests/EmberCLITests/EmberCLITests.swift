@@ -53,6 +53,53 @@ import Testing
         #expect(result.stderr.contains("-n must be positive"))
     }
 
+    @Test func numericOptionsTakeNegativeValuesAndNameTheirRanges() throws {
+        for (arguments, message) in [(["--temp", "-1"], "--temp must be 0 (greedy) or more"), (["--temp", "nan"], "--temp must be"),
+                                     (["--top-p", "nan"], "--top-p must be in (0, 1]"), (["--min-p", "-0.5"], "--min-p must be in [0, 1]"),
+                                     (["--seed", "-5"], "--seed must be 0 or more, or -1"),
+                                     (["--repeat-last-n", "-2"], "--repeat-last-n must be -1"),
+                                     (["--presence-penalty", "inf"], "--presence-penalty must be a finite number"),
+                                     (["-t", "-1"], "-t must be at least 1"), (["-c", "-4"], "-c must be at least 1")] {
+            let result = try Self.ember(["run", "-p", "hi"] + arguments)
+            #expect(result.status == 64, "\(arguments)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test func realModelSeedMinusOneIsRandomPrintedAndRepeatable() throws {
+        let first = try Self.ember(["run", "-p", "Once upon a time", "-n", "12", "--temp", "1", "--seed", "-1"])
+        #expect(first.status == 0)
+        let line = try #require(first.stderr.split(separator: "\n").first { $0.hasPrefix("ember: seed ") })
+        let seed = try #require(line.split(separator: " ").dropFirst(2).first.map(String.init))
+        let again = try Self.ember(["run", "-p", "Once upon a time", "-n", "12", "--temp", "1", "--seed", seed])
+        #expect(again.stdout == first.stdout && !again.stderr.contains("ember: seed"))
+    }
+
+    @Test func realModelTopKBelowZeroIsOffAsInLlamaCpp() throws {
+        let arguments = ["run", "-p", "Once upon a time", "-n", "12", "--temp", "1.5", "--top-p", "1", "--min-p", "0", "--seed", "7"]
+        let off = try Self.ember(arguments + ["--top-k", "0"]), negative = try Self.ember(arguments + ["--top-k", "-1"])
+        #expect(off.status == 0 && negative.status == 0)
+        #expect(negative.stdout == off.stdout)
+    }
+
+    @Test func realModelThreadsBeyondTheCPUsAreClampedWithAWarning() throws {
+        let result = try Self.ember(["run", "-p", "The capital of France is", "-n", "2", "--temp", "0", "-t", "1000"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix(" Paris"))
+        #expect(result.stderr.contains("-t 1000 is more than the"))
+    }
+
+    @Test func realModelContextBeyondTheMachineIsAnErrorNamingTheNumbers() throws {
+        let run = try Self.ember(["run", "-p", "hi", "-c", "999999999"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("needs 23040.0 GB of KV cache") && run.stderr.contains("use -c"), "\(run.stderr)")
+        #expect(!run.stderr.contains("Fatal error"))
+        // Interrupted after 5 s (the helper waits that long) in case it were to start serving instead.
+        let serve = try Self.ember(["serve", "--parallel", "100000", "-c", "4096", "--port", "0"], interruptAfter: .seconds(5))
+        #expect(serve.status == 1)
+        #expect(serve.stderr.contains("for each of 100000 slots") && serve.stderr.contains("fewer --parallel"), "\(serve.stderr)")
+    }
+
     @Test func realModelInterruptEndsGenerationCleanly() throws {
         // Greedy on this prompt counts on without an end token (600 tokens checked), so only the
         // interrupt can end it within the 2 seconds.

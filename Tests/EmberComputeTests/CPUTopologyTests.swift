@@ -16,3 +16,17 @@ import Testing
     #expect(cores >= 1 && cores <= ProcessInfo.processInfo.activeProcessorCount)
     #expect(ThreadPool.defaultThreadCount == cores)
 }
+
+@Test func usableCPUsCoverThePhysicalCores() {
+    let cpus = CPUTopology.usableCPUs()
+    #expect(cpus >= CPUTopology.physicalCores() && cpus <= ProcessInfo.processInfo.activeProcessorCount)
+}
+
+@Test func memoryLimitReadsCgroupFilesAndStaysWithinPhysicalMemory() {
+    #expect(MemoryLimit.parseLimit("max\n") == nil)
+    #expect(MemoryLimit.parseLimit("1073741824\n") == 1_073_741_824)
+    #expect(MemoryLimit.parseLimit("9223372036854771712\n") == nil)  // cgroup v1's "unlimited"
+    #expect(MemoryLimit.parseLimit("") == nil && MemoryLimit.parseLimit("12x") == nil)
+    let usable = MemoryLimit.usableBytes()
+    #expect(usable > 0 && usable <= Int(ProcessInfo.processInfo.physicalMemory))
+}
