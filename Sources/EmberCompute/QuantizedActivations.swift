@@ -100,8 +100,9 @@ public final class Q16Buffer: @unchecked Sendable {
 extension Q16Buffer {
     /// Zeroes the grouped sums of rows `rows ..< ` the end of their group of four. The split dot adds
     /// the offsets of a whole group in one vector, absent tokens' lanes included: left stale, they can
-    /// hold anything, and bit patterns of old quants read as floats are denormals, which made a decode
-    /// step several times slower (BENCHMARKS.md, "Why ember bench and ember run differed").
+    /// hold anything, and bit patterns of old quants read as floats are denormals, which CPUs that
+    /// assist denormals in microcode run far slower (BENCHMARKS.md, "Why `ember bench` and `ember run`
+    /// disagreed on Q4_K_M").
     public func clearGroupedSums(after rows: Int) {
         guard let groupedSums, rows % 4 != 0 else { return }
         let group = groupedSums + rows / 4 * rowLength / 8
