@@ -86,6 +86,6 @@ let package = Package(
             "EmberFormats", "EmberStore", "EmberTestServer", "EmberTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "EmberCLITests", dependencies: ["EmberStore", "EmberTestSupport"]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"]),
     ]
 )

@@ -31,6 +31,8 @@ public struct BenchmarkResult: Sendable {
 public struct Benchmark {
     public let model: LanguageModel
     public let repetitions: Int
+    /// Runs of the test under way done so far (the warm-up counts), for a heartbeat.
+    public let progress = ProgressCounter()
     private let caches: [KVCache]
     private var cache: KVCache { caches[0] }
     private var batch = ForwardBatch()
@@ -113,9 +115,14 @@ public struct Benchmark {
 
     private mutating func measure(_ test: String, depth: Int,
                                   _ run: (inout Benchmark) throws(EngineError) -> Double) throws(EngineError) -> BenchmarkResult {
+        progress.start(total: repetitions + 1)
         _ = try run(&self)  // warm-up: page in the weights, grow scratch buffers
         var samples: [Double] = []
-        for _ in 0 ..< repetitions { samples.append(try run(&self)) }
+        for index in 0 ..< repetitions {
+            progress.advance(to: index + 1)
+            samples.append(try run(&self))
+        }
+        progress.advance(to: repetitions + 1)
         return BenchmarkResult(test: depth > 0 ? "\(test) @ d\(depth)" : test, depth: depth, samples: samples)
     }
 

@@ -30,7 +30,7 @@ public final class Generator {
     /// call: a conversation's earlier turns) is not computed again; at least the last prompt token is,
     /// for its logits.
     public func generate(prompt: [Int32], parameters: GenerationParameters, reusingCache: Bool = false,
-                         isCancelled: () -> Bool = { false },
+                         isCancelled: () -> Bool = { false }, prefillProgress: ProgressCounter? = nil,
                          onText: (String) -> Void) throws(EngineError) -> GenerationStatistics {
         guard !prompt.isEmpty else { throw .emptyPrompt }
         guard prompt.count < cache.capacity else { throw .promptTooLong(tokens: prompt.count, context: cache.capacity) }
@@ -46,7 +46,7 @@ public final class Generator {
         let clock = ContinuousClock()
         let promptStart = clock.now
         checkpoint("prefill start", ["tokens": "\(prompt.count - kept)", "reused": "\(kept)"])
-        var logits = try prefill(prompt[kept...])
+        var logits = try prefill(prompt[kept...], progress: prefillProgress)
         statistics.promptSeconds = (clock.now - promptStart).seconds
         checkpoint("prefill end", ["seconds": "\(statistics.promptSeconds)"])
 
@@ -86,10 +86,10 @@ public final class Generator {
     }
 
     /// Runs `tokens` through the model in chunks after what the cache holds, and returns the logits
-    /// of the last one.
-    public func prefill(_ tokens: ArraySlice<Int32>) throws(EngineError) -> UnsafeMutableBufferPointer<Float> {
+    /// of the last one; `progress` hears how many are done after each chunk.
+    public func prefill(_ tokens: ArraySlice<Int32>, progress: ProgressCounter? = nil) throws(EngineError) -> UnsafeMutableBufferPointer<Float> {
         let logits = try Trace.span("prefill", args: ["tokens": .int(tokens.count)]) { () throws(EngineError) in
-            try model.prefill(tokens, cache: cache, batch: &batch)
+            try model.prefill(tokens, cache: cache, batch: &batch, progress: progress)
         }
         cachedTokens += tokens
         return logits
@@ -98,12 +98,14 @@ public final class Generator {
 
 extension LanguageModel {
     /// Runs `tokens` into `cache` in chunks of at most `promptChunkTokens` (reusing `batch`) and returns
-    /// the logits of the last token.
-    func prefill<Tokens: Collection<Int32>>(_ tokens: Tokens, cache: KVCache,
-                                            batch: inout ForwardBatch) throws(EngineError) -> UnsafeMutableBufferPointer<Float> {
+    /// the logits of the last token; `progress` hears how many tokens are done after each chunk.
+    func prefill<Tokens: Collection<Int32>>(_ tokens: Tokens, cache: KVCache, batch: inout ForwardBatch,
+                                            progress: ProgressCounter? = nil) throws(EngineError) -> UnsafeMutableBufferPointer<Float> {
         guard cache.length + tokens.count <= cache.capacity else {
             throw .promptTooLong(tokens: cache.length + tokens.count, context: cache.capacity)
         }
+        progress?.start(total: tokens.count)
+        defer { progress?.advance(to: tokens.count) }
         var start = tokens.startIndex
         while true {
             let end = tokens.index(start, offsetBy: promptChunkTokens, limitedBy: tokens.endIndex) ?? tokens.endIndex
@@ -112,6 +114,7 @@ extension LanguageModel {
             let logits: UnsafeMutableBufferPointer<Float>
             do throws(ModelError) { logits = try forward(batch) } catch { throw .model(error) }
             if end == tokens.endIndex { return logits }
+            progress?.advance(to: tokens.distance(from: tokens.startIndex, to: end))
             start = end
         }
     }

@@ -30,7 +30,8 @@ public final class MappedFile: @unchecked Sendable {
     public init(path: String) throws(MappedFileError) {
         self.path = path
         owned = false
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a FIFO or a device is refused below instead of blocking the open.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: MappedFile.lastError()) }
         defer { close(descriptor) }
         var status = stat()

@@ -10,6 +10,11 @@ public protocol LanguageModel: AnyObject, Sendable {
     var vocabularySize: Int { get }
     /// Context length the model was trained for.
     var trainedContextLength: Int { get }
+    /// How positions are encoded, in words, for the warning about contexts beyond the trained one
+    /// (e.g. "RoPE base 10000 without scaling").
+    var positionEncoding: String { get }
+    /// Bytes of the activation buffers of one forward pass, allocated with the model.
+    var activationBytes: Int { get }
     /// Most tokens of one prompt a forward pass takes: longer prompts are fed in chunks of this size.
     var promptChunkTokens: Int { get }
     /// Most tokens one forward pass takes: a prompt chunk and the decode steps of other sequences.

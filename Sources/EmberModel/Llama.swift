@@ -34,6 +34,18 @@ public final class Llama: LanguageModel, @unchecked Sendable {
 
     public var vocabularySize: Int { parameters.vocabularySize }
     public var trainedContextLength: Int { parameters.contextLength }
+    public var activationBytes: Int { workspace.bytes }
+
+    public var positionEncoding: String {
+        func number(_ value: Float) -> String { value == value.rounded() && abs(value) < 1e15 ? "\(Int64(value))" : "\(value)" }
+        let base = "RoPE base \(number(parameters.ropeBase))"
+        return switch parameters.ropeScaling {
+        case .none: base + " without scaling"
+        case let .linear(factor): base + " with the file's linear scaling (factor \(number(factor)))"
+        case let .llama3(factor, _, _, original):
+            base + " with the file's llama3 scaling (factor \(number(factor)) of an original \(original))"
+        }
+    }
 
     public init(file: GGUFFile, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
         let architecture = (try? file.metadata.string("general.architecture")) ?? "llama"
@@ -166,6 +178,8 @@ final class Workspace {
     var logitRows: [Int]
     /// Each sequence's part of the current layer's attention (storage kept from pass to pass).
     var attentionSequences: [AttentionSequence] = []
+    /// Bytes of all the buffers above.
+    let bytes: Int
 
     /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each), and so most
     /// decode steps that join a prompt chunk in one pass.
@@ -186,5 +200,7 @@ final class Workspace {
         logits = [backend.makeTensor(name: "logits", type: .f32, rows: Self.logitRowLimit, columns: p.vocabularySize)]
         logitRows = []
         logitRows.reserveCapacity(rows)
+        let rowFloats = 3 * p.embeddingLength + 2 * qWidth + 2 * kvWidth + p.feedForwardLength
+        bytes = 4 * (rows * rowFloats + Self.logitRowLimit * (p.embeddingLength + p.vocabularySize))
     }
 }

@@ -175,7 +175,7 @@ struct Downloader: Sendable {
     /// The sha256 in a `.sha256` file beside the source, if the server has one.
     private func sidecarChecksum() async -> String? {
         guard let url = URL(string: source.url.absoluteString + ".sha256"),
-              let response = try? await HTTPSource(url: url, token: source.token, attempts: 2).get(),
+              let response = try? await HTTPSource(url: url, token: source.token, policy: source.policy).get(),
               let body = try? await response.response.body.collect(upTo: 4096) else { return nil }
         let text = String(buffer: body).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
         return text.count == 64 && text.allSatisfy(\.isHexDigit) ? text.lowercased() : nil
@@ -275,6 +275,7 @@ struct Fetch: Sendable {
             throw error
         } catch {
             // The body broke off: the rest of the probe's range is asked for again below.
+            source.announceResume(after: error, at: position)
         }
         if position < range.upperBound { try await fetch(position ..< range.upperBound) }
         else { try resume?.record([range]) }

@@ -1,31 +1,51 @@
-// HTTP GETs of one remote file, whole or by byte range, on the process's one AsyncHTTPClient.
-// Redirects are followed here rather than by the client so that $HF_TOKEN goes only to the host it
-// was meant for (Hugging Face answers `resolve` with a redirect to a signed CDN URL), and so that
-// the headers of the redirect itself (Hugging Face's X-Linked-ETag, the file's sha256) are kept.
-// Connection errors and 5xx answers are retried with exponential backoff; 4xx are final.
+// HTTP GETs of one remote file, whole or by byte range. Redirects are followed here rather than by
+// the client so that $HF_TOKEN goes only to the host it was meant for (Hugging Face answers `resolve`
+// with a redirect to a signed CDN URL), and so that the headers of the redirect itself (Hugging Face's
+// X-Linked-ETag, the file's sha256) are kept. Failures follow the NetworkPolicy: connection failures
+// (DNS, refused, unreachable, no answer) are retried only within its connect timeout; stalls, broken
+// bodies, 5xx and 429 up to its attempts; each retry is announced on stderr and in the trace; 4xx are
+// final.
 
 import AsyncHTTPClient
+import EmberTrace
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
-/// The process's HTTP client: never shut down, up to 16 connections per host.
-let sharedHTTPClient: HTTPClient = {
-    var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                                 timeout: .init(connect: .seconds(15), read: .seconds(30)))
-    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-}()
+/// The process's HTTP clients, one per pair of timeouts (in practice one): never shut down, up to
+/// 16 connections per host. A failed connection comes back at once (the client does not retry it on
+/// its own until its deadline), so that HTTPSource can say what failed and decide.
+enum HTTPClients {
+    private struct Key: Hashable {
+        let connect: Duration
+        let stall: Duration
+    }
+    private static let clients = Mutex<[Key: HTTPClient]>([:])
+
+    static func client(for policy: NetworkPolicy) -> HTTPClient {
+        let key = Key(connect: policy.connectTimeout, stall: policy.stallTimeout)
+        return clients.withLock { clients in
+            if let client = clients[key] { return client }
+            var configuration = HTTPClient.Configuration(
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: .nanoseconds(key.connect.nanoseconds), read: .nanoseconds(key.stall.nanoseconds)))
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+            configuration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[key] = client
+            return client
+        }
+    }
+}
 
 struct HTTPSource: Sendable {
     /// The URL as given (reported in errors, the cache key's source).
     let url: URL
     /// Sent as `Authorization: Bearer` to `url`'s host only.
     let token: String?
-    /// Attempts per request before a connection error or 5xx is final.
-    var attempts = 5
-    /// First backoff; doubled per attempt, at most 4 s.
-    var backoff: Duration = .milliseconds(200)
+    /// Timeouts, attempts, backoff, and who hears of retries.
+    var policy: NetworkPolicy
 
     /// A response whose body is still to be read, and what its redirects said.
     struct Response: Sendable {
@@ -45,31 +65,28 @@ struct HTTPSource: Sendable {
     /// GET `target` (default: `url`), bytes `range` if given, `If-Range: ifRange` if given. Redirects
     /// are followed; 2xx comes back, anything else throws.
     func get(_ target: URL? = nil, range: Range<Int>? = nil, ifRange: String? = nil) async throws(StoreError) -> Response {
-        var attempt = 0
+        let started = ContinuousClock.now
+        var attempt = 1
         while true {
             guard !Task.isCancelled else { throw .network(url: url.absoluteString, reason: "cancelled") }
             do {
                 return try await getOnce(target ?? url, range: range, ifRange: ifRange)
-            } catch let error as RetryableError {
-                attempt += 1
-                guard attempt < attempts else { throw StoreError.network(url: url.absoluteString, reason: error.reason) }
-                await backOff(attempt: attempt)
             } catch let error as StoreError {
                 throw error
             } catch {
-                throw StoreError.network(url: url.absoluteString, reason: "\(error)")
+                try await retry(after: NetworkFailure(error, url: target ?? url, policy: policy), attempt: &attempt, since: started)
             }
         }
     }
 
     /// Streams bytes `range` of the `total`-byte file at `location` (where the redirects of an earlier
     /// request led) to `deliver(bytes, offset)`, in order, until it returns false (the rest is not
-    /// wanted any more). A body that breaks off is asked for again from where it stopped, with
-    /// backoff. With `etag`, every request carries If-Range: a file that changed on the server
+    /// wanted any more). A body that breaks off or stalls is asked for again from where it stopped,
+    /// with backoff. With `etag`, every request carries If-Range: a file that changed on the server
     /// answers with all of itself, and that throws `remoteChanging`.
     func fetch(_ range: Range<Int>, of total: Int, from location: URL, etag: String?,
                deliver: (UnsafeRawBufferPointer, Int) throws(StoreError) -> Bool) async throws(StoreError) {
-        var position = range.lowerBound, broken = 0
+        var position = range.lowerBound, attempt = 1
         while position < range.upperBound {
             guard !Task.isCancelled else { throw .network(url: url.absoluteString, reason: "cancelled") }
             let response = try await get(location, range: position ..< range.upperBound, ifRange: etag)
@@ -78,25 +95,44 @@ struct HTTPSource: Sendable {
                 throw .badResponse(url: url.absoluteString, reason: "asked for bytes \(position)..<\(range.upperBound) of \(total), got "
                     + (response.response.headers.first(name: "Content-Range").map { "Content-Range \($0)" } ?? "no Content-Range"))
             }
+            let started = ContinuousClock.now
             do {
                 guard try await response.stream(from: &position, to: range.upperBound, url: url, deliver: deliver) else { return }
                 if position < range.upperBound {
-                    throw RetryableError(reason: "the body ended after \(position - answer.range.lowerBound) of \(answer.range.count) bytes")
+                    throw NetworkFailure.bodyEnded(after: position - answer.range.lowerBound, of: answer.range.count)
                 }
             } catch let error as StoreError {
                 throw error
             } catch {
-                broken += 1
-                let reason = (error as? RetryableError)?.reason ?? "\(error)"
-                guard broken < attempts else { throw .network(url: url.absoluteString, reason: "\(reason), \(broken) times") }
-                await backOff(attempt: broken)
+                try await retry(after: NetworkFailure(error, url: location, policy: policy), attempt: &attempt, since: started)
             }
         }
     }
 
-    /// Waits before retry number `attempt` (from 1).
-    private func backOff(attempt: Int) async {
-        try? await Task.sleep(for: min(backoff * (1 << min(attempt - 1, 20)), .seconds(4)))
+    /// Waits before the next attempt after `failure`, announcing it, or throws when none is left: a
+    /// failure to connect is retried only while the connect timeout since `started` lasts; any other
+    /// up to the policy's attempts.
+    func retry(after failure: NetworkFailure, attempt: inout Int, since started: ContinuousClock.Instant) async throws(StoreError) {
+        let wait = policy.wait(beforeRetry: attempt)
+        let elapsed = ContinuousClock.now - started
+        let inTime = failure.kind == .transferring || elapsed + wait < policy.connectTimeout
+        guard attempt < policy.attempts, inTime else {
+            let tries = attempt == 1 ? "" : " (\(attempt) attempts in \(elapsed.secondsText))"
+            throw .network(url: url.absoluteString, reason: failure.reason + tries)
+        }
+        attempt += 1
+        policy.announce("\(failure.reason); trying again in \(wait.secondsText) (attempt \(attempt) of \(policy.attempts)): \(url.absoluteString)")
+        Trace.instant("network.retry", args: ["url": .string(url.absoluteString), "reason": .string(failure.reason),
+                                              "attempt": .int(attempt), "attempts": .int(policy.attempts),
+                                              "wait_ms": .int(Int(wait.nanoseconds / 1_000_000))])
+        try? await Task.sleep(for: wait)
+    }
+
+    /// Says that a body broke off or stalled at `position`, and that the rest is asked for again.
+    func announceResume(after error: any Error, at position: Int) {
+        let failure = NetworkFailure(error, url: url, policy: policy)
+        policy.announce("\(failure.reason); asking for the rest again from byte \(position): \(url.absoluteString)")
+        Trace.instant("network.resume", args: ["url": .string(url.absoluteString), "reason": .string(failure.reason), "position": .int(position)])
     }
 
     private func getOnce(_ start: URL, range: Range<Int>?, ifRange: String?) async throws -> Response {
@@ -111,12 +147,9 @@ struct HTTPSource: Sendable {
                 request.headers.add(name: "Authorization", value: "Bearer \(token)")
             }
             request.headers.add(name: "User-Agent", value: "ember")
-            let response: HTTPClientResponse
-            do {
-                response = try await sharedHTTPClient.execute(request, timeout: .seconds(60))
-            } catch {
-                throw RetryableError(reason: "\(error)")
-            }
+            // The head must come within the time to connect and one stall.
+            let response = try await HTTPClients.client(for: policy)
+                .execute(request, timeout: .nanoseconds(policy.connectTimeout.nanoseconds + policy.stallTimeout.nanoseconds))
             let status = Int(response.status.code)
             switch status {
             case 200 ..< 300:
@@ -129,7 +162,7 @@ struct HTTPSource: Sendable {
                 location = target
             case 500 ..< 600, 429:
                 _ = try? await response.body.collect(upTo: 1 << 16)
-                throw RetryableError(reason: "HTTP \(status)")
+                throw NetworkFailure.status(status)
             default:
                 _ = try? await response.body.collect(upTo: 1 << 16)
                 throw StoreError.http(url: url.absoluteString, status: status, authorized: token != nil)
@@ -137,11 +170,6 @@ struct HTTPSource: Sendable {
         }
         throw StoreError.badResponse(url: url.absoluteString, reason: "more than 10 redirects")
     }
-}
-
-/// A failure worth another attempt: the connection, a timeout, a 5xx or 429.
-struct RetryableError: Error {
-    let reason: String
 }
 
 extension HTTPSource.Response {

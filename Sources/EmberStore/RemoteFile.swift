@@ -40,8 +40,9 @@ public final class RemoteFile: Sendable {
 
     /// Opens the file at `url`, reading its first 4 MiB (the probe, whose bytes seed the buffer).
     /// `token` goes to `url`'s host as a bearer token.
-    public static func open(url: URL, token: String?, prefetches: Bool = true) async throws(StoreError) -> RemoteFile {
-        let source = HTTPSource(url: url, token: token)
+    public static func open(url: URL, token: String?, prefetches: Bool = true,
+                            policy: NetworkPolicy = NetworkPolicy()) async throws(StoreError) -> RemoteFile {
+        let source = HTTPSource(url: url, token: token, policy: policy)
         let response = try await source.get(range: 0 ..< fetchFloor)
         guard response.status == 206 else { throw .noRangeSupport(url: url.absoluteString) }
         guard let (range, size) = response.contentRange, range.lowerBound == 0, range.upperBound <= size else {
@@ -61,6 +62,7 @@ public final class RemoteFile: Sendable {
             throw error
         } catch {
             // The body broke off: what came stays, the rest is asked for again.
+            source.announceResume(after: error, at: position)
         }
         if position < range.upperBound {
             try await source.fetch(position ..< range.upperBound, of: size, from: response.finalURL, etag: file.etag) { chunk, _ in

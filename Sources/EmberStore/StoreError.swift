@@ -26,6 +26,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// `ember rm` of a model that is not in the cache.
     case notCached(reference: String)
     case io(path: String, reason: String)
+    /// Offline (--offline, EMBER_OFFLINE, HF_HUB_OFFLINE) and `reference` is not in the cache at `cache`.
+    case offline(reference: String, cache: String)
+    /// A network setting (an environment variable or option) whose value cannot be used.
+    case invalidSetting(name: String, value: String, expected: String)
 
     /// Whether a download that failed this way keeps its partial file for the next attempt to resume:
     /// only when the network gave out; any other failure says the bytes themselves cannot be trusted.
@@ -63,7 +67,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             default: "\(url): HTTP \(status)"
             }
         case let .network(url, reason):
-            "cannot download \(url): \(reason); check the network, or use the model's local path"
+            "cannot download \(url): \(reason); check the network or proxy, give the model's local path, "
+                + "or use --offline to run only what is cached"
         case let .badResponse(url, reason):
             "\(url): the server's response was inconsistent: \(reason)"
         case let .remoteChanging(url):
@@ -76,6 +81,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "\(reference) is not in the cache (see `ember list`)"
         case let .io(path, reason):
             "\(path): \(reason)"
+        case let .offline(reference, cache):
+            "\(reference) is not in the cache (\(cache)), and Ember is offline (--offline, EMBER_OFFLINE or HF_HUB_OFFLINE), "
+                + "so it is not downloaded; pull it where there is a network (`ember pull`) and copy the cache, or give a local file"
+        case let .invalidSetting(name, value, expected):
+            "\(name) is \"\(value)\"; expected \(expected)"
         }
     }
 }

@@ -9,6 +9,7 @@ import EmberEngine
 import EmberFormats
 import EmberModel
 import EmberStore
+import EmberTrace
 import Foundation
 
 struct BenchCommand: ParsableCommand {
@@ -19,19 +20,19 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp + " Repeatable."))
     var models: [String] = [ModelAliases.defaultModel]
 
-    @Option(name: .customShort("p"), help: "Prompt sizes to process, comma-separated (0: no prompt test).",
+    @Option(name: .customShort("p"), parsing: .unconditional, help: "Prompt sizes to process, comma-separated (0: no prompt test).",
             transform: { try BenchCommand.sizes($0, allowingZero: true).filter { $0 > 0 } })
     var promptSizes: [Int] = [512]
 
-    @Option(name: .customShort("n"), help: "Token counts to generate, comma-separated (0: no generation test).",
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Token counts to generate, comma-separated (0: no generation test).",
             transform: { try BenchCommand.sizes($0, allowingZero: true).filter { $0 > 0 } })
     var generationSizes: [Int] = [128]
 
-    @Option(name: .customShort("s"), help: "Sequences decoded together in the generation test, comma-separated (the server's --parallel).",
+    @Option(name: .customShort("s"), parsing: .unconditional, help: "Sequences decoded together in the generation test, comma-separated (the server's --parallel).",
             transform: BenchCommand.sizes)
     var sequences: [Int] = [1]
 
-    @Option(name: .customShort("d"), help: "Depths: tokens already in the KV cache when each test starts, comma-separated.",
+    @Option(name: .customShort("d"), parsing: .unconditional, help: "Depths: tokens already in the KV cache when each test starts, comma-separated.",
             transform: { try BenchCommand.sizes($0, allowingZero: true) })
     var depths: [Int] = [0]
 
@@ -41,11 +42,11 @@ struct BenchCommand: ParsableCommand {
             transform: BenchCommand.samplers)
     var samplers: [SamplingParameters] = [.greedy, SamplingParameters()]
 
-    @Option(name: .customShort("t"), help: "Thread counts, comma-separated (default: the physical cores).",
+    @Option(name: .customShort("t"), parsing: .unconditional, help: "Thread counts, comma-separated (default: the physical cores).",
             transform: BenchCommand.sizes)
     var threads: [Int] = [ThreadPool.defaultThreadCount]
 
-    @Option(name: .customShort("r"), help: "Repetitions of each test, after one warm-up run.")
+    @Option(name: .customShort("r"), parsing: .unconditional, help: "Repetitions of each test, after one warm-up run.")
     var repetitions = 5
 
     @Option(name: .customLong("cache-type"), help: "KV cache element type: f16 or f32.")
@@ -62,7 +63,7 @@ struct BenchCommand: ParsableCommand {
     static func sizes(_ text: String) throws -> [Int] { try sizes(text, allowingZero: false) }
 
     static func sizes(_ text: String, allowingZero: Bool) throws -> [Int] {
-        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) > (allowingZero ? -1 : 0) }) else {
             throw ValidationError("expected \(allowingZero ? "non-negative" : "positive") numbers separated by commas, not \(text)")
         }
@@ -70,7 +71,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     static func samplers(_ text: String) throws -> [SamplingParameters] {
-        try text.split(separator: ",").map { name in
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { name in
             switch name.trimmingCharacters(in: .whitespaces) {
             case "greedy": return .greedy
             case "default": return SamplingParameters()
@@ -93,28 +94,39 @@ struct BenchCommand: ParsableCommand {
         for reference in models {
             // Load times first, in fresh processes, before this one maps the file (a mapped file's
             // pages cannot be evicted for the cold start).
-            let store = storeOptions.store
+            let store = try storeOptions.store
             let path = try Blocking.run { () throws(StoreError) in try await store.pull(reference) }
+            _ = try GGUFFile(path: path)  // a file that is not a model fails here, before the probes
             let cold = try LoadProbe.measure(path: path, cold: true)
             let warm = try LoadProbe.measure(path: path, cold: false)
             let loaded = try LoadedModel(reference: path, threads: threads[0], store: store)
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
                                           description: ModelDescription(loaded.file))
-            for threadCount in threads {
+            let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()! + 1
+            try checkContext(context, for: loaded)
+            for threadCount in threads.map({ RuntimeOptions.usableThreads($0, option: "-t") }) {
                 let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
-                let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()! + 1
                 var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
                                           repetitions: repetitions, cacheType: cacheType)
+                let runs = benchmark.progress
+                /// Runs one test with a heartbeat naming it and counting its runs.
+                func test<T>(_ name: String, depth: Int, _ body: () throws -> T) throws -> T {
+                    let what = "bench \(name)\(depth > 0 ? " at depth \(depth)" : ""), \(threadCount) threads"
+                    return try Heartbeat.around(what, progress: { runs.describe("runs") }, body)
+                }
                 for depth in depths {
                     for size in promptSizes {
-                        entry.results.append(.init(threads: threadCount, result: try benchmark.promptProcessing(size, depth: depth)))
+                        let result = try test("pp\(size)", depth: depth) { try benchmark.promptProcessing(size, depth: depth) }
+                        entry.results.append(.init(threads: threadCount, result: result))
                     }
                     for size in generationSizes {
                         for count in sequences {
                             for sampling in samplers {
-                                entry.results.append(.init(threads: threadCount, result: try benchmark.generation(
-                                    size, sequences: count, depth: depth, sampling: sampling)))
+                                let result = try test("tg\(size)", depth: depth) {
+                                    try benchmark.generation(size, sequences: count, depth: depth, sampling: sampling)
+                                }
+                                entry.results.append(.init(threads: threadCount, result: result))
                             }
                         }
                     }
@@ -126,6 +138,18 @@ struct BenchCommand: ParsableCommand {
         }
         report.peakResidentMegabytes = Self.peakResidentMegabytes()
         FileHandle.standardOutput.write(Data((json ? try report.json() : report.markdown()).utf8))
+    }
+
+    /// Refuses a context (the deepest depth plus the largest test) beyond the one `loaded` was trained
+    /// for, or one whose KV caches do not fit in memory: such a run would take hours or fail late.
+    private func checkContext(_ context: Int, for loaded: LoadedModel) throws {
+        let trained = loaded.model.trainedContextLength
+        guard context <= trained else {
+            throw CommandFailure("-p, -n and -d ask for a context of \(context) tokens (the deepest -d plus the largest test, "
+                + "and 1), beyond the \(trained) tokens this model was trained on; use sizes whose sum stays within \(trained)")
+        }
+        try RuntimeOptions.checkMemory(model: loaded.model, contextLength: context, slots: sequences.max()!, cacheType: cacheType,
+                                       weightBytes: loaded.file.file.count)
     }
 
     /// The most memory this process has held resident, in MB (1e6 bytes).

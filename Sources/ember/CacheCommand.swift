@@ -41,9 +41,10 @@ struct CacheCommand: ParsableCommand {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let unit = units.first { trimmed.uppercased().hasSuffix($0.suffix.uppercased()) }
         let number = unit.map { String(trimmed.dropLast($0.suffix.count)) } ?? trimmed
-        guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value >= 0, value.isFinite else {
-            throw ValidationError("--max-size must be a size such as 500M, 2G or 0, not \(text)")
+        guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value >= 0,
+              case let bytes = value * (unit?.factor ?? 1), bytes < 0x1p62 else {
+            throw ValidationError("--max-size must be a size such as 500M, 2G or 0 (below 4 EB), not \(text)")
         }
-        return Int(value * (unit?.factor ?? 1))
+        return Int(bytes)
     }
 }

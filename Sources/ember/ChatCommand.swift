@@ -33,7 +33,7 @@ struct ChatCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "chat")
-        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store)
         let template = try loaded.chatTemplate()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
                                   contextLength: try runtime.checkedContextLength(for: loaded), cacheType: runtime.cacheType)

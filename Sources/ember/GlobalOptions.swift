@@ -1,5 +1,6 @@
 // What every `ember` command takes besides its own options: the log level and tracing. `apply` runs
-// first in each command, before any library logs or records.
+// first in each command, before any library logs or records. A --trace that cannot be written is an
+// error; EMBER_TRACE, set for every process, only warns.
 
 import ArgumentParser
 import EmberTrace
@@ -27,6 +28,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// Sets up logging and, if asked for, tracing for the command `command`.
     func apply(command: String) throws {
+        if trace?.isEmpty == true { throw ValidationError("--trace needs a file name") }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -39,17 +41,25 @@ struct GlobalOptions: ParsableArguments {
             guard let parsed = TraceLevel(name: name), parsed != .off else { throw TraceError.invalidLevel(name) }
             traceLevel = parsed
         }
-        do {
-            if let trace {
+        if let trace {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: trace, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw CommandFailure("--trace takes a file, and \(trace) is a directory (EMBER_TRACE=DIR records into a directory)")
+            }
+            do {
                 try Trace.start(file: trace, level: traceLevel, processName: "ember \(command)")
-            } else if let directory = environment["EMBER_TRACE"], !directory.isEmpty {
-                try Trace.start(directory: directory, level: traceLevel, processName: "ember \(command)")
-            } else {
-                return
+            } catch {
+                throw CommandFailure("cannot record the trace into \(trace): \(error)")
             }
             Trace.installSignalFlush()
+            return
+        }
+        guard let directory = environment["EMBER_TRACE"], !directory.isEmpty else { return }
+        do {
+            try Trace.start(directory: directory, level: traceLevel, processName: "ember \(command)")
+            Trace.installSignalFlush()
         } catch {
-            // Tracing is a diagnostic: when it cannot start, the command still runs.
+            // EMBER_TRACE is set for every process: where it cannot record, the command still runs.
             Logger(label: "ember").warning("tracing is off: \(error)")
         }
     }

@@ -23,7 +23,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "inspect")
-        let store = storeOptions.store
+        let store = try storeOptions.store
         let reference = model
         let (header, location, fetched) = try Blocking.run { () throws(StoreError) in try await store.header(reference) }
         guard case let .gguf(file) = header.format else {
@@ -31,7 +31,7 @@ struct InspectCommand: ParsableCommand {
                 FileHandle.standardOutput.write(Data(Self.text(safetensors, path: location).utf8))
                 return
             }
-            throw ValidationError("\(location) is neither a GGUF nor a safetensors file")
+            throw CommandFailure("\(location) is neither a GGUF nor a safetensors file")
         }
         if json {
             var object = Self.jsonObject(file, path: location)

@@ -21,7 +21,7 @@ enum LoadProbe {
         process.waitUntilExit()
         guard process.terminationStatus == 0, let milliseconds = Double(String(decoding: output, as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ValidationError("cannot measure the load time of \(path): the load probe failed")
+            throw CommandFailure("cannot measure the load time of \(path): the load probe failed")
         }
         return milliseconds
     }

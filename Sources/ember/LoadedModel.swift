@@ -29,12 +29,15 @@ struct LoadedModel {
         (location, file, tokenizer, model) = try Trace.span("load") {
             let early = EarlyTokenizer()
             let opened = try Blocking.run { () throws(StoreError) in try await store.open(reference, onHeader: early.start) }
-            let file = try Trace.span("load.parse", args: ["bytes": "\(opened.file.count)"]) { try GGUFFile(file: opened.file) }
-            checkpoint("parsed \(opened.location)", ["bytes": "\(file.file.count)", "tensors": "\(file.tensors.count)"])
-            let tokenizer = try early.result() ?? Trace.span("load.tokenizer") { try Tokenizer(metadata: file.metadata) }
-            let backend = CPUBackend(threadCount: threads ?? ThreadPool.defaultThreadCount)
-            let model = try ModelLoader.load(file, backend: backend)
-            return (opened.location, file, tokenizer, model)
+            // Parsing and building the model read the file: from a slow disk, that takes a while.
+            return try Heartbeat.around("loading \(opened.location)") {
+                let file = try Trace.span("load.parse", args: ["bytes": "\(opened.file.count)"]) { try GGUFFile(file: opened.file) }
+                checkpoint("parsed \(opened.location)", ["bytes": "\(file.file.count)", "tensors": "\(file.tensors.count)"])
+                let tokenizer = try early.result() ?? Trace.span("load.tokenizer") { try Tokenizer(metadata: file.metadata) }
+                let backend = CPUBackend(threadCount: threads ?? ThreadPool.defaultThreadCount)
+                let model = try ModelLoader.load(file, backend: backend)
+                return (opened.location, file, tokenizer, model)
+            }
         }
         let elapsed = clock.now - start
         loadMilliseconds = elapsed.seconds * 1e3
@@ -82,6 +85,6 @@ extension LoadedModel {
             FileHandle.standardError.write(Data("warning: the model has no chat template; using ChatML\n".utf8))
             source = Self.chatMLTemplate
         }
-        do { return try ChatTemplate(source) } catch { throw ValidationError("the model's chat template does not parse: \(error)") }
+        do { return try ChatTemplate(source) } catch { throw CommandFailure("the model's chat template does not parse: \(error)") }
     }
 }

@@ -17,7 +17,7 @@ struct PullCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "pull")
-        let store = storeOptions.store
+        let store = try storeOptions.store
         let reference = model
         let path = try Blocking.run { () throws(StoreError) in try await store.pull(reference) }
         print(path)

@@ -5,6 +5,7 @@ import ArgumentParser
 import EmberEngine
 import EmberModel
 import EmberStore
+import EmberTrace
 import Foundation
 
 struct RunCommand: ParsableCommand {
@@ -44,7 +45,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "run")
         let text = try promptText()
-        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store)
         let contextLength = try runtime.checkedContextLength(for: loaded)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
         let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize)
@@ -53,8 +54,12 @@ struct RunCommand: ParsableCommand {
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
                                   contextLength: contextLength, cacheType: runtime.cacheType)
         let output = FileHandle.standardOutput
+        // A long prompt shows how far it has come; the generated text then shows itself.
+        let prefilled = ProgressCounter()
+        let heartbeat = Heartbeat("prompt", progress: { prefilled.describe("tokens") })
+        defer { heartbeat.stop() }
         let statistics = try generator.generate(prompt: promptTokens, parameters: parameters,
-                                                isCancelled: { Interrupt.isRequested }) { piece in
+                                                isCancelled: { Interrupt.isRequested }, prefillProgress: prefilled) { piece in
             if !piece.isEmpty { output.write(Data(piece.utf8)) }
         }
         // The line break that ends the text on a terminal goes to stderr with the summary, so that
@@ -65,7 +70,7 @@ struct RunCommand: ParsableCommand {
     private func promptText() throws -> String {
         if let file {
             do { return try String(contentsOfFile: file, encoding: .utf8) } catch {
-                throw ValidationError("cannot read prompt file \(file): \(error.localizedDescription)")
+                throw CommandFailure("cannot read prompt file \(file): \(error.localizedDescription)")
             }
         }
         return prompt ?? ""

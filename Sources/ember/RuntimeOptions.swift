@@ -23,46 +23,55 @@ struct RuntimeOptions: ParsableArguments {
     }
 
     /// The threads to run with: `-t`, clamped with a warning to the CPUs this process may use.
-    var threadCount: Int? {
-        guard let threads else { return nil }
+    var threadCount: Int? { threads.map { Self.usableThreads($0, option: "-t") } }
+
+    /// `threads`, clamped with a warning naming `option` to the CPUs this process may use.
+    static func usableThreads(_ threads: Int, option: String) -> Int {
         let usable = CPUTopology.usableCPUs()
         guard threads > usable else { return threads }
-        FileHandle.standardError.write(Data("ember: -t \(threads) is more than the \(usable) CPUs this process may use; using \(usable)\n".utf8))
+        warn("\(option) \(threads) is more than the \(usable) CPUs this process may use; using \(usable)")
         return usable
     }
 
     /// The context size for `model`.
     func contextLength(for model: LanguageModel) -> Int { context ?? min(model.trainedContextLength, 4096) }
 
-    /// The context size for `loaded`, once `slots` KV caches of it and the weights are known to fit in
-    /// the memory this process may use; else an error naming the numbers and the way out.
+    /// The context size for `loaded`, once `slots` KV caches of it, the activations and the weights
+    /// are known to fit in the memory this process may use (else an error naming the numbers and the
+    /// way out); a context beyond the trained one is warned about.
     func checkedContextLength(for loaded: LoadedModel, slots: Int = 1) throws -> Int {
         let contextLength = contextLength(for: loaded.model)
-        try checkMemory(model: loaded.model, contextLength: contextLength, slots: slots, weightBytes: loaded.file.file.count)
+        try Self.checkMemory(model: loaded.model, contextLength: contextLength, slots: slots, cacheType: cacheType,
+                             weightBytes: loaded.file.file.count)
+        if contextLength > loaded.model.trainedContextLength {
+            Self.warn("-c \(contextLength) is beyond the \(loaded.model.trainedContextLength) tokens this model was trained on; "
+                + "its \(loaded.model.positionEncoding) is applied as is past them, and output usually degrades there")
+        }
         return contextLength
     }
 
-    private func checkMemory(model: LanguageModel, contextLength: Int, slots: Int, weightBytes: Int) throws {
+    /// Throws `CommandFailure` unless `slots` KV caches of `contextLength` positions, the model's
+    /// activations and its weights fit in the memory this process may use.
+    static func checkMemory(model: LanguageModel, contextLength: Int, slots: Int, cacheType: CacheType, weightBytes: Int) throws {
         let perPosition = model.cacheBytesPerPosition(type: cacheType)
         let (positions, overflow) = contextLength.multipliedReportingOverflow(by: slots)
         let (cacheBytes, overflowBytes) = positions.multipliedReportingOverflow(by: perPosition)
-        let usable = MemoryLimit.usableBytes()
-        guard overflow || overflowBytes || cacheBytes > usable - weightBytes else { return }
-        let fitting = max(0, (usable - weightBytes) / max(1, perPosition * slots))
+        let usable = MemoryLimit.usableBytes(), fixed = weightBytes + model.activationBytes
+        guard overflow || overflowBytes || cacheBytes > usable - fixed else { return }
+        let fitting = max(0, (usable - fixed) / max(1, perPosition * slots))
         let slotText = slots > 1 ? " for each of \(slots) slots" : ""
-        throw MemoryShortfall(description:
-            "a context of \(contextLength) tokens\(slotText) needs \(overflow || overflowBytes ? "more than \(Self.gigabytes(Int.max))" : Self.gigabytes(cacheBytes)) "
-                + "of KV cache (\(perPosition) bytes per position in \(cacheType.rawValue)), and the weights \(Self.gigabytes(weightBytes)), "
-                + "but this process may use \(Self.gigabytes(usable)): use -c \(fitting) or less"
+        throw CommandFailure(
+            "a context of \(contextLength) tokens\(slotText) needs \(overflow || overflowBytes ? "more than \(gigabytes(Int.max))" : gigabytes(cacheBytes)) "
+                + "of KV cache (\(perPosition) bytes per position in \(cacheType.rawValue)), the weights \(gigabytes(weightBytes)) and the "
+                + "activations \(gigabytes(model.activationBytes)), but this process may use \(gigabytes(usable)): use -c \(fitting) or less"
                 + (slots > 1 ? ", fewer --parallel slots" : "") + (cacheType == .f32 ? ", or --cache-type f16" : ""))
     }
 
     static func gigabytes(_ bytes: Int) -> String { String(format: "%.1f GB", Double(bytes) / 1e9) }
-}
 
-/// A run sized beyond the memory this process may use (exit status 1, one line, no usage text).
-struct MemoryShortfall: Error, CustomStringConvertible {
-    let description: String
+    static func warn(_ line: String) {
+        FileHandle.standardError.write(Data("ember: \(line)\n".utf8))
+    }
 }
 
 extension CacheType: ExpressibleByArgument {}

@@ -33,7 +33,7 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("frequency-penalty"), parsing: .unconditional, help: "Subtracted from the logit of a recent token per occurrence (0: off).")
     var frequencyPenalty: Float = 0
 
-    @Option(name: .customLong("logit-bias"), help: ArgumentHelp("Add BIAS to the logit of token ID (-100 all but bans it); repeatable.",
+    @Option(name: .customLong("logit-bias"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Add BIAS to the logit of token ID (-100 all but bans it); repeatable.",
                                                                  valueName: "ID(+|-)BIAS"))
     var logitBias: [String] = []
 
@@ -60,7 +60,7 @@ struct SamplingOptions: ParsableArguments {
     /// "15043+1.5" or "15043-inf" as (token, bias), as llama.cpp writes it.
     static func bias(_ entry: String) -> (token: Int32, bias: Float)? {
         guard let sign = entry.firstIndex(where: { $0 == "+" || $0 == "-" }), let token = Int32(entry[..<sign]), token >= 0,
-              let bias = Float(entry[sign...]) else { return nil }
+              let bias = Float(entry[sign...]), !bias.isNaN else { return nil }
         return (token, bias)
     }
 

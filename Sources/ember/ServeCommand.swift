@@ -8,6 +8,7 @@ import EmberServer
 import EmberStore
 import Dispatch
 import Foundation
+import NIOCore
 import Logging
 import Synchronization
 
@@ -22,19 +23,19 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("host"), help: "Address to listen on.")
     var host = "127.0.0.1"
 
-    @Option(name: .customLong("port"), help: "Port to listen on (0: any free one, printed when ready).")
+    @Option(name: .customLong("port"), parsing: .unconditional, help: "Port to listen on (0: any free one, printed when ready).")
     var port = 8080
 
-    @Option(name: .customLong("parallel"), help: "Requests generating at once, each with its own KV cache slot.")
+    @Option(name: .customLong("parallel"), parsing: .unconditional, help: "Requests generating at once, each with its own KV cache slot.")
     var parallel = 4
 
-    @Option(name: .customLong("queue"), help: "Requests that may wait for a slot; more get 503 with Retry-After.")
+    @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot; more get 503 with Retry-After.")
     var queue = 64
 
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on /v1 routes (default: $EMBER_API_KEY).")
     var apiKey: String?
 
-    @Option(name: .customLong("timeout"), help: "Longest a request may take, in seconds (default: no limit).")
+    @Option(name: .customLong("timeout"), parsing: .unconditional, help: "Longest a request may take, in seconds (default: no limit).")
     var timeout: Double?
 
     @OptionGroup var runtime: RuntimeOptions
@@ -44,13 +45,13 @@ struct ServeCommand: ParsableCommand {
     func validate() throws {
         if parallel < 1 { throw ValidationError("--parallel must be at least 1") }
         if queue < 0 { throw ValidationError("--queue must not be negative") }
-        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if let timeout, !(timeout > 0 && timeout <= 31_536_000) { throw ValidationError("--timeout must be seconds above 0 and at most a year, not \(timeout)") }
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
     }
 
     func run() throws {
         try global.apply(command: "serve")
-        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store)
         let template = try loaded.chatTemplate()
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
@@ -61,7 +62,7 @@ struct ServeCommand: ParsableCommand {
                                  template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970))
         let key = apiKey ?? ProcessInfo.processInfo.environment["EMBER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
-            FileHandle.standardError.write(Data("warning: listening on \(host) without --api-key: anyone who can reach it can use the model\n".utf8))
+            FileHandle.standardError.write(Data("ember: warning: listening on \(host) without --api-key: anyone who can reach it can use the model\n".utf8))
         }
         let server = OpenAIServer(model: served, apiKey: key, timeout: timeout.map { .milliseconds(Int($0 * 1000)) })
         var logger = Logger(label: "ember.serve")
@@ -81,7 +82,24 @@ struct ServeCommand: ParsableCommand {
             stopped.signal()
         }
         stopped.wait()
-        if let error = outcome.withLock({ $0 }) { throw ValidationError("the server stopped: \(error)") }
+        if let error = outcome.withLock({ $0 }) {
+            scheduler.shutdown()
+            throw CommandFailure("cannot serve on \(host):\(port): \(Self.describe(error))")
+        }
         scheduler.shutdown()
+    }
+
+    /// Why listening failed, in words: the errors of binding a socket.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case EADDRINUSE: return "the port is in use (pick another --port, or 0 for any free one)"
+            case EACCES: return "permission denied (ports below 1024 need privileges)"
+            case EADDRNOTAVAIL: return "no network interface of this machine has that address"
+            default: return "\(error)"
+            }
+        }
+        if let error = error as? SocketAddressError, case .unknown = error { return "the host name does not resolve" }
+        return "\(error)"
     }
 }

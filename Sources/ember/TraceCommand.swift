@@ -26,6 +26,11 @@ struct TraceCommand: ParsableCommand {
         func run() throws {
             try global.apply(command: "trace merge")
             let report = try TraceMerge.merge(inputs: inputs, output: output)
+            guard report.events > 0 else {
+                try? FileManager.default.removeItem(atPath: output)
+                throw CommandFailure("no trace events in \(inputs.joined(separator: ", "))"
+                    + (report.droppedLines > 0 ? ": \(report.droppedLines) lines are not trace events" : ""))
+            }
             var line = "merged \(report.events) events from \(report.fragments) fragments into \(output)"
             if report.droppedLines > 0 { line += " (\(report.droppedLines) truncated or malformed lines left out)" }
             FileHandle.standardError.write(Data((line + "\n").utf8))

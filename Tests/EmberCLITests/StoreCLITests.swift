@@ -114,4 +114,57 @@ import Testing
         let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as! Int
         #expect(try server.stop() < size + size / 10, "downloaded twice")
     }
+
+    @Test func unreachableNetworksEndSoonWithEachRetryOnStderrAndInTheTrace() throws {
+        let url = try DeadEndpoints.refusedURL().absoluteString
+        let trace = scratch.appendingPathComponent("pull-trace.json").path
+        let start = Date()
+        let pull = try ember(["pull", url, "--trace", trace])
+        #expect(pull.status == 1 && Date().timeIntervalSince(start) < 15)
+        let lines = pull.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.contains("refused the connection") && $0.contains("of 5)") }.count == 4, "\(pull.stderr)")
+        #expect(lines.last?.contains("cannot download \(url): 127.0.0.1 refused the connection") == true, "\(pull.stderr)")
+        let events = try String(contentsOfFile: trace, encoding: .utf8)
+        #expect(events.components(separatedBy: "\"network.retry\"").count - 1 == 4)
+
+        // A name that does not resolve: the same, within 15 s by default.
+        let dnsStart = Date()
+        let dns = try ember(["pull", DeadEndpoints.unresolvableURL().absoluteString])
+        #expect(dns.status == 1 && dns.stderr.contains("does not resolve (DNS)"), "\(dns.stderr)")
+        #expect(Date().timeIntervalSince(dnsStart) < 15)
+        // With a shorter connect timeout, the retries stop when it is spent.
+        let short = try ember(["pull", DeadEndpoints.unresolvableURL().absoluteString, "--connect-timeout", "3"])
+        #expect(short.status == 1 && short.stderr.contains("does not resolve (DNS)"), "\(short.stderr)")
+        #expect(!short.stderr.contains("attempt 4 of"), "\(short.stderr)")
+    }
+
+    @Test func aSilentHostOrAStalledBodyEndsAtItsTimeout() throws {
+        let hole = try BlackHole()
+        var start = Date()
+        let silent = try ember(["pull", hole.url().absoluteString, "--connect-timeout", "3"])
+        #expect(silent.status == 1 && silent.stderr.contains("did not answer within 3 s (connect timeout)"), "\(silent.stderr)")
+        #expect(Date().timeIntervalSince(start) < 15)
+
+        let server = try TestServerProcess(files: [try model("s.gguf", megabytes: 2, seed: 4)], options: ["--stall-after", "1000"])
+        start = Date()
+        let stalled = try ember(["pull", server.url("s.gguf"), "--stall-timeout", "1", "--retries", "1"])
+        #expect(stalled.status == 1, "\(stalled.stderr)")
+        let lines = stalled.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.contains("no bytes from 127.0.0.1 for 1 s (stall timeout)") && $0.contains("(attempt 2 of 2)") }, "\(stalled.stderr)")
+        #expect(lines.last?.contains("stall timeout") == true, "\(stalled.stderr)")
+        #expect(Date().timeIntervalSince(start) < 30)
+        _ = try server.stop()
+    }
+
+    @Test func offlineRunsUseOnlyTheCacheAndSaySoWhenAModelIsMissing() throws {
+        let reference = "hf:ember-test/missing-GGUF/missing.Q4_K_M.gguf"
+        for (flags, environment) in [(["--offline"], [String: String]()), ([], ["EMBER_OFFLINE": "1"]), ([], ["HF_HUB_OFFLINE": "1"])] {
+            let run = try EmberProcess.run(["run", "-m", reference, "-p", "hi"] + flags, environment: environment.merging(["EMBER_HOME": home]) { $1 })
+            #expect(run.status == 1, "\(run.stderr)")
+            #expect(run.stderr.contains("is not in the cache") && run.stderr.contains("offline"), "\(run.stderr)")
+            #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+        }
+        let badSetting = try EmberProcess.run(["pull", reference], environment: ["EMBER_HOME": home, "EMBER_CONNECT_TIMEOUT": "soon"])
+        #expect(badSetting.status == 1 && badSetting.stderr.contains("EMBER_CONNECT_TIMEOUT is \"soon\""), "\(badSetting.stderr)")
+    }
 }

@@ -26,7 +26,8 @@ import Testing
     func store(_ environment: [String: String] = [:], home: URL? = nil) -> ModelStore {
         var store = ModelStore(home: home ?? scratch.appendingPathComponent("home"), environment: environment)
         store.progress = .quiet
-        store.retryBackoff = .milliseconds(5)
+        store.network.backoff = .milliseconds(5)
+        store.network.announce = { _ in }
         return store
     }
 

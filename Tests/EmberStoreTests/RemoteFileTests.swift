@@ -85,8 +85,9 @@ import Testing
         for start in stride(from: first.lowerBound, to: first.upperBound, by: 1 << 20) {
             _ = try await file.read(start ..< min(start + (1 << 20), first.upperBound))
         }
-        // The speculative fetch runs in a task of its own: give it time to start.
-        let deadline = ContinuousClock.now + .seconds(5)
+        // The speculative fetch runs in a task of its own: give it time to start (generously: other
+        // suites running at once can hold up this process's tasks for many seconds).
+        let deadline = ContinuousClock.now + .seconds(60)
         while !server.requests.contains(where: { $0.range?.lowerBound == second.lowerBound }), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -57,7 +57,7 @@ struct ConnectionHandler {
             return .text(status: code, "injected fault: status \(code)")
         case .replaceContent(let contents):
             state.setFile(request.path, contents)
-        case .none, .dropAfter, .lieContentLength, .slow:
+        case .none, .dropAfter, .stallAfter, .lieContentLength, .slow:
             break
         }
         guard request.method == "GET" || request.method == "HEAD" else {

@@ -6,6 +6,9 @@ public enum Fault: Sendable {
     case status(Int)
     /// Sends the correct head, then only this many body bytes, then closes the connection mid-body.
     case dropAfter(bytes: Int)
+    /// Sends the correct head, then only this many body bytes, then nothing more (the connection
+    /// stays open, silent, until the client gives up or the server shuts down).
+    case stallAfter(bytes: Int)
     /// Announces a body `by` bytes longer (or, negative, shorter) than the one sent, in `Content-Length`
     /// and in the end of a 206's `Content-Range`; sends the true body, then closes the connection.
     case lieContentLength(by: Int)

@@ -15,12 +15,18 @@ struct ResponseWriter {
 
     /// Writes `response` (without its body for a HEAD request). Returns false when the connection must
     /// be closed afterwards because a fault left it unusable (mid-body or with misstated framing).
+    /// How long a stalled response stays silent before its connection closes (unless cancelled first).
+    static let stallLength = Duration.seconds(120)
+
     func write(_ response: PlannedResponse, sendsBody: Bool, fault: Fault, keepAlive: Bool) async throws -> Bool {
         let misstatement = if case .lieContentLength(let by) = fault { by } else { 0 }
         try await outbound.write(.head(response.head(announcingExtraBytes: misstatement, keepAlive: keepAlive)))
 
         let bodyLength = sendsBody ? response.body.readableBytes : 0
-        let sendLimit = if case .dropAfter(let bytes) = fault { min(max(0, bytes), bodyLength) } else { bodyLength }
+        let sendLimit = switch fault {
+        case .dropAfter(let bytes), .stallAfter(let bytes): min(max(0, bytes), bodyLength)
+        default: bodyLength
+        }
         let rate = if case .slow(let rate) = fault { rate } else { bytesPerSecond }
         let pacer = rate.map(BodyPacer.init(bytesPerSecond:))
         let sliceSize = pacer?.sliceSize ?? Self.unpacedSliceSize
@@ -35,6 +41,9 @@ struct ResponseWriter {
 
         switch fault {
         case .dropAfter:
+            return false
+        case .stallAfter:
+            try await Task.sleep(for: Self.stallLength)
             return false
         case .lieContentLength:
             try await outbound.write(.end(nil))

@@ -2,7 +2,10 @@
 // tests and the download benchmark (which must not share a process, or its threads, with the client
 // they measure).
 //
-//     ember-test-server [--rate BYTES_PER_SECOND] [--latency-ms N] [--no-ranges] [--etag opaque|sha256|none] FILE...
+//     ember-test-server [--rate BYTES_PER_SECOND] [--latency-ms N] [--no-ranges] [--etag opaque|sha256|none]
+//                       [--stall-after BYTES] FILE...
+//
+// --stall-after: every response sends its head and that many body bytes, then nothing more.
 //
 // Serves each FILE at /<its name>, prints the port on stdout, serves until stdin closes, then prints
 // `bytes_sent N` (body bytes sent in all).
@@ -25,6 +28,9 @@ while let argument = arguments.popFirst() {
     case "--latency-ms":
         guard let value = arguments.popFirst().flatMap(Int.init), value >= 0 else { fail("--latency-ms needs milliseconds") }
         configuration.latency = .milliseconds(value)
+    case "--stall-after":
+        guard let value = arguments.popFirst().flatMap(Int.init), value >= 0 else { fail("--stall-after needs a byte count") }
+        configuration.fault = { _ in .stallAfter(bytes: value) }
     case "--no-ranges":
         configuration.supportsRanges = false
     case "--etag":
