@@ -64,7 +64,7 @@ struct Downloader: Sendable {
     }
 
     private func attempt(_ destination: Destination, name: String, onHeader: OnceCallback) async throws(StoreError) -> Result {
-        let probe = try await source.get(range: 0 ..< probeSize)
+        let probe = try await firstAnswer(name: name)
         guard probe.status == 206 else {
             return try await wholeFile(probe, destination: destination, name: name)
         }
@@ -126,6 +126,15 @@ struct Downloader: Sendable {
         let checksum: String? = if let given = probe.sha256 { given } else { await sidecarChecksum() }
         try verify(digest, against: checksum)
         return Result(sink: sink, etag: etag, sha256: checksum)
+    }
+
+    /// The answer to the first request (the probe). Until it comes there is no progress to show, so
+    /// a heartbeat says what is awaited.
+    private func firstAnswer(name: String) async throws(StoreError) -> HTTPSource.Response {
+        let host = source.url.host ?? "the server"
+        let heartbeat = style == .quiet ? nil : Heartbeat("download \(name)", progress: { "waiting for \(host) to answer" })
+        defer { heartbeat?.stop() }
+        return try await source.get(range: 0 ..< probeSize)
     }
 
     /// A server that answered the probe with the whole file: stream it.
