@@ -15,13 +15,7 @@ import Testing
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ember-network-\(UUID().uuidString)")
     static let model = SyntheticModel.gguf(tensorBytes: [1 << 20, 1 << 20])
     /// What the store announced.
-    let announced = Lines()
-
-    final class Lines: Sendable {
-        private let lines = Mutex<[String]>([])
-        func append(_ line: String) { lines.withLock { $0.append(line) } }
-        var all: [String] { lines.withLock { $0 } }
-    }
+    let announced = RecordedLines()
 
     init() throws {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)

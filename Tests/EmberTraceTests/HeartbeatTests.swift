@@ -1,20 +1,14 @@
 // The heartbeat of long operations: silent for short ones, a line per interval naming the operation,
 // its progress and its time for long ones, nothing for phases that show themselves, nothing after stop.
 
+import EmberTestSupport
 import EmberTrace
 import Foundation
-import Synchronization
 import Testing
 
 @Suite struct HeartbeatTests {
-    final class Lines: Sendable {
-        private let lines = Mutex<[String]>([])
-        func append(_ line: String) { lines.withLock { $0.append(line) } }
-        var all: [String] { lines.withLock { $0 } }
-    }
-
     @Test func aLongOperationBeatsWithItsProgressUntilStopped() async throws {
-        let lines = Lines(), counter = ProgressCounter()
+        let lines = RecordedLines(), counter = ProgressCounter()
         counter.start(total: 4096)
         counter.advance(to: 1536)
         let heartbeat = Heartbeat("prompt", delay: .milliseconds(50), interval: .milliseconds(50),
@@ -29,7 +23,7 @@ import Testing
     }
 
     @Test func aShortOperationOrADonePhaseIsSilent() async throws {
-        let lines = Lines(), counter = ProgressCounter()
+        let lines = RecordedLines(), counter = ProgressCounter()
         Heartbeat("short", delay: .seconds(3), write: lines.append).stop()
         counter.start(total: 10)
         counter.advance(to: 10)
