@@ -3,6 +3,7 @@
 // tokens after the prefix it shares with them.
 
 import EmberTokenizer
+import EmberTrace
 
 public final class ChatSession {
     public let generator: Generator
@@ -23,15 +24,16 @@ public final class ChatSession {
 
     /// Sends `text` as the user's turn and streams the reply to `onText`; the reply joins the
     /// conversation when it is done (a cancelled one with what it had).
+    /// `prefillProgress` hears how much of the new prompt has been computed.
     public func send(_ text: String, parameters: GenerationParameters, isCancelled: () -> Bool = { false },
-                     onText: (String) -> Void) throws(ChatError) -> GenerationStatistics {
+                     prefillProgress: ProgressCounter? = nil, onText: (String) -> Void) throws(ChatError) -> GenerationStatistics {
         let turn = messages + [ChatMessage(role: "user", content: text)]
         let prompt = try tokens(for: turn)
         var reply = ""
         let statistics: GenerationStatistics
         do {
             statistics = try generator.generate(prompt: prompt, parameters: parameters, reusingCache: true,
-                                                isCancelled: isCancelled) { piece in
+                                                isCancelled: isCancelled, prefillProgress: prefillProgress) { piece in
                 reply += piece
                 onText(piece)
             }

@@ -6,6 +6,7 @@
 import ArgumentParser
 import EmberEngine
 import EmberStore
+import EmberTrace
 import Foundation
 
 struct ChatCommand: ParsableCommand {
@@ -61,7 +62,12 @@ struct ChatCommand: ParsableCommand {
             }
             Interrupt.clear()
             do {
-                let statistics = try session.send(line, parameters: parameters, isCancelled: { Interrupt.isRequested }) { piece in
+                // A long message (a pasted document) shows how far its prompt has come.
+                let prefilled = ProgressCounter()
+                let heartbeat = Heartbeat("prompt", progress: { prefilled.describe("tokens") })
+                defer { heartbeat.stop() }
+                let statistics = try session.send(line, parameters: parameters, isCancelled: { Interrupt.isRequested },
+                                                  prefillProgress: prefilled) { piece in
                     if !piece.isEmpty { output.write(Data(piece.utf8)) }
                 }
                 output.write(Data("\n".utf8))
