@@ -37,10 +37,12 @@ let package = Package(
         .target(name: "EmberFormats", dependencies: ["EmberTrace"]),
         .target(name: "CEmberKernels"),
         .target(name: "EmberCompute", dependencies: ["CEmberKernels", "EmberFormats", "EmberTrace"], swiftSettings: kernelSettings),
-        .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberTrace"]),
+        // The Jinja template engine of chat templates: no dependencies.
+        .target(name: "EmberJinja"),
+        .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         .target(name: "EmberEngine", dependencies: [
-            "EmberCompute", "EmberModel", "EmberTokenizer", "EmberTrace",
+            "EmberCompute", "EmberJinja", "EmberModel", "EmberTokenizer", "EmberTrace",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberStore", dependencies: [
@@ -48,6 +50,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,6 +63,7 @@ let package = Package(
         .executableTarget(name: "ember", dependencies: [
             "EmberEngine", "EmberServer", "EmberStore", "EmberTrace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberTestSupport", dependencies: ["EmberFormats"], path: "Tests/EmberTestSupport"),
@@ -75,10 +79,11 @@ let package = Package(
         .executableTarget(name: "ember-sampler-bench", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore"],
                           path: "Tools/SamplerBench"),
         .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"], path: "Tools/DownloadBench"),
+        .testTarget(name: "EmberJinjaTests", dependencies: ["EmberJinja"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberJinja", "EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberModelTests", dependencies: ["EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberEngine", "EmberStore", "EmberAllocationCounter"],
                     resources: [.copy("Fixtures")]),

@@ -2,6 +2,7 @@
 // every turn, and the generator's KV cache still holds the earlier turns, so a turn computes only the
 // tokens after the prefix it shares with them.
 
+import EmberJinja
 import EmberTokenizer
 import EmberTrace
 

@@ -2,6 +2,8 @@
 // template (its BOS and EOS token texts given to the template), then tokenized with special tokens
 // parsed and none added, since the template writes the ones it wants.
 
+import EmberJinja
+
 extension ChatTemplate {
     public func promptTokens(for messages: [ChatMessage], tokenizer: Tokenizer) throws(JinjaError) -> [Int32] {
         let vocabulary = tokenizer.vocabulary

@@ -2,6 +2,8 @@
 // conversation with the variables Hugging Face transformers' `apply_chat_template` passes, so the
 // prompt matches what the model was trained on byte for byte.
 
+import EmberJinja
+
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
     public var content: String
@@ -16,12 +18,12 @@ public struct ChatMessage: Sendable, Equatable {
 
 public struct ChatTemplate: Sendable {
     public let source: String
-    private let nodes: [JinjaNode]
+    private let template: JinjaTemplate
 
     /// Parses `source`; a template with a syntax error, an unknown tag, filter or test fails here.
     public init(_ source: String) throws(JinjaError) {
         self.source = source
-        nodes = try JinjaParser.parse(source)
+        template = try JinjaTemplate(source)
     }
 
     /// The prompt for `messages`. The template sees `messages`, `add_generation_prompt`, `bos_token`,
@@ -43,7 +45,6 @@ public struct ChatTemplate: Sendable {
 
     /// The template rendered with exactly the variables in `context`; `now` is what `strftime_now` formats.
     public func render(context: [String: JinjaValue], now: JinjaDateTime = .now()) throws(JinjaError) -> String {
-        var interpreter = JinjaInterpreter(context: context, now: now)
-        return try interpreter.render(nodes)
+        try template.render(context: context, now: now)
     }
 }

@@ -3,6 +3,7 @@
 // what jinja2 rendered in transformers' environment (goldens.json, made by
 // scripts/goldens/make_chat_template_goldens.py), including which conversations a template rejects.
 
+import EmberJinja
 import EmberTokenizer
 import Foundation
 import Testing
@@ -68,6 +69,33 @@ import Testing
                                          bosToken: "<B>", eosToken: "<E>", extra: ["date_string": "29 Feb 2028"])
         #expect(output == "<B><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
             + "Today Date: 29 Feb 2028\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>")
+    }
+
+    /// Every prefix of every real template either parses or fails with a JinjaError; the ones that parse
+    /// render or fail the same way. None may crash.
+    @Test func truncatedTemplatesNeverCrash() throws {
+        let files = ["HuggingFaceTB-SmolLM2-135M-Instruct.jinja", "meta-llama-Llama-3.2-3B-Instruct.jinja",
+                     "mistralai-Mistral-Nemo-Instruct-2407.jinja", "Qwen-Qwen2.5-7B-Instruct.jinja",
+                     "google-gemma-3-4b-it.jinja"]
+        var parsed = 0
+        var failed = 0
+        for file in files {
+            let scalars = Array(try ChatTemplateGoldens.text(file).unicodeScalars)
+            for end in stride(from: 0, to: scalars.count, by: 5) {
+                var source = String()
+                source.unicodeScalars.append(contentsOf: scalars[..<end])
+                do {
+                    let template = try ChatTemplate(source)
+                    parsed += 1
+                    _ = try? template.render(messages: [ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: true,
+                                             bosToken: "<s>", eosToken: "</s>")
+                } catch {
+                    failed += 1
+                }
+            }
+        }
+        #expect(parsed > 10)
+        #expect(failed > 500)
     }
 }
 
