@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         .target(name: "EmberEngine", dependencies: [
-            "EmberCompute", "EmberJinja", "EmberModel", "EmberTokenizer", "EmberTrace",
+            "EmberCompute", "EmberFormats", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberStore", dependencies: [
@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ember", dependencies: [
-            "EmberEngine", "EmberServer", "EmberStore", "EmberTrace",
+            "EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberServer", "EmberStore", "EmberTrace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -82,10 +82,11 @@ let package = Package(
         .testTarget(name: "EmberJinjaTests", dependencies: ["EmberJinja"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
-        .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberJinja", "EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberModelTests", dependencies: ["EmberModel", "EmberTestSupport"]),
-        .testTarget(name: "EmberEngineTests", dependencies: ["EmberEngine", "EmberStore", "EmberAllocationCounter"],
+        .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute", "EmberFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberFormats", "EmberJinja", "EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberModelTests", dependencies: ["EmberCompute", "EmberFormats", "EmberModel", "EmberTestSupport"]),
+        .testTarget(name: "EmberEngineTests", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore",
+                                                             "EmberTokenizer", "EmberAllocationCounter"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberStoreTests", dependencies: [
             "EmberFormats", "EmberStore", "EmberTestServer", "EmberTestSupport",

@@ -1,11 +1,14 @@
 // Failures of a generation request, naming the limit that was hit and what to change.
 
+import EmberJinja
 import EmberModel
 
 public enum EngineError: Error, Equatable, CustomStringConvertible {
     case emptyPrompt
     case promptTooLong(tokens: Int, context: Int)
     case model(ModelError)
+    /// The model's own chat template does not parse.
+    case invalidChatTemplate(JinjaError)
 
     public var description: String {
         switch self {
@@ -15,6 +18,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             "the prompt is \(tokens) tokens but the context holds \(context): shorten the prompt or raise -c"
         case let .model(error):
             "\(error)"
+        case let .invalidChatTemplate(error):
+            "the model's chat template does not parse: \(error)"
         }
     }
 }

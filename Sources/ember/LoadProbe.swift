@@ -3,6 +3,8 @@
 // from the page cache (posix_fadvise DONTNEED), so the load reads the disk.
 
 import ArgumentParser
+import EmberEngine
+import EmberStore
 import Foundation
 
 enum LoadProbe {

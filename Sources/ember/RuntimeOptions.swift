@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import EmberCompute
+import EmberEngine
 import EmberModel
 import Foundation
 
@@ -33,14 +34,14 @@ struct RuntimeOptions: ParsableArguments {
         return usable
     }
 
-    /// The context size for `model`.
-    func contextLength(for model: LanguageModel) -> Int { context ?? min(model.trainedContextLength, 4096) }
+    /// The context size for `loaded`: -c, or the model's default.
+    func contextLength(for loaded: LoadedModel) -> Int { context ?? loaded.defaultContextLength }
 
     /// The context size for `loaded`, once `slots` KV caches of it, the activations and the weights
     /// are known to fit in the memory this process may use (else an error naming the numbers and the
     /// way out); a context beyond the trained one is warned about.
     func checkedContextLength(for loaded: LoadedModel, slots: Int = 1) throws -> Int {
-        let contextLength = contextLength(for: loaded.model)
+        let contextLength = contextLength(for: loaded)
         try Self.checkMemory(model: loaded.model, contextLength: contextLength, slots: slots, cacheType: cacheType,
                              weightBytes: loaded.file.file.count)
         if contextLength > loaded.model.trainedContextLength {

@@ -52,7 +52,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "serve")
         let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store)
-        let template = try loaded.chatTemplate()
+        let template = try loaded.chatTemplate(warn: RuntimeOptions.warn)
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
                                   configuration: .init(parallel: parallel, contextLength: contextLength,

@@ -1,9 +1,9 @@
-// Resolving a model reference, parsing the file, and building the model and its tokenizer: the steps
-// every command that runs a model shares, timed for the summary line and traced as the `load` phase;
-// and its chat template.
-// A model downloaded on this run gets its tokenizer built from the header while the weights arrive.
+// The load path every front end shares: resolving a model reference (through the store: cache,
+// download), parsing the file, building its tokenizer and the model on a CPU backend, timed and traced
+// as the `load` phase; and the defaults that follow from the model: its chat template (ChatML when it
+// has none) and its context size. A model downloaded on this run gets its tokenizer built from the
+// header while the weights arrive.
 
-import ArgumentParser
 import Dispatch
 import EmberCompute
 import EmberFormats
@@ -14,15 +14,16 @@ import EmberTrace
 import Foundation
 import Synchronization
 
-struct LoadedModel {
+public struct LoadedModel {
     /// Where the bytes live (a path, or `memory:` and the source).
-    let location: String
-    let file: GGUFFile
-    let model: LanguageModel
-    let tokenizer: Tokenizer
-    let loadMilliseconds: Double
+    public let location: String
+    public let file: GGUFFile
+    public let model: LanguageModel
+    public let tokenizer: Tokenizer
+    public let loadMilliseconds: Double
 
-    init(reference: String, threads: Int?, store: ModelStore) throws {
+    /// Loads the model `reference` names with `threads` threads (default: one per core).
+    public init(reference: String, threads: Int?, store: ModelStore) throws {
         let checkpoint = Checkpoints(label: "ember.load")
         let clock = ContinuousClock()
         let start = clock.now
@@ -70,21 +71,25 @@ final class EarlyTokenizer: Sendable {
 }
 
 extension LoadedModel {
+    /// The context size when none is asked for: the trained one, at most 4096 (a KV cache of the
+    /// whole trained context of a 128k-token model would take more memory than most machines have).
+    public var defaultContextLength: Int { min(model.trainedContextLength, 4096) }
+
     /// Used when a model has no chat template of its own, as llama.cpp does.
     static let chatMLTemplate = """
         {% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}\
         {% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}
         """
 
-    /// The model's chat template, or ChatML (with a warning) when it has none.
-    func chatTemplate() throws -> ChatTemplate {
+    /// The model's chat template, or ChatML when it has none (`warn` hears that).
+    public func chatTemplate(warn: (String) -> Void) throws(EngineError) -> ChatTemplate {
         let source: String
         if let own = try? file.metadata.string("tokenizer.chat_template") {
             source = own
         } else {
-            FileHandle.standardError.write(Data("warning: the model has no chat template; using ChatML\n".utf8))
+            warn("the model has no chat template; using ChatML")
             source = Self.chatMLTemplate
         }
-        do { return try ChatTemplate(source) } catch { throw CommandFailure("the model's chat template does not parse: \(error)") }
+        do { return try ChatTemplate(source) } catch { throw .invalidChatTemplate(error) }
     }
 }
