@@ -11,7 +11,8 @@ public enum BackendError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unsupportedType(tensor, type):
-            "tensor \"\(tensor)\" has type \(type), which Ember cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)"
+            "tensor \"\(tensor)\" has type \(type), which Ember cannot compute with yet (supported: "
+                + ComputableTypes.types.map(\.description).joined(separator: ", ") + ")"
         case let .unsupported(what):
             "unsupported: \(what)"
         }

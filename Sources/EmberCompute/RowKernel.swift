@@ -1,6 +1,7 @@
-// The contract every weight type's kernels meet. A matrix multiplication is generic over the kernel
-// type and specialised per weight type at one `switch` outside the loops, so the inner loops call a
-// concrete, inlined function: no existential or closure dispatch per row.
+// The contract every weight type's portable kernels meet (ComputableTypes lists each type's). The
+// portable matrix product opens a type's kernel once, outside the loops: each row then costs one call
+// of that type's `dot`, whose loop over blocks is compiled for the type, as the native C kernels cost
+// one call through a function pointer.
 
 import EmberFormats
 

@@ -1,6 +1,6 @@
 // The element types a GGUF tensor can have (ggml's `ggml_type` ids) and their block geometry.
 // Every id ggml defines is known here so that a file is parsed and sized correctly even when its
-// tensors use a type Ember cannot compute with; `isSupportedForCompute` says which ones it can.
+// tensors use a type Ember cannot compute with; EmberCompute's ComputableTypes says which ones it can.
 
 public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case f32 = 0, f16 = 1
@@ -53,14 +53,6 @@ public enum TensorType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .tq1_0: 54
         case .tq2_0: 66
         case .mxfp4: 17
-        }
-    }
-
-    /// Whether Ember has dequantization and dot-product kernels for this type.
-    public var isSupportedForCompute: Bool {
-        switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: true
-        default: false
         }
     }
 

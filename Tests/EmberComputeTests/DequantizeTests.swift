@@ -36,3 +36,10 @@ func dequantizeMatchesGGUFPackage(_ type: TensorType) throws {
     let mismatches = (0 ..< count).filter { output[$0].bitPattern != fixture.values[$0].bitPattern }
     #expect(mismatches.isEmpty, "\(type): \(mismatches.count) of \(count) differ, first at \(mismatches.first ?? -1)")
 }
+
+@Test func anUncomputableTypeIsRefusedNamingTheComputableOnes() {
+    #expect(ComputableTypes.kernels(for: .iq2_xxs) == nil)
+    let message = BackendError.unsupportedType(tensor: "blk.0.ffn_down.weight", type: .iq2_xxs).description
+    #expect(message.contains("blk.0.ffn_down.weight") && message.contains("IQ2_XXS"), "\(message)")
+    #expect(message.hasSuffix("(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)"), "\(message)")
+}

@@ -72,32 +72,20 @@ struct QuantFixture {
     }
 }
 
-/// The kernels under test, by type (metatypes are not Sendable test arguments; tensor types are).
+/// The kernels under test, by type (metatypes are not Sendable test arguments; tensor types are),
+/// from the one table of computable types.
 func quantizedKernel(_ type: TensorType) -> any QuantizedRowKernel.Type {
-    switch type {
-    case .q8_0: Q8_0Kernel.self
-    case .q4_0: Q4_0Kernel.self
-    case .q4_1: Q4_1Kernel.self
-    case .q5_0: Q5_0Kernel.self
-    case .q5_1: Q5_1Kernel.self
-    case .q4_K: Q4_KKernel.self
-    case .q5_K: Q5_KKernel.self
-    case .q6_K: Q6_KKernel.self
-    default: preconditionFailure("no quantized kernel for \(type)")
-    }
+    guard case let .quantized(kernel)? = ComputableTypes.kernels(for: type) else { preconditionFailure("no quantized kernel for \(type)") }
+    return kernel
 }
 
 func floatKernel(_ type: TensorType) -> any FloatRowKernel.Type {
-    switch type {
-    case .f32: F32Kernel.self
-    case .f16: F16Kernel.self
-    case .bf16: BF16Kernel.self
-    default: preconditionFailure("no float kernel for \(type)")
-    }
+    guard case let .float(kernel)? = ComputableTypes.kernels(for: type) else { preconditionFailure("no float kernel for \(type)") }
+    return kernel
 }
 
-let quantizedTypes: [TensorType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
-let floatTypes: [TensorType] = [.f32, .f16, .bf16]
+let quantizedTypes = ComputableTypes.table.compactMap { if case .quantized = $0.kernels { $0.type } else { nil } }
+let floatTypes = ComputableTypes.table.compactMap { if case .float = $0.kernels { $0.type } else { nil } }
 
 /// A small seeded generator (SplitMix64) so that every run tests the same activations.
 struct SeededGenerator: RandomNumberGenerator {

@@ -36,7 +36,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public var hostThreads: ThreadPool { pool }
 
     public func bind(_ view: TensorView) throws(BackendError) -> Tensor {
-        guard view.type.isSupportedForCompute else { throw .unsupportedType(tensor: view.name, type: view.type) }
+        guard ComputableTypes.kernels(for: view.type) != nil else { throw .unsupportedType(tensor: view.name, type: view.type) }
         return Tensor(name: view.name, type: view.type, rowLength: view.info.rowLength, rowCount: view.info.rowCount,
                       data: UnsafeMutableRawPointer(mutating: view.base), owner: .mapped(view))
     }
@@ -79,20 +79,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     func dequantizeRow(_ tensor: Tensor, row: Int, into output: UnsafeMutablePointer<Float>) {
         let source = UnsafeRawPointer(tensor.data + row * tensor.rowBytes)
         let count = tensor.rowLength
-        switch tensor.type {
-        case .f32: F32Kernel.dequantize(source, count: count, into: output)
-        case .f16: F16Kernel.dequantize(source, count: count, into: output)
-        case .bf16: BF16Kernel.dequantize(source, count: count, into: output)
-        case .q8_0: Q8_0Kernel.dequantize(source, count: count, into: output)
-        case .q4_0: Q4_0Kernel.dequantize(source, count: count, into: output)
-        case .q4_1: Q4_1Kernel.dequantize(source, count: count, into: output)
-        case .q5_0: Q5_0Kernel.dequantize(source, count: count, into: output)
-        case .q5_1: Q5_1Kernel.dequantize(source, count: count, into: output)
-        case .q4_K: Q4_KKernel.dequantize(source, count: count, into: output)
-        case .q5_K: Q5_KKernel.dequantize(source, count: count, into: output)
-        case .q6_K: Q6_KKernel.dequantize(source, count: count, into: output)
-        default: preconditionFailure("bind() admits only supported types, not \(tensor.type)")
+        guard let kernels = ComputableTypes.kernels(for: tensor.type) else {
+            preconditionFailure("bind() admits only computable types, not \(tensor.type)")
         }
+        kernels.dequantize(source, count: count, into: output)
     }
 }
 

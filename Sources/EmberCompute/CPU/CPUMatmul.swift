@@ -214,19 +214,11 @@ extension CPUBackend {
 
     private func multiplyPortable(_ weight: Tensor, rows: Range<Int>, input: PreparedInput,
                                   into target: UnsafeMutablePointer<Float>, stride: Int) {
-        switch weight.type {
-        case .f32: multiplyFloat(F32Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .f16: multiplyFloat(F16Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .bf16: multiplyFloat(BF16Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q8_0: multiplyQuantized(Q8_0Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q4_0: multiplyQuantized(Q4_0Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q4_1: multiplyQuantized(Q4_1Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q5_0: multiplyQuantized(Q5_0Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q5_1: multiplyQuantized(Q5_1Kernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q4_K: multiplyQuantized(Q4_KKernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q5_K: multiplyQuantized(Q5_KKernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        case .q6_K: multiplyQuantized(Q6_KKernel.self, weight, rows: rows, input: input, into: target, stride: stride)
-        default: preconditionFailure("bind() admits only supported types, not \(weight.type)")
+        // The kernel type is opened once here; its dot products are then called once per row.
+        switch ComputableTypes.kernels(for: weight.type) {
+        case let .quantized(kernel)?: multiplyQuantized(kernel, weight, rows: rows, input: input, into: target, stride: stride)
+        case let .float(kernel)?: multiplyFloat(kernel, weight, rows: rows, input: input, into: target, stride: stride)
+        case nil: preconditionFailure("bind() admits only computable types, not \(weight.type)")
         }
     }
 
