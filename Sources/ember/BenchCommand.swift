@@ -148,8 +148,7 @@ struct BenchCommand: ParsableCommand {
             throw CommandFailure("-p, -n and -d ask for a context of \(context) tokens (the deepest -d plus the largest test, "
                 + "and 1), beyond the \(trained) tokens this model was trained on; use sizes whose sum stays within \(trained)")
         }
-        try RuntimeOptions.checkMemory(model: loaded.model, contextLength: context, slots: sequences.max()!, cacheType: cacheType,
-                                       weightBytes: loaded.file.file.count)
+        try loaded.checkFits(contextLength: context, slots: sequences.max()!, cacheType: cacheType)
     }
 
     /// The most memory this process has held resident, in MB (1e6 bytes).

@@ -1,6 +1,6 @@
 // The options that size a model's run, shared by the commands that generate (`run`, `chat`,
-// `serve`): context, KV cache element type and threads; and the checks that a run so sized fits the
-// machine before anything is allocated.
+// `serve`): context, KV cache element type and threads; the engine checks that a run so sized fits
+// the machine before anything is allocated.
 
 import ArgumentParser
 import EmberCompute
@@ -42,33 +42,10 @@ struct RuntimeOptions: ParsableArguments {
     /// way out); a context beyond the trained one is warned about.
     func checkedContextLength(for loaded: LoadedModel, slots: Int = 1) throws -> Int {
         let contextLength = contextLength(for: loaded)
-        try Self.checkMemory(model: loaded.model, contextLength: contextLength, slots: slots, cacheType: cacheType,
-                             weightBytes: loaded.file.file.count)
-        if contextLength > loaded.model.trainedContextLength {
-            Self.warn("-c \(contextLength) is beyond the \(loaded.model.trainedContextLength) tokens this model was trained on; "
-                + "its \(loaded.model.positionEncoding) is applied as is past them, and output usually degrades there")
-        }
+        try loaded.checkFits(contextLength: contextLength, slots: slots, cacheType: cacheType)
+        if let warning = loaded.contextWarning(contextLength) { Self.warn(warning) }
         return contextLength
     }
-
-    /// Throws `CommandFailure` unless `slots` KV caches of `contextLength` positions, the model's
-    /// activations and its weights fit in the memory this process may use.
-    static func checkMemory(model: LanguageModel, contextLength: Int, slots: Int, cacheType: CacheType, weightBytes: Int) throws {
-        let perPosition = model.cacheBytesPerPosition(type: cacheType)
-        let (positions, overflow) = contextLength.multipliedReportingOverflow(by: slots)
-        let (cacheBytes, overflowBytes) = positions.multipliedReportingOverflow(by: perPosition)
-        let usable = MemoryLimit.usableBytes(), fixed = weightBytes + model.activationBytes
-        guard overflow || overflowBytes || cacheBytes > usable - fixed else { return }
-        let fitting = max(0, (usable - fixed) / max(1, perPosition * slots))
-        let slotText = slots > 1 ? " for each of \(slots) slots" : ""
-        throw CommandFailure(
-            "a context of \(contextLength) tokens\(slotText) needs \(overflow || overflowBytes ? "more than \(gigabytes(Int.max))" : gigabytes(cacheBytes)) "
-                + "of KV cache (\(perPosition) bytes per position in \(cacheType.rawValue)), the weights \(gigabytes(weightBytes)) and the "
-                + "activations \(gigabytes(model.activationBytes)), but this process may use \(gigabytes(usable)): use -c \(fitting) or less"
-                + (slots > 1 ? ", fewer --parallel slots" : "") + (cacheType == .f32 ? ", or --cache-type f16" : ""))
-    }
-
-    static func gigabytes(_ bytes: Int) -> String { String(format: "%.1f GB", Double(bytes) / 1e9) }
 
     static func warn(_ line: String) {
         FileHandle.standardError.write(Data("ember: \(line)\n".utf8))
