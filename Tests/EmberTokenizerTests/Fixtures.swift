@@ -61,6 +61,19 @@ enum Fixtures {
         try Tokenizer(metadata: metadata(json: url("spm_tiny.json")))
     }
 
+    /// A vocabulary of llama.cpp's own tokenizer tests (scripts/goldens/import_llamacpp_vocab_tests.py),
+    /// with its inputs and llama.cpp's ids for them (nothing special added or parsed).
+    static func llamaCppVocabularyTest(_ name: String) throws -> (tokenizer: Tokenizer, cases: [(text: String, ids: [Int32])]) {
+        let base = "llamacpp_vocab_\(name)"
+        let tokenizer = try Tokenizer(metadata: metadata(json: url(base + ".json")))
+        let inputs = try String(contentsOf: url(base + ".inp"), encoding: .utf8).components(separatedBy: "\n__ggml_vocab_test__\n")
+        let outputs = try String(contentsOf: url(base + ".out"), encoding: .utf8).components(separatedBy: "\n")
+        // The inputs end with a separator, so the last piece is empty; the outputs end with a line break.
+        let texts = inputs.last == "" ? Array(inputs.dropLast()) : inputs
+        let ids = outputs.prefix(texts.count).map { $0.split(separator: " ").compactMap { Int32($0) } }
+        return (tokenizer, Array(zip(texts, ids)).map { (text: $0.0, ids: $0.1) })
+    }
+
     private static let smolLM2Metadata = Result { () throws -> GGUFMetadata in
         try GGUFFile(path: ModelStore.standard().resolve("smollm2")).metadata
     }
