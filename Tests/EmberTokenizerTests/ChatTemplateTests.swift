@@ -1,7 +1,8 @@
-// ChatTemplate against jinja2: the real chat templates of SmolLM2, Llama 3.2, Mistral Nemo, Qwen2.5 and
-// Gemma 3 (Fixtures/chat_templates/*.jinja) rendered for many conversations must match, byte for byte,
-// what jinja2 rendered in transformers' environment (goldens.json, made by
-// scripts/goldens/make_chat_template_goldens.py), including which conversations a template rejects.
+// ChatTemplate against jinja2: the real chat templates of SmolLM2, Llama 3.2, Mistral Nemo, Qwen2.5,
+// Gemma 3, Qwen3 (with enable_thinking) and Phi-3.5 (Fixtures/chat_templates/*.jinja) rendered for
+// many conversations must match, byte for byte, what jinja2 rendered in transformers' environment
+// (goldens.json, made by scripts/goldens/make_chat_template_goldens.py), including which
+// conversations a template rejects.
 
 import EmberJinja
 import EmberTokenizer
@@ -9,7 +10,7 @@ import Foundation
 import Testing
 
 @Suite struct ChatTemplateTests {
-    @Test(arguments: ["smollm2", "llama3", "mistral", "qwen2.5", "gemma3"])
+    @Test(arguments: ["smollm2", "llama3", "mistral", "qwen2.5", "gemma3", "qwen3", "phi3"])
     func realTemplateMatchesJinja2(name: String) throws {
         let goldens = try ChatTemplateGoldens.load()
         let entry = try #require(goldens.templates[name])
@@ -76,7 +77,7 @@ import Testing
     @Test func truncatedTemplatesNeverCrash() throws {
         let files = ["HuggingFaceTB-SmolLM2-135M-Instruct.jinja", "meta-llama-Llama-3.2-3B-Instruct.jinja",
                      "mistralai-Mistral-Nemo-Instruct-2407.jinja", "Qwen-Qwen2.5-7B-Instruct.jinja",
-                     "google-gemma-3-4b-it.jinja"]
+                     "google-gemma-3-4b-it.jinja", "Qwen-Qwen3-0.6B.jinja", "microsoft-Phi-3.5-mini-instruct.jinja"]
         var parsed = 0
         var failed = 0
         for file in files {

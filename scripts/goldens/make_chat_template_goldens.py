@@ -3,7 +3,7 @@
 
 Reads the templates in Tests/EmberTokenizerTests/Fixtures/chat_templates/*.jinja (copied verbatim from the
 models: SmolLM2 from its GGUF's tokenizer.chat_template, the others from llama.cpp's models/templates and
-the models' tokenizer_config.json) and writes goldens.json next to them: for each template and each
+the models' tokenizer_config.json; Qwen3 and Phi-3.5 from llama.cpp's models/templates) and writes goldens.json next to them: for each template and each
 conversation below, the inputs and either jinja2's output or the error the template raised.
 
 The environment is the one Hugging Face transformers' apply_chat_template builds
@@ -35,6 +35,8 @@ TEMPLATES = {
     "mistral": ("mistralai-Mistral-Nemo-Instruct-2407.jinja", "<s>", "</s>"),
     "qwen2.5": ("Qwen-Qwen2.5-7B-Instruct.jinja", "", "<|im_end|>"),
     "gemma3": ("google-gemma-3-4b-it.jinja", "<bos>", "<eos>"),
+    "qwen3": ("Qwen-Qwen3-0.6B.jinja", "", "<|im_end|>"),
+    "phi3": ("microsoft-Phi-3.5-mini-instruct.jinja", "<s>", "<|endoftext|>"),
 }
 
 
@@ -161,6 +163,24 @@ CONTEXT_CASES = {
                           "tool_calls": [dict(TOOL_CALL, id="short")]}],
         },
         "unknown_role": {"messages": [user("hi"), {"role": "narrator", "content": "meanwhile"}]},
+    },
+    "qwen3": {
+        "thinking_off": {"messages": [user("What is 2 + 2?")], "enable_thinking": False},
+        "thinking_on": {"messages": [user("What is 2 + 2?")], "enable_thinking": True},
+        "earlier_reasoning": {
+            "messages": [user("What is 2 + 2?"),
+                         assistant("<think>\nTwo and two make four.\n</think>\n\n4"),
+                         user("And 3 + 3?"),
+                         {"role": "assistant", "content": "6", "reasoning_content": "Three and three make six."}],
+        },
+        "tools": {
+            "messages": [system("You are a weather bot."), user("Weather in Zürich?"),
+                         {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]},
+                         {"role": "tool", "content": "{\"temperature\": 21.5}"},
+                         assistant("It is 21.5 °C.")],
+            "tools": [WEATHER_TOOL],
+            "enable_thinking": False,
+        },
     },
     "gemma3": {
         "content_parts": {
