@@ -1,0 +1,68 @@
+// Tiny random-weight models of each architecture against an independent, exact reference:
+// transformers in float64 on the same weights (Fixtures/tiny_<arch>.gguf, converted from its
+// checkpoint by llama.cpp's convert_hf_to_gguf.py; goldens by scripts/goldens/make_tiny_models.py).
+// For each prompt: the model's own tokenizer gives the reference's ids, the last position's logits
+// have a cosine of at least 0.99999 with the reference's, and 32 greedy tokens are the reference's.
+
+import EmberCompute
+import EmberFormats
+import EmberModel
+import EmberTokenizer
+import Foundation
+import Testing
+
+@Suite struct TinyModelGoldenTests {
+    struct Goldens: Decodable {
+        struct Prompt: Decodable {
+            let text: String
+            let ids: [Int32]
+            let logits: [Double]
+            let greedy: [Int32]
+            /// The reference's top-2 logit margin at each greedy step.
+            let margins: [Double]
+        }
+
+        let architecture: String
+        let prompts: [Prompt]
+    }
+
+    static func fixture(_ name: String) throws -> URL {
+        try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures"), "missing fixture \(name)")
+    }
+
+    static func cosine(_ a: UnsafeMutableBufferPointer<Float>, _ b: [Double]) -> Double {
+        var dot = 0.0, aa = 0.0, bb = 0.0
+        for (x, y) in zip(a, b) {
+            dot += Double(x) * y
+            aa += Double(x) * Double(x)
+            bb += y * y
+        }
+        return dot / (aa.squareRoot() * bb.squareRoot())
+    }
+
+    @Test(arguments: ["llama"], [CacheType.f32, .f16])
+    func matchesTransformersInFloat64(architecture: String, cacheType: CacheType) throws {
+        let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(architecture)_goldens.json")))
+        let file = try GGUFFile(path: Self.fixture("tiny_\(architecture).gguf").path)
+        let tokenizer = try Tokenizer(metadata: file.metadata)
+        let model = try ModelLoader.load(file, backend: CPUBackend(threadCount: 2))
+        #expect(model.architecture == goldens.architecture && goldens.prompts.count == 4)
+        for prompt in goldens.prompts {
+            #expect(tokenizer.encode(prompt.text, addSpecial: true, parseSpecial: false) == prompt.ids, "\(prompt.text)")
+            let cache = model.makeCache(capacity: 128, type: cacheType)
+            var batch = ForwardBatch()
+            batch.append(prompt.ids, cache: cache, wantsLogits: true)
+            var logits = try model.forward(batch)
+            let similarity = Self.cosine(logits, prompt.logits)
+            #expect(similarity >= 0.99999, "\(prompt.text): cosine \(similarity)")
+            for (step, expected) in prompt.greedy.enumerated() {
+                let token = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+                #expect(token == expected, "\(prompt.text): greedy token \(step) (reference margin \(prompt.margins[step]))")
+                guard token == expected else { break }
+                batch.removeAll()
+                batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
+                logits = try model.forward(batch)
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Tiny random-weight models of each architecture Ember runs, and their exact reference outputs.
+
+For each architecture: a transformers model (a few layers, hidden 64, random weights with a fixed
+seed) with a small SentencePiece tokenizer trained here on a fixed text, saved as a Hugging Face
+checkpoint (config.json, safetensors, tokenizer) and converted to GGUF (F32) by llama.cpp's own
+convert_hf_to_gguf.py. The reference is transformers itself in float64: for each prompt its token
+ids, the logits of its last position, and 32 greedy tokens with the top-2 logit margin at every step
+(so a test can tell a bug from a near-tie).
+
+Writes into Tests/EmberModelTests/Fixtures/:
+  tiny_<arch>.gguf            the model (well under 2 MiB)
+  tiny_<arch>_goldens.json    {"prompts": [{"text", "ids", "logits", "greedy", "margins"}], ...}
+
+Run (CI never runs this, it only reads the output):
+    pip install torch transformers sentencepiece safetensors numpy pyyaml
+    python3 scripts/goldens/make_tiny_models.py [LLAMA_CPP_DIR]
+LLAMA_CPP_DIR holds convert_hf_to_gguf.py, conversion/ and gguf-py/; without it, llama.cpp comes
+from the llama-cpp-python source package on PyPI (`pip download --no-binary :all:`), as the
+tokenizer goldens' llama.cpp does.
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+import sentencepiece as spm
+import torch
+import transformers
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FIXTURES = os.path.join(ROOT, "Tests", "EmberModelTests", "Fixtures")
+LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"
+GREEDY_TOKENS = 32
+
+PROMPTS = [
+    "The quick brown fox",
+    "Once upon a time, there was a small robot who",
+    "1 2 3 4 5",
+    "Hello, world! How are you today?",
+]
+
+# Each architecture: its transformers config. Hidden 64 throughout; everything else small.
+ARCHITECTURES = {
+    "llama": lambda vocab: transformers.LlamaConfig(
+        vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
+        tie_word_embeddings=False, bos_token_id=1, eos_token_id=2),
+}
+
+
+def training_text():
+    """A fixed English text for the tokenizer: varied words, digits and punctuation."""
+    words = ("the quick brown fox jumps over lazy dog once upon a time there was small robot who lived "
+             "in tiny house near river hello world how are you today numbers like one two three four five "
+             "and 1 2 3 4 5 6 7 8 9 0 make sense , . ! ? ; : ( ) quiet morning light came through window").split()
+    lines = []
+    for i in range(600):
+        lines.append(" ".join(words[(i * 7 + j * 13) % len(words)] for j in range(5 + i % 11)))
+    return "\n".join(lines) + "\n" + "\n".join(PROMPTS) + "\n"
+
+
+def train_tokenizer(directory):
+    text_path = os.path.join(directory, "text.txt")
+    with open(text_path, "w") as f:
+        f.write(training_text())
+    spm.SentencePieceTrainer.train(
+        input=text_path, model_prefix=os.path.join(directory, "tokenizer"), vocab_size=400, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, num_threads=1, bos_id=1, eos_id=2, unk_id=0, pad_id=-1,
+        minloglevel=2)
+    return os.path.join(directory, "tokenizer.model")
+
+
+def llama_cpp_directory(given):
+    if given:
+        return given
+    scratch = tempfile.mkdtemp(prefix="llama-cpp-")
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                    LLAMA_CPP_PYTHON, "-d", scratch], check=True)
+    archive = glob.glob(os.path.join(scratch, "*.tar.gz"))[0]
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers()
+                   if "/vendor/llama.cpp/" in m.name and any(part in m.name for part in
+                                                           ("convert_hf_to_gguf.py", "/conversion/", "/gguf-py/"))]
+        tar.extractall(scratch, members=members)
+    return glob.glob(os.path.join(scratch, "*", "vendor", "llama.cpp"))[0]
+
+
+def greedy(model, ids):
+    """32 greedy tokens from `ids`, and the top-2 logit margin at each step."""
+    tokens, margins = [], []
+    sequence = list(ids)
+    for _ in range(GREEDY_TOKENS):
+        with torch.no_grad():
+            logits = model(torch.tensor([sequence])).logits[0, -1]
+        top = torch.topk(logits, 2)
+        tokens.append(int(top.indices[0]))
+        margins.append(float(top.values[0] - top.values[1]))
+        sequence.append(tokens[-1])
+    return tokens, margins
+
+
+def make(arch, llama_cpp, tokenizer_model):
+    with tempfile.TemporaryDirectory() as checkpoint:
+        pieces = spm.SentencePieceProcessor(model_file=tokenizer_model)
+        config = ARCHITECTURES[arch](pieces.get_piece_size())
+        torch.manual_seed(1234)
+        config.initializer_range = 0.4  # wide enough that logits differ clearly, so greedy has margins
+        model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.save_pretrained(checkpoint, safe_serialization=True)
+        # The tokenizer as a Llama checkpoint carries it: the SentencePiece model and its settings
+        # (the converter reads both; BOS is added, as Llama's tokenizer does).
+        shutil.copyfile(tokenizer_model, os.path.join(checkpoint, "tokenizer.model"))
+        with open(os.path.join(checkpoint, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
+                       "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f)
+        output = os.path.join(FIXTURES, f"tiny_{arch}.gguf")
+        environment = dict(os.environ, PYTHONPATH=os.path.join(llama_cpp, "gguf-py") + os.pathsep + llama_cpp)
+        subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), checkpoint,
+                        "--outtype", "f32", "--model-name", f"tiny-{arch}", "--outfile", output], check=True, env=environment,
+                       stdout=subprocess.DEVNULL)
+
+        model = model.double().eval()
+        prompts = []
+        for text in PROMPTS:
+            ids = [pieces.bos_id()] + pieces.encode(text)
+            with torch.no_grad():
+                logits = model(torch.tensor([ids])).logits[0, -1]
+            tokens, margins = greedy(model, ids)
+            prompts.append({"text": text, "ids": ids, "logits": [float(x) for x in logits],
+                            "greedy": tokens, "margins": margins})
+        goldens = {"architecture": arch, "transformers": transformers.__version__, "torch": torch.__version__,
+                   "prompts": prompts}
+        with open(os.path.join(FIXTURES, f"tiny_{arch}_goldens.json"), "w") as f:
+            json.dump(goldens, f)
+        print(f"{arch}: {os.path.getsize(output)} bytes of GGUF, vocabulary {pieces.get_piece_size()}, "
+              f"smallest greedy margin {min(min(p['margins']) for p in prompts):.4f}")
+
+
+def main():
+    os.makedirs(FIXTURES, exist_ok=True)
+    llama_cpp = llama_cpp_directory(sys.argv[1] if len(sys.argv) > 1 else None)
+    with tempfile.TemporaryDirectory() as scratch:
+        tokenizer_model = train_tokenizer(scratch)
+        for arch in ARCHITECTURES:
+            make(arch, llama_cpp, tokenizer_model)
+
+
+if __name__ == "__main__":
+    main()
