@@ -19,19 +19,29 @@ public enum BackendError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// How rotary position embeddings rotate pairs of values (llama's "normal" mode: adjacent pairs, as
-/// GGUF stores Q and K after permuting them for it).
+/// Which values of a head rotary position embeddings turn together.
+public enum RopePairing: Sendable, Equatable {
+    /// Values 2i and 2i+1 (llama's "normal" mode, as GGUF stores Llama's Q and K after permuting them).
+    case adjacent
+    /// Values i and i + dimensions/2 (GPT-NeoX's mode, "rotate half": Qwen2, Qwen3, Gemma, Phi-3).
+    case halves
+}
+
+/// How rotary position embeddings rotate pairs of values.
 public struct RopeParameters: Sendable, Equatable {
     /// Values rotated per head (the first `dimensions` of each head).
     public let dimensions: Int
+    public let pairing: RopePairing
     public let base: Float
     /// Multiplies every angle (1 / linear scaling factor).
     public let frequencyScale: Float
     /// Per-pair divisors of the angle (llama3 scaling), `dimensions / 2` of them, or nil.
     public let frequencyFactors: [Float]?
 
-    public init(dimensions: Int, base: Float, frequencyScale: Float = 1, frequencyFactors: [Float]? = nil) {
+    public init(dimensions: Int, pairing: RopePairing = .adjacent, base: Float, frequencyScale: Float = 1,
+                frequencyFactors: [Float]? = nil) {
         self.dimensions = dimensions
+        self.pairing = pairing
         self.base = base
         self.frequencyScale = frequencyScale
         self.frequencyFactors = frequencyFactors
@@ -102,6 +112,8 @@ public protocol Backend: AnyObject, Sendable {
                    shape: AttentionShape, into output: Tensor)
     /// `output[i] = x[rows[i]]`.
     func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor)
+    /// Adds the one-row `bias` to rows `rows` of `x`, in place.
+    func addBias(_ x: Tensor, rows: Range<Int>, bias: Tensor)
     /// The threads of the host, for host-side work between forward passes (sampling each sequence of
     /// a step); the CPU backend's own pool.
     var hostThreads: ThreadPool { get }

@@ -86,6 +86,12 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
+    public func addBias(_ x: Tensor, rows: Range<Int>, bias: Tensor) {
+        Trace.span("add_bias", level: .op, args: ["rows": .int(rows.count), "bias": .string(bias.name)]) {
+            wrapped.addBias(x, rows: rows, bias: bias)
+        }
+    }
+
     public var hostThreads: ThreadPool { wrapped.hostThreads }
 
     public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float> {

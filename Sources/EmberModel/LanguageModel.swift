@@ -37,7 +37,7 @@ extension LanguageModel {
 }
 
 public enum ModelLoader {
-    public static let architectures = ["llama"]
+    public static let architectures = ["llama", "qwen2"]
 
     /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
     /// wrapped in a `TracingBackend`.
@@ -48,7 +48,8 @@ public enum ModelLoader {
         return try Trace.span("load.weights", args: ["architecture": "\(architecture)", "tensors": .int(file.tensors.count)]) {
             () throws(ModelError) -> LanguageModel in
             switch architecture {
-            case "llama": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens)
+            case "llama": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .llama)
+            case "qwen2": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen2)
             default: throw .unsupportedArchitecture(architecture)
             }
         }

@@ -1,16 +1,22 @@
-// The Llama architecture (SmolLM2, Llama 2/3, Mistral and their GGUF conversions): pre-norm decoder
-// blocks of RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP ->
-// residual, then a final RMSNorm and the output projection (tied to the token embeddings when the file
-// has no `output.weight`). Property names follow the GGUF tensor names.
+// The Llama architecture (SmolLM2, Llama 2/3, Mistral and their GGUF conversions), and the decoder
+// its relatives share with it (DecoderTraits: Qwen2): pre-norm decoder blocks of RMSNorm ->
+// grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual, then a final
+// RMSNorm and the output projection (tied to the token embeddings when the file has no
+// `output.weight`). Property names follow the GGUF tensor names.
 
 import EmberCompute
 import EmberFormats
 import EmberTrace
 
+extension DecoderTraits {
+    static let llama = DecoderTraits(ropePairing: .adjacent, attentionBiases: false)
+}
+
 public final class Llama: LanguageModel, @unchecked Sendable {
     struct Block {
         let attnNorm: Tensor  // (embd)
         let attnQKV: [Tensor]  // attn_q (embd -> heads*hd), attn_k, attn_v (embd -> kv_heads*hd)
+        let attnQKVBias: [Tensor]?  // (heads*hd), (kv_heads*hd) x2, with DecoderTraits.attentionBiases
         let attnOutput: [Tensor]  // (heads*hd -> embd)
         let ffnNorm: Tensor  // (embd)
         let ffnGate: Tensor  // (embd -> ff)
@@ -47,7 +53,11 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         }
     }
 
-    public init(file: GGUFFile, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
+    public convenience init(file: GGUFFile, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
+        try self.init(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .llama)
+    }
+
+    init(file: GGUFFile, backend: Backend, promptChunkTokens: Int, traits: DecoderTraits) throws(ModelError) {
         let architecture = (try? file.metadata.string("general.architecture")) ?? "llama"
         let embeddingRows = file.tensorInfo(named: "token_embd.weight")?.rowCount ?? 0
         let p = try LlamaHyperParameters(metadata: file.metadata, architecture: architecture, vocabularyFallback: embeddingRows)
@@ -63,6 +73,9 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 attnQKV: [try weights.tensor(name("attn_q"), shape: [embd, qWidth]),
                           try weights.tensor(name("attn_k"), shape: [embd, kvWidth]),
                           try weights.tensor(name("attn_v"), shape: [embd, kvWidth])],
+                attnQKVBias: traits.attentionBiases ? [try weights.tensor("blk.\(index).attn_q.bias", shape: [qWidth]),
+                                                       try weights.tensor("blk.\(index).attn_k.bias", shape: [kvWidth]),
+                                                       try weights.tensor("blk.\(index).attn_v.bias", shape: [kvWidth])] : nil,
                 attnOutput: [try weights.tensor(name("attn_output"), shape: [qWidth, embd])],
                 ffnNorm: try weights.tensor(name("ffn_norm"), shape: [embd]),
                 ffnGate: try weights.tensor(name("ffn_gate"), shape: [embd, p.feedForwardLength]),
@@ -77,7 +90,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         var frequencyScale: Float = 1
         if case let .linear(factor) = p.ropeScaling { frequencyScale = 1 / factor }
         let factors = try weights.floats("rope_freqs.weight", count: p.ropeDimensions / 2) ?? p.llama3FrequencyFactors
-        rope = RopeParameters(dimensions: p.ropeDimensions, base: p.ropeBase, frequencyScale: frequencyScale, frequencyFactors: factors)
+        rope = RopeParameters(dimensions: p.ropeDimensions, pairing: traits.ropePairing, base: p.ropeBase,
+                              frequencyScale: frequencyScale, frequencyFactors: factors)
 
         self.architecture = architecture
         parameters = p
@@ -143,6 +157,9 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                         rows: rows, into: w.normed)
         for segment in batch.segments {
             backend.matmul(w.normed, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.attnQKV, into: w.qkv)
+        }
+        if let biases = block.attnQKVBias {
+            for (output, bias) in zip(w.qkv, biases) { backend.addBias(output, rows: 0 ..< rows, bias: bias) }
         }
         w.attentionSequences.removeAll(keepingCapacity: true)
         for sequence in batch.sequences {

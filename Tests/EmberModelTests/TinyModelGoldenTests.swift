@@ -3,6 +3,10 @@
 // checkpoint by llama.cpp's convert_hf_to_gguf.py; goldens by scripts/goldens/make_tiny_models.py).
 // For each prompt: the model's own tokenizer gives the reference's ids, the last position's logits
 // have a cosine of at least 0.99999 with the reference's, and 32 greedy tokens are the reference's.
+// That holds exactly with an F32 KV cache. The default F16 cache rounds keys and values to 11
+// significant bits, which these random weights (far wider than a trained model's) feel: there the
+// cosine must be at least 0.99995, and the greedy tokens the reference's until a near-tie (a top-2
+// margin under 0.02), where the two may part.
 
 import EmberCompute
 import EmberFormats
@@ -40,7 +44,7 @@ import Testing
         return dot / (aa.squareRoot() * bb.squareRoot())
     }
 
-    @Test(arguments: ["llama"], [CacheType.f32, .f16])
+    @Test(arguments: ["llama", "qwen2"], [CacheType.f32, .f16])
     func matchesTransformersInFloat64(architecture: String, cacheType: CacheType) throws {
         let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(architecture)_goldens.json")))
         let file = try GGUFFile(path: Self.fixture("tiny_\(architecture).gguf").path)
@@ -53,10 +57,12 @@ import Testing
             var batch = ForwardBatch()
             batch.append(prompt.ids, cache: cache, wantsLogits: true)
             var logits = try model.forward(batch)
+            let exact = cacheType == .f32
             let similarity = Self.cosine(logits, prompt.logits)
-            #expect(similarity >= 0.99999, "\(prompt.text): cosine \(similarity)")
+            #expect(similarity >= (exact ? 0.99999 : 0.99995), "\(prompt.text): cosine \(similarity)")
             for (step, expected) in prompt.greedy.enumerated() {
                 let token = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+                if !exact && token != expected && prompt.margins[step] < 0.02 { break }
                 #expect(token == expected, "\(prompt.text): greedy token \(step) (reference margin \(prompt.margins[step]))")
                 guard token == expected else { break }
                 batch.removeAll()

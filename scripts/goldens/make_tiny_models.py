@@ -50,6 +50,10 @@ ARCHITECTURES = {
         vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
         tie_word_embeddings=False, bos_token_id=1, eos_token_id=2),
+    "qwen2": lambda vocab: transformers.Qwen2Config(
+        vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=10000.0,
+        tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, use_sliding_window=False),
 }
 
 
@@ -111,6 +115,10 @@ def make(arch, llama_cpp, tokenizer_model):
         torch.manual_seed(1234)
         config.initializer_range = 0.4  # wide enough that logits differ clearly, so greedy has margins
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        with torch.no_grad():  # biases start at zero: random ones, so that they are exercised
+            for module in model.modules():
+                if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                    module.bias.normal_(0, config.initializer_range)
         model.save_pretrained(checkpoint, safe_serialization=True)
         # The tokenizer as a Llama checkpoint carries it: the SentencePiece model and its settings
         # (the converter reads both; BOS is added, as Llama's tokenizer does).

@@ -59,6 +59,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
     }
 
+    public func addBias(_ x: Tensor, rows: Range<Int>, bias: Tensor) {
+        let width = x.rowLength, b = bias.floats(row: 0)
+        for row in rows {
+            let v = x.floats(row: row)
+            for i in 0 ..< width { v[i] += b[i] }
+        }
+    }
+
     public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
         forEachRow(tokens.count, width: table.rowLength, EmbedWork(backend: self, tokens: tokens, table: table, output: output))
     }

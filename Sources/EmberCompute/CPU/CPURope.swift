@@ -1,5 +1,5 @@
-// Rotary position embeddings on the CPU, llama's "normal" mode: value pairs (2i, 2i+1) of each head
-// turn by angle position * scale * base^(-2i/dims) / factor_i. The cosines and sines of each position
+// Rotary position embeddings on the CPU: value pairs of each head, (2i, 2i+1) in llama's "normal"
+// mode or (i, i + dims/2) in NeoX's, turn by angle position * scale * base^(-2i/dims) / factor_i. The cosines and sines of each position
 // are computed once and kept in a table that grows with the longest context seen, so the 30 layers of
 // a step (and every later step) only look them up; attention applies them to Q and K as it reads
 // them. The angle recurrence (multiplying by base^(-2/dims) per pair, in Float) is ggml's.
@@ -43,15 +43,18 @@ final class RopeTable {
     /// Rotates the first `dimensions` values of each of `heads` heads at `x` to `position`.
     func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, position: Int) {
         let pairs = parameters!.dimensions / 2
+        // Where the second value of pair i is, relative to the first, and where pair i starts.
+        let (partner, step) = parameters!.pairing == .adjacent ? (1, 2) : (pairs, 1)
         precondition(position < positions)
         values.withUnsafeBufferPointer { table in
             let angles = table.baseAddress! + position * pairs * 2
             for head in 0 ..< heads {
                 let v = x + head * headDimension
                 for pair in 0 ..< pairs {
-                    let a = v[2 * pair], b = v[2 * pair + 1], c = angles[2 * pair], s = angles[2 * pair + 1]
-                    v[2 * pair] = a * c - b * s
-                    v[2 * pair + 1] = a * s + b * c
+                    let first = step * pair
+                    let a = v[first], b = v[first + partner], c = angles[2 * pair], s = angles[2 * pair + 1]
+                    v[first] = a * c - b * s
+                    v[first + partner] = a * s + b * c
                 }
             }
         }

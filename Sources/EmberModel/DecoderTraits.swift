@@ -1,0 +1,12 @@
+// What sets an architecture of the Llama family apart inside the shared decoder (Llama.swift): how
+// RoPE pairs values, and whether the Q, K and V projections carry biases. Each architecture's file
+// says its own.
+
+import EmberCompute
+
+struct DecoderTraits: Sendable {
+    /// Which values of a head RoPE turns together.
+    let ropePairing: RopePairing
+    /// Whether `attn_q.bias`, `attn_k.bias` and `attn_v.bias` are added after the projections.
+    let attentionBiases: Bool
+}
