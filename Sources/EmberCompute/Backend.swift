@@ -114,6 +114,9 @@ public protocol Backend: AnyObject, Sendable {
     func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor)
     /// Adds the one-row `bias` to rows `rows` of `x`, in place.
     func addBias(_ x: Tensor, rows: Range<Int>, bias: Tensor)
+    /// RMS-normalizes each `headDimension`-wide head of rows `rows` of `x` on its own, scaled by
+    /// `weight` (one head wide), in place: Qwen3's and Gemma 3's norms of Q and K.
+    func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float)
     /// The threads of the host, for host-side work between forward passes (sampling each sequence of
     /// a step); the CPU backend's own pool.
     var hostThreads: ThreadPool { get }

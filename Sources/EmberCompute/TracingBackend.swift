@@ -92,6 +92,12 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
+    public func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float) {
+        Trace.span("rms_norm_heads", level: .op, args: ["rows": .int(rows.count), "weight": .string(weight.name)]) {
+            wrapped.rmsNormHeads(x, rows: rows, headDimension: headDimension, weight: weight, epsilon: epsilon)
+        }
+    }
+
     public var hostThreads: ThreadPool { wrapped.hostThreads }
 
     public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float> {

@@ -1,6 +1,6 @@
 // What sets an architecture of the Llama family apart inside the shared decoder (Llama.swift): how
-// RoPE pairs values, and whether the Q, K and V projections carry biases. Each architecture's file
-// says its own.
+// RoPE pairs values, whether the Q, K and V projections carry biases, whether Q and K are normalized
+// per head. Each architecture's file says its own.
 
 import EmberCompute
 
@@ -8,5 +8,7 @@ struct DecoderTraits: Sendable {
     /// Which values of a head RoPE turns together.
     let ropePairing: RopePairing
     /// Whether `attn_q.bias`, `attn_k.bias` and `attn_v.bias` are added after the projections.
-    let attentionBiases: Bool
+    var attentionBiases = false
+    /// Whether each head of Q and K is RMS-normalized (`attn_q_norm`, `attn_k_norm`) before RoPE.
+    var queryKeyNorms = false
 }

@@ -37,7 +37,7 @@ extension LanguageModel {
 }
 
 public enum ModelLoader {
-    public static let architectures = ["llama", "qwen2"]
+    public static let architectures = ["llama", "qwen2", "qwen3"]
 
     /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
     /// wrapped in a `TracingBackend`.
@@ -50,6 +50,7 @@ public enum ModelLoader {
             switch architecture {
             case "llama": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .llama)
             case "qwen2": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen2)
+            case "qwen3": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen3)
             default: throw .unsupportedArchitecture(architecture)
             }
         }

@@ -9,7 +9,7 @@ import EmberFormats
 import EmberTrace
 
 extension DecoderTraits {
-    static let llama = DecoderTraits(ropePairing: .adjacent, attentionBiases: false)
+    static let llama = DecoderTraits(ropePairing: .adjacent)
 }
 
 public final class Llama: LanguageModel, @unchecked Sendable {
@@ -17,6 +17,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         let attnNorm: Tensor  // (embd)
         let attnQKV: [Tensor]  // attn_q (embd -> heads*hd), attn_k, attn_v (embd -> kv_heads*hd)
         let attnQKVBias: [Tensor]?  // (heads*hd), (kv_heads*hd) x2, with DecoderTraits.attentionBiases
+        let attnQKNorm: [Tensor]?  // attn_q_norm, attn_k_norm (hd), with DecoderTraits.queryKeyNorms
         let attnOutput: [Tensor]  // (heads*hd -> embd)
         let ffnNorm: Tensor  // (embd)
         let ffnGate: Tensor  // (embd -> ff)
@@ -76,6 +77,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 attnQKVBias: traits.attentionBiases ? [try weights.tensor("blk.\(index).attn_q.bias", shape: [qWidth]),
                                                        try weights.tensor("blk.\(index).attn_k.bias", shape: [kvWidth]),
                                                        try weights.tensor("blk.\(index).attn_v.bias", shape: [kvWidth])] : nil,
+                attnQKNorm: traits.queryKeyNorms ? [try weights.tensor(name("attn_q_norm"), shape: [p.headDimension]),
+                                                    try weights.tensor(name("attn_k_norm"), shape: [p.headDimension])] : nil,
                 attnOutput: [try weights.tensor(name("attn_output"), shape: [qWidth, embd])],
                 ffnNorm: try weights.tensor(name("ffn_norm"), shape: [embd]),
                 ffnGate: try weights.tensor(name("ffn_gate"), shape: [embd, p.feedForwardLength]),
@@ -160,6 +163,11 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         }
         if let biases = block.attnQKVBias {
             for (output, bias) in zip(w.qkv, biases) { backend.addBias(output, rows: 0 ..< rows, bias: bias) }
+        }
+        if let norms = block.attnQKNorm {
+            for (output, norm) in zip(w.qkv, norms) {
+                backend.rmsNormHeads(output, rows: 0 ..< rows, headDimension: shape.headDimension, weight: norm, epsilon: epsilon)
+            }
         }
         w.attentionSequences.removeAll(keepingCapacity: true)
         for sequence in batch.sequences {

@@ -54,6 +54,11 @@ ARCHITECTURES = {
         vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=10000.0,
         tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, use_sliding_window=False),
+    # A head width of its own (32, not 64 / 4), as Qwen3's `head_dim`.
+    "qwen3": lambda vocab: transformers.Qwen3Config(
+        vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=32, max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=10000.0,
+        tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, use_sliding_window=False, attention_bias=False),
 }
 
 
@@ -115,10 +120,12 @@ def make(arch, llama_cpp, tokenizer_model):
         torch.manual_seed(1234)
         config.initializer_range = 0.4  # wide enough that logits differ clearly, so greedy has margins
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        with torch.no_grad():  # biases start at zero: random ones, so that they are exercised
+        with torch.no_grad():  # biases start at zero and norm weights at one: random ones, so they are exercised
             for module in model.modules():
                 if isinstance(module, torch.nn.Linear) and module.bias is not None:
                     module.bias.normal_(0, config.initializer_range)
+                elif type(module).__name__.endswith("RMSNorm"):
+                    module.weight.normal_(1, 0.2)
         model.save_pretrained(checkpoint, safe_serialization=True)
         # The tokenizer as a Llama checkpoint carries it: the SentencePiece model and its settings
         # (the converter reads both; BOS is added, as Llama's tokenizer does).

@@ -67,6 +67,21 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
     }
 
+    public func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float) {
+        precondition(x.rowLength % headDimension == 0 && weight.rowLength == headDimension && weight.type == .f32)
+        let gain = weight.floats(row: 0)
+        for row in rows {
+            let values = x.floats(row: row)
+            for head in stride(from: 0, to: x.rowLength, by: headDimension) {
+                let v = values + head
+                var squares: Float = 0
+                for i in 0 ..< headDimension { squares += v[i] * v[i] }
+                let scale = 1 / (squares / Float(headDimension) + epsilon).squareRoot()
+                for i in 0 ..< headDimension { v[i] = v[i] * scale * gain[i] }
+            }
+        }
+    }
+
     public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
         forEachRow(tokens.count, width: table.rowLength, EmbedWork(backend: self, tokens: tokens, table: table, output: output))
     }
