@@ -31,6 +31,14 @@ public final class Tensor: @unchecked Sendable {
     public var rowBytes: Int { rowLength / type.blockSize * type.bytesPerBlock }
     public var byteCount: Int { rowBytes * rowCount }
 
+    /// Rows `range` of this tensor as a tensor of their own, sharing its memory: the parts of a fused
+    /// weight (Phi-3's QKV, its gate and up projections).
+    public func rows(_ range: Range<Int>, name: String) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rowCount)
+        return Tensor(name: name, type: type, rowLength: rowLength, rowCount: range.count, data: data + range.lowerBound * rowBytes,
+                      owner: .slice(of: self))
+    }
+
     /// Float view of row `index` of an F32 tensor.
     @inlinable
     public func floats(row index: Int) -> UnsafeMutablePointer<Float> {
@@ -42,6 +50,8 @@ public final class Tensor: @unchecked Sendable {
 enum TensorOwner {
     case mapped(TensorView)
     case allocation(Allocation)
+    /// Rows of another tensor, kept alive with it.
+    case slice(of: Tensor)
 }
 
 /// Zeroed memory. A big block comes from an anonymous mapping, whose pages the kernel zeroes when

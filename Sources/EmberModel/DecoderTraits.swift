@@ -11,4 +11,7 @@ struct DecoderTraits: Sendable {
     var attentionBiases = false
     /// Whether each head of Q and K is RMS-normalized (`attn_q_norm`, `attn_k_norm`) before RoPE.
     var queryKeyNorms = false
+    /// Whether Q, K and V come from one weight (`attn_qkv`) and the gate and up projections from one
+    /// (`ffn_up`, gate rows first), instead of a weight each.
+    var fusedProjections = false
 }

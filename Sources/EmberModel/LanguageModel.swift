@@ -37,7 +37,7 @@ extension LanguageModel {
 }
 
 public enum ModelLoader {
-    public static let architectures = ["llama", "qwen2", "qwen3"]
+    public static let architectures = ["llama", "phi3", "qwen2", "qwen3"]
 
     /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
     /// wrapped in a `TracingBackend`.
@@ -51,6 +51,7 @@ public enum ModelLoader {
             case "llama": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .llama)
             case "qwen2": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen2)
             case "qwen3": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen3)
+            case "phi3": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .phi3)
             default: throw .unsupportedArchitecture(architecture)
             }
         }

@@ -69,11 +69,24 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         var blocks: [Block] = []
         for index in 0 ..< p.blockCount {
             let name = { (tensor: String) in "blk.\(index).\(tensor).weight" }
+            let ff = p.feedForwardLength
+            let qkv: [Tensor], gate: Tensor, up: Tensor
+            if traits.fusedProjections {
+                let fused = try weights.tensor(name("attn_qkv"), shape: [embd, qWidth + 2 * kvWidth])
+                qkv = [fused.rows(0 ..< qWidth, name: name("attn_qkv") + "[q]"),
+                       fused.rows(qWidth ..< qWidth + kvWidth, name: name("attn_qkv") + "[k]"),
+                       fused.rows(qWidth + kvWidth ..< qWidth + 2 * kvWidth, name: name("attn_qkv") + "[v]")]
+                let gateUp = try weights.tensor(name("ffn_up"), shape: [embd, 2 * ff])
+                (gate, up) = (gateUp.rows(0 ..< ff, name: name("ffn_up") + "[gate]"), gateUp.rows(ff ..< 2 * ff, name: name("ffn_up") + "[up]"))
+            } else {
+                qkv = [try weights.tensor(name("attn_q"), shape: [embd, qWidth]),
+                       try weights.tensor(name("attn_k"), shape: [embd, kvWidth]),
+                       try weights.tensor(name("attn_v"), shape: [embd, kvWidth])]
+                (gate, up) = (try weights.tensor(name("ffn_gate"), shape: [embd, ff]), try weights.tensor(name("ffn_up"), shape: [embd, ff]))
+            }
             blocks.append(Block(
                 attnNorm: try weights.tensor(name("attn_norm"), shape: [embd]),
-                attnQKV: [try weights.tensor(name("attn_q"), shape: [embd, qWidth]),
-                          try weights.tensor(name("attn_k"), shape: [embd, kvWidth]),
-                          try weights.tensor(name("attn_v"), shape: [embd, kvWidth])],
+                attnQKV: qkv,
                 attnQKVBias: traits.attentionBiases ? [try weights.tensor("blk.\(index).attn_q.bias", shape: [qWidth]),
                                                        try weights.tensor("blk.\(index).attn_k.bias", shape: [kvWidth]),
                                                        try weights.tensor("blk.\(index).attn_v.bias", shape: [kvWidth])] : nil,
@@ -81,9 +94,13 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                                                     try weights.tensor(name("attn_k_norm"), shape: [p.headDimension])] : nil,
                 attnOutput: [try weights.tensor(name("attn_output"), shape: [qWidth, embd])],
                 ffnNorm: try weights.tensor(name("ffn_norm"), shape: [embd]),
-                ffnGate: try weights.tensor(name("ffn_gate"), shape: [embd, p.feedForwardLength]),
-                ffnUp: try weights.tensor(name("ffn_up"), shape: [embd, p.feedForwardLength]),
-                ffnDown: [try weights.tensor(name("ffn_down"), shape: [p.feedForwardLength, embd])]))
+                ffnGate: gate,
+                ffnUp: up,
+                ffnDown: [try weights.tensor(name("ffn_down"), shape: [ff, embd])]))
+        }
+        if file.tensorInfo(named: "rope_factors_long.weight") != nil {
+            throw .invalidHyperParameter(key: "rope_factors_long.weight",
+                                         reason: "LongRoPE scaling (Phi-3's 128k-context models) is not supported yet")
         }
         self.blocks = blocks
         layerNames = (0 ..< p.blockCount).map { "blk.\($0)" }

@@ -44,7 +44,7 @@ import Testing
         return dot / (aa.squareRoot() * bb.squareRoot())
     }
 
-    @Test(arguments: ["llama", "qwen2", "qwen3"], [CacheType.f32, .f16])
+    @Test(arguments: ["llama", "qwen2", "qwen3", "phi3"], [CacheType.f32, .f16])
     func matchesTransformersInFloat64(architecture: String, cacheType: CacheType) throws {
         let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(architecture)_goldens.json")))
         let file = try GGUFFile(path: Self.fixture("tiny_\(architecture).gguf").path)

@@ -59,6 +59,12 @@ ARCHITECTURES = {
         vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=32, max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=10000.0,
         tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, use_sliding_window=False, attention_bias=False),
+    # RoPE over half of each head, as Phi-3.5/Phi-4-mini's partial_rotary_factor.
+    "phi3": lambda vocab: transformers.Phi3Config(
+        vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, original_max_position_embeddings=256,
+        rms_norm_eps=1e-5, rope_theta=10000.0, partial_rotary_factor=0.5, tie_word_embeddings=False,
+        bos_token_id=1, eos_token_id=2, pad_token_id=0, sliding_window=None),
 }
 
 
