@@ -1,7 +1,7 @@
 // The Llama architecture (SmolLM2, Llama 2/3, Mistral and their GGUF conversions), and the decoder
-// its relatives share with it (DecoderTraits: Qwen2): pre-norm decoder blocks of RMSNorm ->
-// grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual, then a final
-// RMSNorm and the output projection (tied to the token embeddings when the file has no
+// its relatives share with it (DecoderTraits: Qwen2, Qwen3, Phi-3): pre-norm decoder blocks of
+// RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual, then
+// a final RMSNorm and the output projection (tied to the token embeddings when the file has no
 // `output.weight`). Property names follow the GGUF tensor names.
 
 import EmberCompute
