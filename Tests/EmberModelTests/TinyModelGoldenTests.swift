@@ -1,6 +1,7 @@
 // Tiny random-weight models of each architecture against an independent, exact reference:
-// transformers in float64 on the same weights (Fixtures/tiny_<arch>.gguf, converted from its
-// checkpoint by llama.cpp's convert_hf_to_gguf.py; goldens by scripts/goldens/make_tiny_models.py).
+// transformers in float64 on the same weights (Fixtures/tiny_<arch>.json: the GGUF that llama.cpp's
+// convert_hf_to_gguf.py made from its checkpoint, kept as JSON; goldens by
+// scripts/goldens/make_tiny_models.py).
 // For each prompt: the model's own tokenizer gives the reference's ids, the last position's logits
 // have a cosine of at least 0.99999 with the reference's, and 32 greedy tokens are the reference's.
 // That holds exactly with an F32 KV cache. The default F16 cache rounds keys and values to 11
@@ -11,6 +12,7 @@
 import EmberCompute
 import EmberFormats
 import EmberModel
+import EmberTestSupport
 import EmberTokenizer
 import Foundation
 import Testing
@@ -47,7 +49,9 @@ import Testing
     @Test(arguments: ["llama", "qwen2", "qwen3", "phi3"], [CacheType.f32, .f16])
     func matchesTransformersInFloat64(architecture: String, cacheType: CacheType) throws {
         let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(architecture)_goldens.json")))
-        let file = try GGUFFile(path: Self.fixture("tiny_\(architecture).gguf").path)
+        let path = try GGUFJSON.modelFile(json: Self.fixture("tiny_\(architecture).json"))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try GGUFFile(path: path)
         let tokenizer = try Tokenizer(metadata: file.metadata)
         let model = try ModelLoader.load(file, backend: CPUBackend(threadCount: 2))
         #expect(model.architecture == goldens.architecture && goldens.prompts.count == 4)

@@ -11,7 +11,7 @@ Tests/EmberTokenizerTests/Fixtures/:
   llamacpp_vocab_NAME.inp    the inputs, as llama.cpp has them
   llamacpp_vocab_NAME.out    the expected ids, as llama.cpp has them
 
-Run (needs `pip install gguf llama-cpp-python sentencepiece`; CI never runs this, it only reads the output):
+Run (needs `pip install gguf`; CI never runs this, it only reads the output):
     python3 scripts/goldens/import_llamacpp_vocab_tests.py LLAMA_CPP/models phi-3 llama-spm
 """
 import os
@@ -19,7 +19,9 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_tokenizer_goldens import FIXTURES, write_metadata_json  # noqa: E402
+from gguf_json import write_metadata_json  # noqa: E402
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "EmberTokenizerTests", "Fixtures")
 
 
 def main():

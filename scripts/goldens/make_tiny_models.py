@@ -9,7 +9,8 @@ ids, the logits of its last position, and 32 greedy tokens with the top-2 logit 
 (so a test can tell a bug from a near-tie).
 
 Writes into Tests/EmberModelTests/Fixtures/:
-  tiny_<arch>.gguf            the model (well under 2 MiB)
+  tiny_<arch>.json            the model's GGUF as JSON (gguf_json.py: no model file is committed; the
+                              test writes it back to a temporary GGUF), well under 2 MiB
   tiny_<arch>_goldens.json    {"prompts": [{"text", "ids", "logits", "greedy", "margins"}], ...}
 
 Run (CI never runs this, it only reads the output):
@@ -120,6 +121,8 @@ def greedy(model, ids):
 
 
 def make(arch, llama_cpp, tokenizer_model):
+    import gguf_json  # needs gguf, from llama.cpp's gguf-py
+
     with tempfile.TemporaryDirectory() as checkpoint:
         pieces = spm.SentencePieceProcessor(model_file=tokenizer_model)
         config = ARCHITECTURES[arch](pieces.get_piece_size())
@@ -139,11 +142,13 @@ def make(arch, llama_cpp, tokenizer_model):
         with open(os.path.join(checkpoint, "tokenizer_config.json"), "w") as f:
             json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
                        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f)
-        output = os.path.join(FIXTURES, f"tiny_{arch}.gguf")
+        output = os.path.join(checkpoint, f"tiny_{arch}.gguf")
         environment = dict(os.environ, PYTHONPATH=os.path.join(llama_cpp, "gguf-py") + os.pathsep + llama_cpp)
         subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), checkpoint,
                         "--outtype", "f32", "--model-name", f"tiny-{arch}", "--outfile", output], check=True, env=environment,
                        stdout=subprocess.DEVNULL)
+        fixture = os.path.join(FIXTURES, f"tiny_{arch}.json")
+        gguf_json.write_model_json(output, fixture)
 
         model = model.double().eval()
         prompts = []
@@ -158,13 +163,14 @@ def make(arch, llama_cpp, tokenizer_model):
                    "prompts": prompts}
         with open(os.path.join(FIXTURES, f"tiny_{arch}_goldens.json"), "w") as f:
             json.dump(goldens, f)
-        print(f"{arch}: {os.path.getsize(output)} bytes of GGUF, vocabulary {pieces.get_piece_size()}, "
+        print(f"{arch}: {os.path.getsize(fixture)} bytes of fixture, vocabulary {pieces.get_piece_size()}, "
               f"smallest greedy margin {min(min(p['margins']) for p in prompts):.4f}")
 
 
 def main():
     os.makedirs(FIXTURES, exist_ok=True)
     llama_cpp = llama_cpp_directory(sys.argv[1] if len(sys.argv) > 1 else None)
+    sys.path.insert(0, os.path.join(llama_cpp, "gguf-py"))  # for gguf_json
     with tempfile.TemporaryDirectory() as scratch:
         tokenizer_model = train_tokenizer(scratch)
         for arch in ARCHITECTURES:

@@ -45,6 +45,8 @@ import gguf
 import llama_cpp
 import sentencepiece as spm
 
+from gguf_json import write_metadata_json
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "Tests", "EmberTokenizerTests", "Fixtures")
 
@@ -421,23 +423,6 @@ def goldens(gguf_path, name, texts):
     }
     del llm
     return result
-
-
-def write_metadata_json(gguf_path, out_path):
-    """The file's metadata as an ordered list of {key, type, value} (arrays: type `array`, element_type)."""
-    reader = gguf.GGUFReader(gguf_path)
-    entries = []
-    for key, field in reader.fields.items():
-        if key.startswith("GGUF."):
-            continue
-        entry = {"key": key, "type": field.types[0].name.lower()}
-        if field.types[0] == gguf.GGUFValueType.ARRAY:
-            entry["element_type"] = field.types[1].name.lower()
-        entry["value"] = field.contents()
-        entries.append(entry)
-    with open(out_path, "w") as f:
-        json.dump(entries, f, ensure_ascii=False)
-        f.write("\n")
 
 
 def write_json(path, value):
