@@ -183,8 +183,10 @@ struct Downloader: Sendable {
 
     /// The sha256 in a `.sha256` file beside the source, if the server has one.
     private func sidecarChecksum() async -> String? {
+        var policy = source.policy
+        policy.attempts = 2  // an optional file: one retry
         guard let url = URL(string: source.url.absoluteString + ".sha256"),
-              let response = try? await HTTPSource(url: url, token: source.token, policy: source.policy).get(),
+              let response = try? await HTTPSource(url: url, token: source.token, policy: policy).get(),
               let body = try? await response.response.body.collect(upTo: 4096) else { return nil }
         let text = String(buffer: body).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
         return text.count == 64 && text.allSatisfy(\.isHexDigit) ? text.lowercased() : nil

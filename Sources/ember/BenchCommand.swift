@@ -90,6 +90,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "bench")
+        let threadCounts = threads.map { RuntimeOptions.usableThreads($0, option: "-t") }
         var report = BenchReport()
         for reference in models {
             // Load times first, in fresh processes, before this one maps the file (a mapped file's
@@ -99,13 +100,13 @@ struct BenchCommand: ParsableCommand {
             _ = try GGUFFile(path: path)  // a file that is not a model fails here, before the probes
             let cold = try LoadProbe.measure(path: path, cold: true)
             let warm = try LoadProbe.measure(path: path, cold: false)
-            let loaded = try LoadedModel(reference: path, threads: threads[0], store: store)
+            let loaded = try LoadedModel(reference: path, threads: threadCounts[0], store: store)
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
                                           description: ModelDescription(loaded.file))
             let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()! + 1
             try checkContext(context, for: loaded)
-            for threadCount in threads.map({ RuntimeOptions.usableThreads($0, option: "-t") }) {
+            for threadCount in threadCounts {
                 let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
                 var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
                                           repetitions: repetitions, cacheType: cacheType)

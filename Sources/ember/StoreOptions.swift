@@ -29,15 +29,10 @@ struct StoreOptions: ParsableArguments {
 
     func validate() throws {
         if connections < 1 || connections > 64 { throw ValidationError("--connections must be between 1 and 64") }
-        for (name, value) in [("--connect-timeout", connectTimeout), ("--stall-timeout", stallTimeout)] {
-            if let value, !(value.isFinite && value > 0 && value <= 86_400) {
-                throw ValidationError("\(name) must be seconds above 0 and at most 86400, not \(value)")
-            }
-        }
-        if let retries, retries < 0 || retries > 100 { throw ValidationError("--retries must be between 0 and 100, not \(retries)") }
     }
 
-    /// The store at $EMBER_HOME with these options.
+    /// The store at $EMBER_HOME with these options; a network setting out of its range is an error
+    /// naming it.
     var store: ModelStore {
         get throws {
             var store = ModelStore.standard()
@@ -47,7 +42,7 @@ struct StoreOptions: ParsableArguments {
             if offline { store.network.offline = true }
             if let connectTimeout { store.network.connectTimeout = try NetworkPolicy.duration(seconds: connectTimeout, name: "--connect-timeout") }
             if let stallTimeout { store.network.stallTimeout = try NetworkPolicy.duration(seconds: stallTimeout, name: "--stall-timeout") }
-            if let retries { store.network.attempts = retries + 1 }
+            if let retries { store.network.attempts = try NetworkPolicy.attempts(retries: retries, name: "--retries") }
             return store
         }
     }
