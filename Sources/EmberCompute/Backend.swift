@@ -27,36 +27,56 @@ public enum RopePairing: Sendable, Equatable {
     case halves
 }
 
+/// The activation of a gated feed-forward network's gate.
+public enum GateActivation: String, Sendable {
+    /// x * sigmoid(x): SwiGLU (Llama, Qwen, Phi-3).
+    case silu
+    /// GELU with the tanh approximation: GeGLU (Gemma).
+    case geluTanh = "gelu_tanh"
+}
+
 /// How rotary position embeddings rotate pairs of values.
-public struct RopeParameters: Sendable, Equatable {
+public struct RopeParameters: Sendable, Hashable {
     /// Values rotated per head (the first `dimensions` of each head).
     public let dimensions: Int
     public let pairing: RopePairing
     public let base: Float
     /// Multiplies every angle (1 / linear scaling factor).
     public let frequencyScale: Float
-    /// Per-pair divisors of the angle (llama3 scaling), `dimensions / 2` of them, or nil.
+    /// Per-pair divisors of the angle (llama3 scaling, LongRoPE's factors), `dimensions / 2` of them, or nil.
     public let frequencyFactors: [Float]?
+    /// Multiplies every cosine and sine (LongRoPE's attention factor), so a score scales by its square.
+    public let magnitude: Float
 
     public init(dimensions: Int, pairing: RopePairing = .adjacent, base: Float, frequencyScale: Float = 1,
-                frequencyFactors: [Float]? = nil) {
+                frequencyFactors: [Float]? = nil, magnitude: Float = 1) {
         self.dimensions = dimensions
         self.pairing = pairing
         self.base = base
         self.frequencyScale = frequencyScale
         self.frequencyFactors = frequencyFactors
+        self.magnitude = magnitude
     }
 }
 
-public struct AttentionShape: Sendable {
+/// The heads of one layer's attention, how its scores are scaled, and which positions a query sees.
+public struct AttentionShape: Sendable, Equatable {
     public let headCount: Int
     public let kvHeadCount: Int
     public let headDimension: Int
+    /// Multiplies each query-key dot product: 1/sqrt(headDimension) unless the model says otherwise.
+    public let scale: Float
+    /// Positions a query sees, its own included: all before it (nil), or the last `slidingWindow`
+    /// (Gemma 3's local layers). A windowed layer's cache may be a ring of fewer rows than the context
+    /// (position p at row p % rows), as long as it holds the window and the new rows of a call.
+    public let slidingWindow: Int?
 
-    public init(headCount: Int, kvHeadCount: Int, headDimension: Int) {
+    public init(headCount: Int, kvHeadCount: Int, headDimension: Int, scale: Float? = nil, slidingWindow: Int? = nil) {
         self.headCount = headCount
         self.kvHeadCount = kvHeadCount
         self.headDimension = headDimension
+        self.scale = scale ?? 1 / Float(headDimension).squareRoot()
+        self.slidingWindow = slidingWindow
     }
 
     public var queryWidth: Int { headCount * headDimension }
@@ -100,14 +120,15 @@ public protocol Backend: AnyObject, Sendable {
     /// one sequence's prompt chunk, or, with `singleSteps`, single-token steps of different sequences,
     /// each computed exactly as it would be alone, whatever else is in the segment.
     func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor])
-    /// The SwiGLU feed-forward input: `output[r] = silu(gate * x[r]) * (up * x[r])` for r in `rows`,
+    /// The gated feed-forward input: `output[r] = act(gate * x[r]) * (up * x[r])` for r in `rows`,
     /// each output element computed from its gate and up rows together, without storing either product.
-    func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor)
+    func matmulGated(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, activation: GateActivation,
+                     into output: Tensor)
     /// Causal attention of each sequence of the batch over its own cache, all in one job. For each
     /// sequence, its rows of `query` and `key` are rotated to their positions `start ..< start +
     /// rows.count` (in place), keys and values stored in its caches at those positions, then each query
-    /// row attends over positions `0 ... its own` with an online softmax, writing its `output` row. A
-    /// sequence's result does not depend on the others in the call.
+    /// row attends over the positions `shape` lets it see up to its own with an online softmax, writing
+    /// its `output` row. A sequence's result does not depend on the others in the call.
     func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
                    shape: AttentionShape, into output: Tensor)
     /// `output[i] = x[rows[i]]`.
@@ -117,6 +138,10 @@ public protocol Backend: AnyObject, Sendable {
     /// RMS-normalizes each `headDimension`-wide head of rows `rows` of `x` on its own, scaled by
     /// `weight` (one head wide), in place: Qwen3's and Gemma 3's norms of Q and K.
     func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float)
+    /// Multiplies rows `rows` of `x` by `factor`, in place: Gemma's embedding scale.
+    func scale(_ x: Tensor, rows: Range<Int>, by factor: Float)
+    /// `x = cap * tanh(x / cap)` on rows `rows` of `x`, in place: a final logit softcap.
+    func softcap(_ x: Tensor, rows: Range<Int>, cap: Float)
     /// The threads of the host, for host-side work between forward passes (sampling each sequence of
     /// a step); the CPU backend's own pool.
     var hostThreads: ThreadPool { get }

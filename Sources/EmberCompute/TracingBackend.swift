@@ -1,5 +1,5 @@
 // The `op` trace level: a Backend that wraps another and records one span per operation, named after
-// the kernel (`matmul`, `matmul_swiglu`, `attention` with its RoPE, `rms_norm`, ...) with its shapes
+// the kernel (`matmul`, `matmul_gated`, `attention` with its RoPE, `rms_norm`, ...) with its shapes
 // and tensor types in `args`.
 // Models are handed this wrapper only when `op` is recorded, so the math never carries trace calls
 // and the other levels pay nothing for it. Like the backends it wraps, it serves one forward pass at a
@@ -49,13 +49,14 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
+    public func matmulGated(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, activation: GateActivation,
+                            into output: Tensor) {
         let label = matmulLabel([gate, up])
-        Trace.span("matmul_swiglu", level: .op, args: [
-            "weights": .string(label.weights), "type": .string(label.types),
+        Trace.span("matmul_gated", level: .op, args: [
+            "weights": .string(label.weights), "type": .string(label.types), "activation": .string(activation.rawValue),
             "shape": "\(rows.count)x\(x.rowLength) -> \(gate.rowCount)", "first_row": .int(rows.lowerBound),
         ]) {
-            wrapped.matmulSwiGLU(x, rows: rows, singleSteps: singleSteps, gate: gate, up: up, into: output)
+            wrapped.matmulGated(x, rows: rows, singleSteps: singleSteps, gate: gate, up: up, activation: activation, into: output)
         }
     }
 
@@ -73,7 +74,7 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         Trace.span("attention", level: .op, args: [
             "sequences": .int(sequences.count), "rows": .int(sequences.reduce(0) { $0 + $1.rows.count }),
             "positions": .int(sequences.map { $0.start + $0.rows.count }.max() ?? 0), "heads": .int(shape.headCount),
-            "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension),
+            "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension), "window": .int(shape.slidingWindow ?? 0),
             "cache": "\(sequences.first.map { "\($0.keyCache.type)" } ?? "")",
         ]) {
             wrapped.attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
@@ -95,6 +96,18 @@ public final class TracingBackend: Backend, @unchecked Sendable {
     public func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float) {
         Trace.span("rms_norm_heads", level: .op, args: ["rows": .int(rows.count), "weight": .string(weight.name)]) {
             wrapped.rmsNormHeads(x, rows: rows, headDimension: headDimension, weight: weight, epsilon: epsilon)
+        }
+    }
+
+    public func scale(_ x: Tensor, rows: Range<Int>, by factor: Float) {
+        Trace.span("scale", level: .op, args: ["rows": .int(rows.count), "width": .int(x.rowLength)]) {
+            wrapped.scale(x, rows: rows, by: factor)
+        }
+    }
+
+    public func softcap(_ x: Tensor, rows: Range<Int>, cap: Float) {
+        Trace.span("softcap", level: .op, args: ["rows": .int(rows.count), "width": .int(x.rowLength)]) {
+            wrapped.softcap(x, rows: rows, cap: cap)
         }
     }
 

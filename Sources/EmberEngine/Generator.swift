@@ -34,14 +34,14 @@ public final class Generator {
                          onText: (String) -> Void) throws(EngineError) -> GenerationStatistics {
         guard !prompt.isEmpty else { throw .emptyPrompt }
         guard prompt.count < cache.capacity else { throw .promptTooLong(tokens: prompt.count, context: cache.capacity) }
-        let kept = reusingCache ? min(zip(cachedTokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1) : 0
+        let shared = reusingCache ? min(zip(cachedTokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1) : 0
+        let kept = cache.truncate(to: shared)
+        cachedTokens.removeSubrange(kept...)
         var statistics = GenerationStatistics()
         statistics.promptTokens = prompt.count - kept
         statistics.reusedPromptTokens = kept
         let state = GenerationState(prompt: prompt, parameters: parameters, tokenizer: tokenizer,
                                     vocabularySize: model.vocabularySize)
-        cache.truncate(to: kept)
-        cachedTokens.removeSubrange(kept...)
 
         let clock = ContinuousClock()
         let promptStart = clock.now

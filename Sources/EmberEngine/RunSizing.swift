@@ -39,15 +39,24 @@ extension LoadedModel {
     /// the weights fit in `usableBytes` (default: what this process may use).
     public func checkFits(contextLength: Int, slots: Int, cacheType: CacheType,
                           usableBytes: Int = MemoryLimit.usableBytes()) throws(MemoryShortfall) {
-        let perPosition = model.cacheBytesPerPosition(type: cacheType)
-        let (positions, overflow) = contextLength.multipliedReportingOverflow(by: slots)
-        let (cacheBytes, overflowBytes) = positions.multipliedReportingOverflow(by: perPosition)
         let fixed = file.file.count + model.activationBytes
-        guard overflow || overflowBytes || cacheBytes > usableBytes - fixed else { return }
-        throw MemoryShortfall(contextLength: contextLength, slots: slots, cacheType: cacheType, bytesPerPosition: perPosition,
-                              cacheBytes: overflow || overflowBytes ? nil : cacheBytes, weightBytes: file.file.count,
-                              activationBytes: model.activationBytes, usableBytes: usableBytes,
-                              fittingContext: max(0, (usableBytes - fixed) / max(1, perPosition * slots)))
+        /// The caches of every slot at `context` positions, or nil past Int.max.
+        func cacheBytes(_ context: Int) -> Int? {
+            let (bytes, overflow) = model.cacheBytes(capacity: context, type: cacheType).multipliedReportingOverflow(by: slots)
+            return overflow || bytes == .max ? nil : bytes
+        }
+        func fits(_ context: Int) -> Bool { cacheBytes(context).map { $0 <= usableBytes - fixed } ?? false }
+        guard !fits(contextLength) else { return }
+        // The largest context that fits (cache bytes grow with the context).
+        var (low, high) = (0, contextLength)
+        while low < high {
+            let middle = high - (high - low) / 2
+            if fits(middle) { low = middle } else { high = middle - 1 }
+        }
+        throw MemoryShortfall(contextLength: contextLength, slots: slots, cacheType: cacheType,
+                              bytesPerPosition: model.cacheBytesPerPosition(type: cacheType), cacheBytes: cacheBytes(contextLength),
+                              weightBytes: file.file.count, activationBytes: model.activationBytes, usableBytes: usableBytes,
+                              fittingContext: low)
     }
 
     /// What to warn of a context of `contextLength`: nil within the trained context.

@@ -1,6 +1,8 @@
 // The key/value cache of one sequence: per layer, keys and values for `capacity` positions of every KV
 // head, in F16 (the default, as llama.cpp) or F32, laid out as the backend's attention wants them.
-// `length` is how many positions hold data; a forward pass appends its tokens at `length`.
+// A sliding-window layer (Gemma 3's local layers) keeps only a ring of its window plus one batch of
+// new rows, so a long context costs what the global layers need. `length` is how many positions hold
+// data; a forward pass appends its tokens at `length`.
 
 import EmberCompute
 import EmberFormats
@@ -17,19 +19,57 @@ public final class KVCache: @unchecked Sendable {
     /// Per layer: capacity x (kv heads * head dim) elements.
     let values: [Tensor]
 
-    init(backend: Backend, layers: Int, capacity: Int, width: Int, type: CacheType) {
+    /// Most positions one forward pass may add (a ring is sized for them).
+    public let batchRows: Int
+    /// How far back `truncate` can go: a ring has overwritten what lies further back.
+    private let rewindLimit: Int
+
+    /// A cache of `capacity` positions per layer; a layer with a sliding window (`windows[layer]`) keeps
+    /// only a ring of that window plus `batchRows` - 1 positions (the most new rows of one forward pass).
+    init(backend: Backend, capacity: Int, windows: [Int?], batchRows: Int, width: Int, type: CacheType) {
         self.capacity = capacity
         self.type = type
-        keys = (0 ..< layers).map { backend.makeTensor(name: "cache_k.\($0)", type: type.tensorType, rows: capacity, columns: width) }
-        values = (0 ..< layers).map { backend.makeTensor(name: "cache_v.\($0)", type: type.tensorType, rows: capacity, columns: width) }
+        self.batchRows = batchRows
+        let rows = Self.layerRows(capacity: capacity, windows: windows, batchRows: batchRows)
+        keys = rows.enumerated().map { backend.makeTensor(name: "cache_k.\($0)", type: type.tensorType, rows: $1, columns: width) }
+        values = rows.enumerated().map { backend.makeTensor(name: "cache_v.\($0)", type: type.tensorType, rows: $1, columns: width) }
+        // Going back to position p needs the window before p, which a ring of R rows holding positions
+        // up to `length` still has while length - p <= R - window + 1.
+        rewindLimit = zip(rows, windows).map { rows, window in
+            guard let window, rows < capacity else { return Int.max }
+            return rows - window + 1
+        }.min() ?? Int.max
+    }
+
+    /// Rows each layer's keys (and values) take.
+    static func layerRows(capacity: Int, windows: [Int?], batchRows: Int) -> [Int] {
+        windows.map { window in window.map { min(capacity, $0 + batchRows - 1) } ?? capacity }
+    }
+
+    /// Bytes of a cache of `capacity` positions, saturating at Int.max.
+    static func bytes(capacity: Int, windows: [Int?], batchRows: Int, width: Int, type: CacheType) -> Int {
+        var total = 0
+        for rows in layerRows(capacity: capacity, windows: windows, batchRows: batchRows) {
+            let (layer, overflow) = rows.multipliedReportingOverflow(by: 2 * width * type.elementBytes)
+            let (sum, overflowSum) = total.addingReportingOverflow(layer)
+            if overflow || overflowSum { return .max }
+            total = sum
+        }
+        return total
     }
 
     /// Forgets every position (the memory is kept for the next sequence).
     public func reset() { length = 0 }
 
     /// Keeps the first `count` positions and forgets the rest: a conversation that goes on from a
-    /// shared prefix overwrites only what follows it.
-    public func truncate(to count: Int) { length = min(length, max(count, 0)) }
+    /// shared prefix overwrites only what follows it. Returns the positions kept: `count`, or 0 when a
+    /// ring no longer holds the window before `count`.
+    @discardableResult
+    public func truncate(to count: Int) -> Int {
+        let kept = min(length, max(count, 0))
+        length = length - kept <= rewindLimit ? kept : 0
+        return length
+    }
 
     /// Bytes the cache occupies.
     public var byteCount: Int { (keys + values).reduce(0) { $0 + $1.byteCount } }

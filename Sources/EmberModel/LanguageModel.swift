@@ -23,8 +23,11 @@ public protocol LanguageModel: AnyObject, Sendable {
 
     /// A KV cache of `capacity` positions for one sequence.
     func makeCache(capacity: Int, type: CacheType) -> KVCache
-    /// Bytes of keys and values one position of such a cache holds.
+    /// Bytes of keys and values each further position of such a cache costs (its layers that keep
+    /// every position).
     func cacheBytesPerPosition(type: CacheType) -> Int
+    /// Bytes of a cache of `capacity` positions (saturating at Int.max).
+    func cacheBytes(capacity: Int, type: CacheType) -> Int
     /// Runs the batch, appends its tokens to each sequence's cache, and returns one row of
     /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid,
     /// and the caller's to change (the sampler adjusts them in place), until the next call.
@@ -37,7 +40,7 @@ extension LanguageModel {
 }
 
 public enum ModelLoader {
-    public static let architectures = ["llama", "phi3", "qwen2", "qwen3"]
+    public static let architectures = ["gemma3", "llama", "phi3", "qwen2", "qwen3"]
 
     /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
     /// wrapped in a `TracingBackend`.
@@ -52,6 +55,7 @@ public enum ModelLoader {
             case "qwen2": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen2)
             case "qwen3": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .qwen3)
             case "phi3": return try Llama(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .phi3)
+            case "gemma3": return try Gemma3(file: file, backend: backend, promptChunkTokens: promptChunkTokens)
             default: throw .unsupportedArchitecture(architecture)
             }
         }

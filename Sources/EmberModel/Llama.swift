@@ -12,7 +12,7 @@ extension DecoderTraits {
     static let llama = DecoderTraits(ropePairing: .adjacent)
 }
 
-public final class Llama: LanguageModel, @unchecked Sendable {
+public final class Llama: Decoder, @unchecked Sendable {
     struct Block {
         let attnNorm: Tensor  // (embd)
         let attnQKV: [Tensor]  // attn_q (embd -> heads*hd), attn_k, attn_v (embd -> kv_heads*hd)
@@ -26,26 +26,20 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     }
 
     public let architecture: String
-    public let parameters: LlamaHyperParameters
-    public let backend: Backend
-    public let promptChunkTokens: Int
-    public let maxBatchTokens: Int
-    let tokenEmbedding: Tensor  // (vocab, embd)
+    let frame: DecoderFrame
     let blocks: [Block]
-    let outputNorm: Tensor  // (embd)
-    let output: [Tensor]  // (embd -> vocab)
     let rope: RopeParameters
-    let workspace: Workspace
-    /// "blk.0", "blk.1", ...: the trace span of each layer, named after its tensors.
-    let layerNames: [String]
+    /// LongRoPE's two sets of factors, which replace `rope`.
+    let longContext: LongContextRope?
 
-    public var vocabularySize: Int { parameters.vocabularySize }
-    public var trainedContextLength: Int { parameters.contextLength }
-    public var activationBytes: Int { workspace.bytes }
+    public var parameters: LlamaHyperParameters { frame.parameters }
 
     public var positionEncoding: String {
         func number(_ value: Float) -> String { value == value.rounded() && abs(value) < 1e15 ? "\(Int64(value))" : "\(value)" }
         let base = "RoPE base \(number(parameters.ropeBase))"
+        if let longContext {
+            return base + " with the file's LongRoPE factors (long ones beyond \(longContext.originalContext) tokens)"
+        }
         return switch parameters.ropeScaling {
         case .none: base + " without scaling"
         case let .linear(factor): base + " with the file's linear scaling (factor \(number(factor)))"
@@ -65,7 +59,6 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         let weights = WeightLoader(file: file, backend: backend)
         let embd = p.embeddingLength, qWidth = p.headCount * p.headDimension, kvWidth = p.kvHeadCount * p.headDimension
 
-        tokenEmbedding = try weights.tensor("token_embd.weight", shape: [embd, p.vocabularySize])
         var blocks: [Block] = []
         for index in 0 ..< p.blockCount {
             let name = { (tensor: String) in "blk.\(index).\(tensor).weight" }
@@ -98,151 +91,81 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 ffnUp: up,
                 ffnDown: [try weights.tensor(name("ffn_down"), shape: [ff, embd])]))
         }
-        if file.tensorInfo(named: "rope_factors_long.weight") != nil {
-            throw .invalidHyperParameter(key: "rope_factors_long.weight",
-                                         reason: "LongRoPE scaling (Phi-3's 128k-context models) is not supported yet")
-        }
         self.blocks = blocks
-        layerNames = (0 ..< p.blockCount).map { "blk.\($0)" }
-        outputNorm = try weights.tensor("output_norm.weight", shape: [embd])
-        output = [try weights.optionalTensor("output.weight", shape: [embd, p.vocabularySize]) ?? tokenEmbedding]
 
         var frequencyScale: Float = 1
         if case let .linear(factor) = p.ropeScaling { frequencyScale = 1 / factor }
         let factors = try weights.floats("rope_freqs.weight", count: p.ropeDimensions / 2) ?? p.llama3FrequencyFactors
         rope = RopeParameters(dimensions: p.ropeDimensions, pairing: traits.ropePairing, base: p.ropeBase,
                               frequencyScale: frequencyScale, frequencyFactors: factors)
+        // LongRoPE (Phi-3's 128k models): per-pair factors for short contexts and for long ones, both
+        // with the attention factor; llama.cpp's rule picks the long ones for a sequence whose context
+        // (its cache) is longer than the original one.
+        let pairs = p.ropeDimensions / 2
+        if let long = try weights.floats("rope_factors_long.weight", count: pairs) {
+            guard let short = try weights.floats("rope_factors_short.weight", count: pairs) else {
+                throw .missingTensor("rope_factors_short.weight")
+            }
+            func longRoPE(_ factors: [Float]) -> RopeParameters {
+                RopeParameters(dimensions: p.ropeDimensions, pairing: traits.ropePairing, base: p.ropeBase,
+                               frequencyFactors: factors, magnitude: p.ropeAttentionFactor)
+            }
+            longContext = LongContextRope(short: longRoPE(short), long: longRoPE(long), originalContext: p.originalContextLength)
+        } else {
+            longContext = nil
+        }
 
         self.architecture = architecture
-        parameters = p
-        self.backend = backend
-        self.promptChunkTokens = promptChunkTokens
-        maxBatchTokens = promptChunkTokens + Workspace.logitRowLimit
-        workspace = Workspace(backend: backend, parameters: p, rows: maxBatchTokens)
-    }
-
-    public func makeCache(capacity: Int, type: CacheType) -> KVCache {
-        KVCache(backend: backend, layers: parameters.blockCount, capacity: capacity,
-                width: parameters.kvHeadCount * parameters.headDimension, type: type)
-    }
-
-    public func cacheBytesPerPosition(type: CacheType) -> Int {
-        2 * parameters.blockCount * parameters.kvHeadCount * parameters.headDimension * type.elementBytes
+        frame = try DecoderFrame(parameters: p, weights: weights, promptChunkTokens: promptChunkTokens)
     }
 
     public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
-        let rows = batch.tokens.count
-        guard rows <= maxBatchTokens else { throw .batchTooLarge(tokens: rows, limit: maxBatchTokens) }
-        let w = workspace
-        guard batch.logitRowCount <= Workspace.logitRowLimit else {
-            throw .tooManyLogitRows(requested: batch.logitRowCount, limit: Workspace.logitRowLimit)
-        }
-        for sequence in batch.sequences where sequence.cache.length + sequence.rows.count > sequence.cache.capacity {
-            throw .contextFull(needed: sequence.cache.length + sequence.rows.count, capacity: sequence.cache.capacity)
-        }
-        for token in batch.tokens where token < 0 || Int(token) >= vocabularySize {
-            throw .tokenOutOfRange(token: token, vocabularySize: vocabularySize)
-        }
-        let epsilon = parameters.rmsEpsilon
-
-        Trace.span("token_embd", level: .layer) {
-            batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: tokenEmbedding, into: w.residual) }
-        }
+        try checkBatch(batch, maxBatchTokens: maxBatchTokens, vocabularySize: vocabularySize)
+        embed(batch)
+        let rope = longContext?.parameters(for: batch) ?? self.rope
         for (layer, block) in blocks.enumerated() {
-            Trace.span(layerNames[layer], level: .layer) {
-                forward(block, layer: layer, batch: batch, rows: rows)
-            }
+            Trace.span(frame.layerNames[layer], level: .layer) { forward(block, layer: layer, batch: batch, rope: rope) }
         }
-        for sequence in batch.sequences { sequence.cache.length += sequence.rows.count }
-
-        w.logitRows.removeAll(keepingCapacity: true)
-        for sequence in batch.sequences where sequence.wantsLogits { w.logitRows.append(sequence.rows.upperBound - 1) }
-        let logitCount = w.logitRows.count
-        guard logitCount > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
-        return Trace.span("output", level: .layer) {
-            // The last block's output joins the stream as the final norm reads it.
-            backend.rmsNorm(w.residual, adding: w.projected[0], weight: outputNorm, epsilon: epsilon, rows: rows, into: w.normed)
-            backend.gatherRows(w.normed, rows: w.logitRows, into: w.lastNormed)
-            // One row per sequence: each computed as if alone.
-            backend.matmul(w.lastNormed, rows: 0 ..< logitCount, singleSteps: true, weights: output, into: w.logits)
-            return backend.hostFloats(w.logits[0], rows: logitCount)
-        }
+        return logits(batch)
     }
 
     /// One decoder block over the batch's rows: attention then the MLP. Each block's output is added
     /// to the residual stream by the norm that next reads it (the first block's input is the embedding).
-    private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rows: Int) {
-        let w = workspace, shape = parameters.attentionShape, epsilon = parameters.rmsEpsilon
+    private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rope: RopeParameters) {
+        let w = frame.workspace, rows = batch.tokens.count, epsilon = parameters.rmsEpsilon, headDimension = parameters.headDimension
+        let (query, key, value) = (w.qkv[0], w.qkv[1], w.qkv[2])
         backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
                         rows: rows, into: w.normed)
-        for segment in batch.segments {
-            backend.matmul(w.normed, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.attnQKV, into: w.qkv)
-        }
+        backend.matmul(w.normed, batch, weights: block.attnQKV, into: w.qkv)
         if let biases = block.attnQKVBias {
             for (output, bias) in zip(w.qkv, biases) { backend.addBias(output, rows: 0 ..< rows, bias: bias) }
         }
         if let norms = block.attnQKNorm {
-            for (output, norm) in zip(w.qkv, norms) {
-                backend.rmsNormHeads(output, rows: 0 ..< rows, headDimension: shape.headDimension, weight: norm, epsilon: epsilon)
-            }
+            backend.rmsNormHeads(query, rows: 0 ..< rows, headDimension: headDimension, weight: norms[0], epsilon: epsilon)
+            backend.rmsNormHeads(key, rows: 0 ..< rows, headDimension: headDimension, weight: norms[1], epsilon: epsilon)
         }
-        w.attentionSequences.removeAll(keepingCapacity: true)
-        for sequence in batch.sequences {
-            w.attentionSequences.append(AttentionSequence(rows: sequence.rows, keyCache: sequence.cache.keys[layer],
-                                                          valueCache: sequence.cache.values[layer], start: sequence.cache.length))
-        }
-        backend.attention(query: w.qkv[0], key: w.qkv[1], value: w.qkv[2], sequences: w.attentionSequences, rope: rope,
-                          shape: shape, into: w.attention)
-        for segment in batch.segments {
-            backend.matmul(w.attention, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.attnOutput,
-                           into: w.projected)
-        }
+        backend.attention(query: query, key: key, value: value, layer: layer, batch: batch, rope: rope,
+                          shape: parameters.attentionShape, sequences: &w.attentionSequences, into: w.attention)
+        backend.matmul(w.attention, batch, weights: block.attnOutput, into: w.projected)
 
         backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-        for segment in batch.segments {
-            backend.matmulSwiGLU(w.normed, rows: segment.rows, singleSteps: segment.singleSteps, gate: block.ffnGate,
-                                 up: block.ffnUp, into: w.hidden)
-            backend.matmul(w.hidden, rows: segment.rows, singleSteps: segment.singleSteps, weights: block.ffnDown, into: w.projected)
-        }
+        backend.matmulGated(w.normed, batch, gate: block.ffnGate, up: block.ffnUp, activation: .silu, into: w.hidden)
+        backend.matmul(w.hidden, batch, weights: block.ffnDown, into: w.projected)
     }
 }
 
-/// Activation buffers for one forward pass of up to `rows` tokens, allocated once per model.
-final class Workspace {
-    let residual: Tensor  // (rows, embd) the residual stream
-    let normed: Tensor  // (rows, embd)
-    let qkv: [Tensor]  // (rows, heads*hd), (rows, kv_heads*hd) x2
-    let attention: Tensor  // (rows, heads*hd)
-    let projected: [Tensor]  // (rows, embd)
-    let hidden: Tensor  // (rows, ff)
-    let lastNormed: Tensor  // (logit rows, embd)
-    let logits: [Tensor]  // (logit rows, vocab)
-    var logitRows: [Int]
-    /// Each sequence's part of the current layer's attention (storage kept from pass to pass).
-    var attentionSequences: [AttentionSequence] = []
-    /// Bytes of all the buffers above.
-    let bytes: Int
+/// LongRoPE's short and long factors, and the context beyond which a sequence takes the long ones.
+struct LongContextRope {
+    let short: RopeParameters
+    let long: RopeParameters
+    let originalContext: Int
 
-    /// Most sequences of one batch that can ask for logits (a vocabulary-wide row each), and so most
-    /// decode steps that join a prompt chunk in one pass.
-    static let logitRowLimit = 64
-
-    init(backend: Backend, parameters p: LlamaHyperParameters, rows: Int) {
-        func make(_ name: String, _ columns: Int) -> Tensor {
-            backend.makeTensor(name: name, type: .f32, rows: rows, columns: columns)
-        }
-        let qWidth = p.headCount * p.headDimension, kvWidth = p.kvHeadCount * p.headDimension
-        residual = make("residual", p.embeddingLength)
-        normed = make("normed", p.embeddingLength)
-        qkv = [make("q", qWidth), make("k", kvWidth), make("v", kvWidth)]
-        attention = make("attention", qWidth)
-        projected = [make("projected", p.embeddingLength)]
-        hidden = make("hidden", p.feedForwardLength)
-        lastNormed = backend.makeTensor(name: "last_normed", type: .f32, rows: Self.logitRowLimit, columns: p.embeddingLength)
-        logits = [backend.makeTensor(name: "logits", type: .f32, rows: Self.logitRowLimit, columns: p.vocabularySize)]
-        logitRows = []
-        logitRows.reserveCapacity(rows)
-        let rowFloats = 3 * p.embeddingLength + 2 * qWidth + 2 * kvWidth + p.feedForwardLength
-        bytes = 4 * (rows * rowFloats + Self.logitRowLimit * (p.embeddingLength + p.vocabularySize))
+    /// The factors of the batch's sequences (one context length for all: the engine's caches are
+    /// all made with the same `-c`).
+    func parameters(for batch: ForwardBatch) -> RopeParameters {
+        let capacity = batch.sequences.first?.cache.capacity ?? 0
+        precondition(batch.sequences.allSatisfy { ($0.cache.capacity > originalContext) == (capacity > originalContext) },
+                     "LongRoPE sequences of short and long contexts in one batch")
+        return capacity > originalContext ? long : short
     }
 }

@@ -26,32 +26,37 @@ public struct LlamaHyperParameters: Sendable, Equatable {
     public var ropeDimensions: Int
     public var ropeBase: Float
     public var ropeScaling: RopeScaling
+    /// The context the RoPE was first trained for, before a long-context extension (LongRoPE's rule
+    /// for its long and short factors); the trained context when the file does not say.
+    public var originalContextLength: Int
+    /// Multiplies RoPE's cosines and sines (LongRoPE's attention factor); 1 when absent.
+    public var ropeAttentionFactor: Float
     public var vocabularySize: Int
 
     public init(metadata: GGUFMetadata, architecture: String, vocabularyFallback: Int) throws(ModelError) {
-        do {
-            let key = { (name: String) in "\(architecture).\(name)" }
-            embeddingLength = try metadata.int(key("embedding_length"))
-            blockCount = try metadata.int(key("block_count"))
-            headCount = try metadata.int(key("attention.head_count"))
-            kvHeadCount = try metadata.intIfPresent(key("attention.head_count_kv")) ?? headCount
-            feedForwardLength = try metadata.int(key("feed_forward_length"))
-            contextLength = try metadata.intIfPresent(key("context_length")) ?? 2048
-            rmsEpsilon = try metadata.floatIfPresent(key("attention.layer_norm_rms_epsilon")) ?? 1e-5
-            guard headCount > 0 else { throw ModelError.invalidHyperParameter(key: key("attention.head_count"), reason: "must be positive") }
-            headDimension = try metadata.intIfPresent(key("attention.key_length")) ?? embeddingLength / headCount
-            ropeDimensions = try metadata.intIfPresent(key("rope.dimension_count")) ?? headDimension
-            ropeBase = try metadata.floatIfPresent(key("rope.freq_base")) ?? 10000
-            vocabularySize = try metadata.intIfPresent(key("vocab_size")) ?? vocabularyFallback
-            ropeScaling = try Self.ropeScaling(metadata, key: key)
-        } catch let error as MetadataError {
-            throw .metadata(error)
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            preconditionFailure("unexpected error \(error)")
+        self = try ModelError.decodingMetadata {
+            try Self(reading: metadata, architecture: architecture, vocabularyFallback: vocabularyFallback)
         }
         try validate(architecture)
+    }
+
+    private init(reading metadata: GGUFMetadata, architecture: String, vocabularyFallback: Int) throws {
+        let key = { (name: String) in "\(architecture).\(name)" }
+        embeddingLength = try metadata.int(key("embedding_length"))
+        blockCount = try metadata.int(key("block_count"))
+        headCount = try metadata.int(key("attention.head_count"))
+        kvHeadCount = try metadata.intIfPresent(key("attention.head_count_kv")) ?? headCount
+        feedForwardLength = try metadata.int(key("feed_forward_length"))
+        contextLength = try metadata.intIfPresent(key("context_length")) ?? 2048
+        rmsEpsilon = try metadata.floatIfPresent(key("attention.layer_norm_rms_epsilon")) ?? 1e-5
+        guard headCount > 0 else { throw ModelError.invalidHyperParameter(key: key("attention.head_count"), reason: "must be positive") }
+        headDimension = try metadata.intIfPresent(key("attention.key_length")) ?? embeddingLength / headCount
+        ropeDimensions = try metadata.intIfPresent(key("rope.dimension_count")) ?? headDimension
+        ropeBase = try metadata.floatIfPresent(key("rope.freq_base")) ?? 10000
+        vocabularySize = try metadata.intIfPresent(key("vocab_size")) ?? vocabularyFallback
+        ropeScaling = try Self.ropeScaling(metadata, key: key)
+        originalContextLength = try metadata.intIfPresent(key("rope.scaling.original_context_length")) ?? contextLength
+        ropeAttentionFactor = try metadata.floatIfPresent(key("rope.scaling.attn_factor")) ?? 1
     }
 
     private static func ropeScaling(_ metadata: GGUFMetadata, key: (String) -> String) throws -> RopeScaling {

@@ -40,3 +40,19 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension ModelError {
+    /// Runs `decode` (which reads metadata), reporting a metadata error as `.metadata` and passing a
+    /// ModelError on.
+    static func decodingMetadata<T>(_ decode: () throws -> T) throws(ModelError) -> T {
+        do {
+            return try decode()
+        } catch let error as MetadataError {
+            throw .metadata(error)
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            preconditionFailure("unexpected error \(error)")
+        }
+    }
+}

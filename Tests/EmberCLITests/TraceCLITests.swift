@@ -65,7 +65,7 @@ import Testing
         let matmuls = spans(events, "matmul")
         #expect(matmuls.contains { $0.args["weights"] as? String == "blk.0.attn_q.weight,blk.0.attn_k.weight,blk.0.attn_v.weight"
                 && $0.args["type"] as? String == "Q4_1,Q4_1,Q4_1" && $0.args["shape"] as? String == "5x576 -> 576+192+192" })
-        for op in ["attention", "rms_norm", "matmul_swiglu", "embed", "gather_rows"] {
+        for op in ["attention", "rms_norm", "matmul_gated", "embed", "gather_rows"] {
             #expect(!spans(events, op).isEmpty, "\(op) missing")
         }
     }
@@ -117,12 +117,13 @@ import Testing
     @Test func realModelRunKilledBySignalsKeepsItsTrace() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        // Phase level writes ~0.5 KB per token, so after a second nothing has filled a 256 KiB block:
-        // what the fragment holds was written by the signal handler. SIGINT then SIGTERM back to back:
+        // Phase level writes ~0.5 KB per token, so after two seconds (under 512 tokens) nothing has
+        // filled a 256 KiB block: what the fragment holds was written by the signal handler. (One
+        // second was too short to get past loading while the other suites load the machine.) SIGINT then SIGTERM back to back:
         // the second makes ember exit at once, without its exit handlers.
         let result = try EmberProcess.run(["run", "-p", "1, 2, 3, 4, 5, 6,", "-n", "-1", "--temp", "0"],
                                           environment: ["EMBER_TRACE": directory, "EMBER_TRACE_LEVEL": "phase"],
-                                          signals: [(.seconds(1), SIGINT), (.zero, SIGTERM)])
+                                          signals: [(.seconds(2), SIGINT), (.zero, SIGTERM)])
         #expect(result.status == 128 + SIGTERM || result.status == 128 + SIGINT)
         let fragment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first)
         let events = try TraceChecks.events(inFragment: directory + "/" + fragment)

@@ -2,7 +2,7 @@
 // transformers in float64 on the same weights (Fixtures/tiny_<arch>.json: the GGUF that llama.cpp's
 // convert_hf_to_gguf.py made from its checkpoint, kept as JSON; goldens by
 // scripts/goldens/make_tiny_models.py).
-// For each prompt: the model's own tokenizer gives the reference's ids, the last position's logits
+// For each prompt (fed in chunks of 4 tokens): the model's own tokenizer gives the reference's ids, the last position's logits
 // have a cosine of at least 0.99999 with the reference's, and 32 greedy tokens are the reference's.
 // That holds exactly with an F32 KV cache. The default F16 cache rounds keys and values to 11
 // significant bits, which these random weights (far wider than a trained model's) feel: there the
@@ -26,6 +26,8 @@ import Testing
             let greedy: [Int32]
             /// The reference's top-2 logit margin at each greedy step.
             let margins: [Double]
+            /// The context (cache capacity) that gives the RoPE factors the reference used (LongRoPE).
+            let context: Int?
         }
 
         let architecture: String
@@ -46,21 +48,28 @@ import Testing
         return dot / (aa.squareRoot() * bb.squareRoot())
     }
 
-    @Test(arguments: ["llama", "qwen2", "qwen3", "phi3"], [CacheType.f32, .f16])
-    func matchesTransformersInFloat64(architecture: String, cacheType: CacheType) throws {
-        let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(architecture)_goldens.json")))
-        let path = try GGUFJSON.modelFile(json: Self.fixture("tiny_\(architecture).json"))
+    @Test(arguments: ["llama", "qwen2", "qwen3", "phi3", "phi3-longrope", "gemma3"], [CacheType.f32, .f16])
+    func matchesTransformersInFloat64(model name: String, cacheType: CacheType) throws {
+        let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(name)_goldens.json")))
+        let path = try GGUFJSON.modelFile(json: Self.fixture("tiny_\(name).json"))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let file = try GGUFFile(path: path)
         let tokenizer = try Tokenizer(metadata: file.metadata)
-        let model = try ModelLoader.load(file, backend: CPUBackend(threadCount: 2))
-        #expect(model.architecture == goldens.architecture && goldens.prompts.count == 4)
+        // Prompts in chunks of 4: Gemma 3's local layers (a window of 8) then keep a ring of 11 rows,
+        // which the prompt and greedy tokens go round several times.
+        let model = try ModelLoader.load(file, backend: CPUBackend(threadCount: 2), promptChunkTokens: 4)
+        #expect(model.architecture == goldens.architecture && goldens.prompts.count >= 4)
         for prompt in goldens.prompts {
             #expect(tokenizer.encode(prompt.text, addSpecial: true, parseSpecial: false) == prompt.ids, "\(prompt.text)")
-            let cache = model.makeCache(capacity: 128, type: cacheType)
+            let cache = model.makeCache(capacity: prompt.context ?? 128, type: cacheType)
             var batch = ForwardBatch()
-            batch.append(prompt.ids, cache: cache, wantsLogits: true)
-            var logits = try model.forward(batch)
+            var logits = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+            for start in stride(from: 0, to: prompt.ids.count, by: model.promptChunkTokens) {
+                batch.removeAll()
+                batch.append(prompt.ids[start ..< min(start + model.promptChunkTokens, prompt.ids.count)], cache: cache,
+                             wantsLogits: start + model.promptChunkTokens >= prompt.ids.count)
+                logits = try model.forward(batch)
+            }
             let exact = cacheType == .f32
             let similarity = Self.cosine(logits, prompt.logits)
             #expect(similarity >= (exact ? 0.99999 : 0.99995), "\(prompt.text): cosine \(similarity)")

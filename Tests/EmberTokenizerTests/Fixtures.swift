@@ -66,12 +66,25 @@ enum Fixtures {
     static func llamaCppVocabularyTest(_ name: String) throws -> (tokenizer: Tokenizer, cases: [(text: String, ids: [Int32])]) {
         let base = "llamacpp_vocab_\(name)"
         let tokenizer = try Tokenizer(metadata: metadata(json: url(base + ".json")))
-        let inputs = try String(contentsOf: url(base + ".inp"), encoding: .utf8).components(separatedBy: "\n__ggml_vocab_test__\n")
-        let outputs = try String(contentsOf: url(base + ".out"), encoding: .utf8).components(separatedBy: "\n")
+        return (tokenizer, try llamaCppVocabularyCases(inputs: url(base + ".inp"), outputs: url(base + ".out")))
+    }
+
+    /// llama.cpp's own test of the vocab-only `models/ggml-vocab-NAME.gguf` in `directory` (its
+    /// source tree's models/), read as llama.cpp ships it.
+    static func llamaCppVocabularyTest(_ name: String, directory: String) throws -> (tokenizer: Tokenizer, cases: [(text: String, ids: [Int32])]) {
+        let base = URL(fileURLWithPath: directory).appendingPathComponent("ggml-vocab-\(name).gguf")
+        let tokenizer = try Tokenizer(metadata: GGUFFile(path: base.path).metadata)
+        return (tokenizer, try llamaCppVocabularyCases(inputs: URL(fileURLWithPath: base.path + ".inp"),
+                                                       outputs: URL(fileURLWithPath: base.path + ".out")))
+    }
+
+    private static func llamaCppVocabularyCases(inputs: URL, outputs: URL) throws -> [(text: String, ids: [Int32])] {
+        let inputs = try String(contentsOf: inputs, encoding: .utf8).components(separatedBy: "\n__ggml_vocab_test__\n")
+        let outputs = try String(contentsOf: outputs, encoding: .utf8).components(separatedBy: "\n")
         // The inputs end with a separator, so the last piece is empty; the outputs end with a line break.
         let texts = inputs.last == "" ? Array(inputs.dropLast()) : inputs
         let ids = outputs.prefix(texts.count).map { $0.split(separator: " ").compactMap { Int32($0) } }
-        return (tokenizer, Array(zip(texts, ids)).map { (text: $0.0, ids: $0.1) })
+        return Array(zip(texts, ids)).map { (text: $0.0, ids: $0.1) }
     }
 
     private static let smolLM2Metadata = Result { () throws -> GGUFMetadata in

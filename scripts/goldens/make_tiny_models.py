@@ -15,7 +15,7 @@ Writes into Tests/EmberModelTests/Fixtures/:
 
 Run (CI never runs this, it only reads the output):
     pip install torch transformers sentencepiece safetensors numpy pyyaml
-    python3 scripts/goldens/make_tiny_models.py [LLAMA_CPP_DIR]
+    python3 scripts/goldens/make_tiny_models.py [LLAMA_CPP_DIR] [ARCHITECTURE ...]
 LLAMA_CPP_DIR holds convert_hf_to_gguf.py, conversion/ and gguf-py/; without it, llama.cpp comes
 from the llama-cpp-python source package on PyPI (`pip download --no-binary :all:`), as the
 tokenizer goldens' llama.cpp does.
@@ -66,7 +66,35 @@ ARCHITECTURES = {
         num_key_value_heads=2, max_position_embeddings=256, original_max_position_embeddings=256,
         rms_norm_eps=1e-5, rope_theta=10000.0, partial_rotary_factor=0.5, tie_word_embeddings=False,
         bos_token_id=1, eos_token_id=2, pad_token_id=0, sliding_window=None),
+    # Six layers, as llama.cpp's default pattern makes every sixth global (the GGUF does not say which):
+    # five local layers with a window of 8 (the prompts and their greedy tokens run far past it), a
+    # head width of its own, one KV head, Gemma 3 4B's linear RoPE scaling on the global layer, and a
+    # final logit softcap (Gemma 2's, which llama.cpp applies when the file has one).
+    "gemma3": lambda vocab: transformers.Gemma3TextConfig(
+        vocab_size=vocab, hidden_size=64, intermediate_size=64, num_hidden_layers=6, num_attention_heads=4,
+        num_key_value_heads=1, head_dim=32, query_pre_attn_scalar=32, max_position_embeddings=256, rms_norm_eps=1e-6,
+        sliding_window=8, layer_types=["sliding_attention"] * 5 + ["full_attention"],
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                         "full_attention": {"rope_type": "linear", "rope_theta": 1000000.0, "factor": 8.0}},
+        final_logit_softcapping=30.0, tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0),
 }
+
+# Phi-3's 128k models: LongRoPE with short factors up to an original context of 64 and long ones past
+# it (random factors around 1, the attention factor from max/original = 4). Goldens with the original
+# context (transformers takes the short factors) and one prompt longer than it (the long ones).
+LONGROPE_PAIRS = 4  # (64 / 4 heads) * 0.5 / 2
+ARCHITECTURES["phi3-longrope"] = lambda vocab: transformers.Phi3Config(
+    vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+    num_key_value_heads=2, max_position_embeddings=256, original_max_position_embeddings=64,
+    rms_norm_eps=1e-5, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=0, sliding_window=None,
+    rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+                     "original_max_position_embeddings": 64,
+                     "short_factor": [1.0, 1.3, 2.1, 3.7][:LONGROPE_PAIRS], "long_factor": [1.1, 2.5, 6.0, 14.0][:LONGROPE_PAIRS]})
+ORIGINAL_CONTEXT = {"phi3-longrope": 64}
+LONG_PROMPT = " ".join(PROMPTS * 3)
+
+# Gemma's tokenizer adds no space before the text (llama.cpp: add_space_prefix false).
+NO_SPACE_PREFIX = {"gemma3"}
 
 
 def training_text():
@@ -80,15 +108,17 @@ def training_text():
     return "\n".join(lines) + "\n" + "\n".join(PROMPTS) + "\n"
 
 
-def train_tokenizer(directory):
+def train_tokenizer(directory, space_prefix=True):
     text_path = os.path.join(directory, "text.txt")
     with open(text_path, "w") as f:
         f.write(training_text())
+    name = "tokenizer" if space_prefix else "tokenizer_no_prefix"
+    # Gemma's ids: <pad> 0, <eos> 1, <bos> 2, <unk> 3.
+    ids = dict(bos_id=1, eos_id=2, unk_id=0, pad_id=-1) if space_prefix else dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3)
     spm.SentencePieceTrainer.train(
-        input=text_path, model_prefix=os.path.join(directory, "tokenizer"), vocab_size=400, model_type="bpe",
-        byte_fallback=True, character_coverage=1.0, num_threads=1, bos_id=1, eos_id=2, unk_id=0, pad_id=-1,
-        minloglevel=2)
-    return os.path.join(directory, "tokenizer.model")
+        input=text_path, model_prefix=os.path.join(directory, name), vocab_size=400, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, num_threads=1, add_dummy_prefix=space_prefix, minloglevel=2, **ids)
+    return os.path.join(directory, name + ".model")
 
 
 def llama_cpp_directory(given):
@@ -133,15 +163,19 @@ def make(arch, llama_cpp, tokenizer_model):
             for module in model.modules():
                 if isinstance(module, torch.nn.Linear) and module.bias is not None:
                     module.bias.normal_(0, config.initializer_range)
-                elif type(module).__name__.endswith("RMSNorm"):
-                    module.weight.normal_(1, 0.2)
+                elif type(module).__name__.endswith("RMSNorm"):  # Gemma's scale by 1 + weight
+                    module.weight.normal_(0 if arch == "gemma3" else 1, 0.2)
         model.save_pretrained(checkpoint, safe_serialization=True)
         # The tokenizer as a Llama checkpoint carries it: the SentencePiece model and its settings
         # (the converter reads both; BOS is added, as Llama's tokenizer does).
         shutil.copyfile(tokenizer_model, os.path.join(checkpoint, "tokenizer.model"))
         with open(os.path.join(checkpoint, "tokenizer_config.json"), "w") as f:
-            json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
-                       "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f)
+            if arch in NO_SPACE_PREFIX:
+                json.dump({"tokenizer_class": "GemmaTokenizer", "add_bos_token": True, "add_eos_token": False,
+                           "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>", "pad_token": "<pad>"}, f)
+            else:
+                json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
+                           "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f)
         output = os.path.join(checkpoint, f"tiny_{arch}.gguf")
         environment = dict(os.environ, PYTHONPATH=os.path.join(llama_cpp, "gguf-py") + os.pathsep + llama_cpp)
         subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), checkpoint,
@@ -151,15 +185,22 @@ def make(arch, llama_cpp, tokenizer_model):
         gguf_json.write_model_json(output, fixture)
 
         model = model.double().eval()
+        if arch == "gemma3":
+            exact_gemma_norms()
         prompts = []
-        for text in PROMPTS:
+        original = ORIGINAL_CONTEXT.get(arch)
+        for text in PROMPTS + ([LONG_PROMPT] if original else []):
             ids = [pieces.bos_id()] + pieces.encode(text)
             with torch.no_grad():
                 logits = model(torch.tensor([ids])).logits[0, -1]
             tokens, margins = greedy(model, ids)
-            prompts.append({"text": text, "ids": ids, "logits": [float(x) for x in logits],
-                            "greedy": tokens, "margins": margins})
-        goldens = {"architecture": arch, "transformers": transformers.__version__, "torch": torch.__version__,
+            prompt = {"text": text, "ids": ids, "logits": [float(x) for x in logits], "greedy": tokens, "margins": margins}
+            if original:  # the context Ember's cache must have to take the factors transformers took
+                # Never both: transformers would switch factors in the middle of the greedy tokens.
+                assert len(ids) + GREEDY_TOKENS <= original or len(ids) > original
+                prompt["context"] = original if len(ids) <= original else 256
+            prompts.append(prompt)
+        goldens = {"architecture": arch.split("-")[0], "transformers": transformers.__version__, "torch": torch.__version__,
                    "prompts": prompts}
         with open(os.path.join(FIXTURES, f"tiny_{arch}_goldens.json"), "w") as f:
             json.dump(goldens, f)
@@ -167,14 +208,26 @@ def make(arch, llama_cpp, tokenizer_model):
               f"smallest greedy margin {min(min(p['margins']) for p in prompts):.4f}")
 
 
+def exact_gemma_norms():
+    """Gemma3RMSNorm computes in float32 whatever the model's type; the reference keeps float64."""
+    from transformers.models.gemma3 import modeling_gemma3
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * (1.0 + self.weight)
+    modeling_gemma3.Gemma3RMSNorm.forward = forward
+
+
 def main():
+    """Arguments: [LLAMA_CPP_DIR] [ARCHITECTURE ...] (default: every architecture)."""
     os.makedirs(FIXTURES, exist_ok=True)
-    llama_cpp = llama_cpp_directory(sys.argv[1] if len(sys.argv) > 1 else None)
+    arguments = sys.argv[1:]
+    given = arguments.pop(0) if arguments and arguments[0] not in ARCHITECTURES else None
+    llama_cpp = llama_cpp_directory(given)
     sys.path.insert(0, os.path.join(llama_cpp, "gguf-py"))  # for gguf_json
     with tempfile.TemporaryDirectory() as scratch:
-        tokenizer_model = train_tokenizer(scratch)
-        for arch in ARCHITECTURES:
-            make(arch, llama_cpp, tokenizer_model)
+        tokenizers = {True: train_tokenizer(scratch), False: train_tokenizer(scratch, space_prefix=False)}
+        for arch in arguments or ARCHITECTURES:
+            make(arch, llama_cpp, tokenizers[arch not in NO_SPACE_PREFIX])
 
 
 if __name__ == "__main__":

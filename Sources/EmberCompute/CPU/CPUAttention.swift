@@ -3,8 +3,8 @@
 // another, so a unit of work reads its head's positions as one contiguous stream (position-major rows,
 // of which a head is a third or a quarter, left the reads strided and cost a third of the attention's
 // time in stalls at four sequences). First the new rows: Q and K rotated (RoPE) and K and V stored in
-// the cache. Then one unit of work
-// per (token, KV head) serves all the query heads of that group, so each cached key and value is read
+// the cache (a sliding-window layer's cache may be a ring: position p at row p % rows). Then one unit
+// of work per (token, KV head) serves all the query heads of that group, so each cached key and value is read
 // once for them: positions go by in blocks of 16, whose scores get one online-softmax update (the
 // running maximum and sum rescale the accumulated values only when the maximum grows), so the scores
 // of a whole context are never stored and the values are read in the same single pass.
@@ -62,22 +62,28 @@ extension CPUBackend {
         // `EK_FLASH_TOKENS` for the C ones. The choice depends on the sequence alone, so its result does too.
         attentionPlan.removeAll(keepingCapacity: true)
         var units = 0, splitStates = 0, lastPosition = 0, longestSpan = 0
+        let window = shape.slidingWindow
         for sequence in sequences {
             precondition(sequence.keyCache.type == cacheType && sequence.valueCache.type == cacheType,
                          "KV caches of one type")
-            precondition(sequence.keyCache.rowLength == kvWidth && sequence.start + sequence.rows.count <= sequence.keyCache.rowCount,
+            let end = sequence.start + sequence.rows.count, cacheRows = sequence.keyCache.rowCount
+            precondition(sequence.keyCache.rowLength == kvWidth
+                         && (end <= cacheRows || window.map { cacheRows >= $0 + sequence.rows.count - 1 } ?? false),
                          "attention past the end of the KV cache")
             let decoding = sequence.rows.count == 1
-            let splits = decoding && sequence.start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
-            let tile = native && !decoding ? Int(EK_FLASH_TOKENS) : 1
+            // A windowed layer's units take one token each, whose positions (at most two runs of the ring) are few.
+            let splits = window == nil && decoding && sequence.start + 1 >= 64 * pool.threadCount ? pool.threadCount : 1
+            let tile = native && !decoding && window == nil ? Int(EK_FLASH_TOKENS) : 1
             attentionPlan.append(AttentionPlan(firstUnit: units, splits: splits, tile: tile, firstState: splitStates))
             units += (sequence.rows.count + tile - 1) / tile * shape.kvHeadCount * splits
             if splits > 1 { splitStates += shape.kvHeadCount * splits }
             lastPosition = max(lastPosition, sequence.start + sequence.rows.count - 1)
-            if decoding { longestSpan = max(longestSpan, (sequence.start + splits) / splits) }
+            if let window { longestSpan = max(longestSpan, min(window, end)) } else if decoding {
+                longestSpan = max(longestSpan, (sequence.start + splits) / splits)
+            }
         }
 
-        ropeTable.prepare(rope, through: lastPosition)
+        let ropeTable = ropeTable(rope, through: lastPosition)
         for sequence in sequences {
             forEachRow(sequence.rows.count, width: shape.queryWidth + 2 * kvWidth,
                        RotateAndStore(table: ropeTable, query: query, key: key, value: value, rows: sequence.rows,
@@ -92,13 +98,14 @@ extension CPUBackend {
         #if arch(x86_64)
         if native { scoresSize = max(groupSize * longestSpan, ek_flash_scratch_floats(Int32(groupSize), Int32(headDimension))) }
         #endif
+        // Each thread's states: two, for the two runs of a windowed unit's positions around the ring.
         let stateSize = groupSize * (headDimension + 2)
-        let scratch = attentionScratch.floats(threads * scoresSize + (threads + splitStates) * stateSize)
+        let scratch = attentionScratch.floats(threads * scoresSize + (2 * threads + splitStates) * stateSize)
         let work = AttentionWork(sequences: sequences, plan: attentionPlan, units: units, threads: threads, native: native,
                                  query: query, output: output, kvHeads: shape.kvHeadCount, groupSize: groupSize,
-                                 headDimension: headDimension, elementStride: elementStride, scoresSize: scoresSize, scores: scratch,
-                                 threadStates: scratch + threads * scoresSize,
-                                 splitStates: scratch + threads * scoresSize + threads * stateSize)
+                                 headDimension: headDimension, elementStride: elementStride, scale: shape.scale, window: window,
+                                 scoresSize: scoresSize, scores: scratch, threadStates: scratch + threads * scoresSize,
+                                 splitStates: scratch + threads * scoresSize + 2 * threads * stateSize)
         if threads == 1 { work.run(thread: 0) } else { pool.run(work) }
         for (sequence, plan) in zip(sequences, attentionPlan) where plan.splits > 1 {
             let span = work.span(sequence)
@@ -134,17 +141,19 @@ extension CPUBackend {
             let row = rows.lowerBound + index, position = start + index
             table.rotate(query.floats(row: row), heads: shape.headCount, headDimension: shape.headDimension, position: position)
             table.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: shape.headDimension, position: position)
-            if keyCache.type == .f16 { store(HalfCacheElement.self, position: position, row: row) } else {
-                store(FloatCacheElement.self, position: position, row: row)
+            // A ring (a windowed layer's cache shorter than the context) wraps; a full cache never does.
+            let cacheRow = position % keyCache.rowCount
+            if keyCache.type == .f16 { store(HalfCacheElement.self, cacheRow: cacheRow, row: row) } else {
+                store(FloatCacheElement.self, cacheRow: cacheRow, row: row)
             }
         }
 
-        /// Each head's part of the row at `position` of its head's run of positions.
-        private func store<Element: CacheElement>(_: Element.Type, position: Int, row: Int) {
+        /// Each head's part of the row at `cacheRow` of its head's run of positions.
+        private func store<Element: CacheElement>(_: Element.Type, cacheRow: Int, row: Int) {
             let headDimension = shape.headDimension, rowBytes = headDimension * Element.stride
             let headBytes = keyCache.rowCount * rowBytes
             for head in 0 ..< shape.kvHeadCount {
-                let offset = head * headBytes + position * rowBytes
+                let offset = head * headBytes + cacheRow * rowBytes
                 store(Element.self, key.floats(row: row) + head * headDimension, into: keyCache.data + offset, count: headDimension)
                 store(Element.self, value.floats(row: row) + head * headDimension, into: valueCache.data + offset, count: headDimension)
             }
@@ -169,7 +178,9 @@ extension CPUBackend {
         let native: Bool
         let query: Tensor, output: Tensor
         let kvHeads: Int, groupSize: Int, headDimension: Int, elementStride: Int
-        /// Each thread's scratch (`scoresSize` floats), each thread's state, and the states of split units.
+        let scale: Float
+        let window: Int?
+        /// Each thread's scratch (`scoresSize` floats), each thread's two states, and the states of split units.
         let scoresSize: Int
         let scores: UnsafeMutablePointer<Float>, threadStates: UnsafeMutablePointer<Float>,
             splitStates: UnsafeMutablePointer<Float>
@@ -178,7 +189,7 @@ extension CPUBackend {
             AttentionSpan(keys: UnsafeRawPointer(sequence.keyCache.data), values: UnsafeRawPointer(sequence.valueCache.data),
                           rowBytes: headDimension * elementStride, headBytes: sequence.keyCache.rowCount * headDimension * elementStride,
                           elementStride: elementStride,
-                          headDimension: headDimension, groupSize: groupSize, scale: 1 / Float(headDimension).squareRoot())
+                          headDimension: headDimension, groupSize: groupSize, scale: scale)
         }
 
         func run(thread: Int) {
@@ -201,9 +212,30 @@ extension CPUBackend {
                     let rows = first ..< min(first + entry.tile, sequence.rows.upperBound)
                     let visible = sequence.start + first - sequence.rows.lowerBound + 1
                     let state = splits > 1 ? splitStates + (entry.firstState + local) * span.stateSize
-                        : threadStates + thread * span.stateSize
+                        : threadStates + 2 * thread * span.stateSize
                     let queries = query.floats(row: first) + kvHead * groupSize * headDimension
                     let outputs = output.floats(row: first) + kvHead * groupSize * headDimension
+                    if let window {
+                        // The last `window` positions, as one or two runs of the cache's rows.
+                        let runs = ringRuns(max(0, visible - window) ..< visible, cacheRows: sequence.keyCache.rowCount)
+                        let second = state + span.stateSize
+                        if native {
+                            attend(span, queries: queries, kvHead: kvHead, positions: runs.0, state: state, scratch: threadScores)
+                            if !runs.1.isEmpty {
+                                attend(span, queries: queries, kvHead: kvHead, positions: runs.1, state: second, scratch: threadScores)
+                            }
+                        } else {
+                            span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: runs.0,
+                                            state: state, scores: threadScores)
+                            if !runs.1.isEmpty {
+                                span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: runs.1,
+                                                state: second, scores: threadScores)
+                            }
+                        }
+                        span.finish(state, count: runs.1.isEmpty ? 1 : 2, into: outputs)
+                        unit += threads
+                        continue
+                    }
                     let positions = ThreadPool.chunk(local % splits, of: splits, count: visible)
                     if native && entry.tile > 1 {
                         flash(span, queries: queries, kvHead: kvHead, tokens: rows.count, start: visible - 1, into: outputs, scratch: threadScores)
@@ -220,6 +252,14 @@ extension CPUBackend {
                     unit += threads
                 }
             }
+        }
+
+        /// The rows of a cache of `cacheRows` rows that hold `positions` (at most `cacheRows` of them):
+        /// one run, or two where they wrap around a ring.
+        private func ringRuns(_ positions: Range<Int>, cacheRows: Int) -> (Range<Int>, Range<Int>) {
+            let first = positions.lowerBound % cacheRows
+            if first + positions.count <= cacheRows { return (first ..< first + positions.count, 0 ..< 0) }
+            return (first ..< cacheRows, 0 ..< positions.count - (cacheRows - first))
         }
 
         /// One token's queries over `positions` of the head, with the C decode kernel.

@@ -19,10 +19,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     var attentionPlan: [AttentionPlan] = []
     /// The prefill GEMM's transposed activations, and each thread's weight rows expanded to floats.
     let transposedInput = ScratchBuffer(), weightPanels = ScratchBuffer()
-    /// Each thread's up-projection rows while SwiGLU combines them with the gate rows.
-    let swigluScratch = ScratchBuffer()
-    /// Cosines and sines of the rotary embedding per position.
-    let ropeTable = RopeTable()
+    /// Each thread's up-projection rows while the gated FFN combines them with the gate rows.
+    let gatedScratch = ScratchBuffer()
+    /// Cosines and sines of the rotary embedding per position, a table per set of parameters (Gemma 3's
+    /// local and global layers have one each).
+    var ropeTables: [RopeTable] = []
 
     public init(threadCount: Int = ThreadPool.defaultThreadCount, kernels level: KernelLevel = .preferred) {
         pool = ThreadPool(threadCount: threadCount)

@@ -1,5 +1,6 @@
 // Row-wise CPU operations that are memory-bound and simple: RMS normalisation (with the residual add
-// of the previous block in the same pass) and the SwiGLU combination. A decode step's few rows are
+// of the previous block in the same pass), the gated FFN's activations (SwiGLU, GeGLU), scaling and
+// the logit softcap. A decode step's few rows are
 // done on the calling thread, since handing them to the pool costs more than the work; 8-lane SIMD
 // within a row (all widths used by models are multiples of 32).
 
@@ -84,5 +85,54 @@ func siluTimes(_ gates: UnsafeMutablePointer<Float>, _ ups: UnsafePointer<Float>
         lanes[0] = gates[i]
         gates[i] = (lanes / (1 + exp(-lanes)))[0] * ups[i]
         i += 1
+    }
+}
+
+/// `gates[i] = gelu(gates[i]) * ups[i]` for `count` values, with GELU's tanh approximation
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)),
+/// which is the same function.
+func geluTanhTimes(_ gates: UnsafeMutablePointer<Float>, _ ups: UnsafePointer<Float>, count: Int) {
+    let g = UnsafeMutableRawPointer(gates), u = UnsafeRawPointer(ups)
+    let twiceRoot2OverPi: Float = 2 * (2 / Float.pi).squareRoot(), cubic: Float = 0.044715
+    @inline(__always) func gelu(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        x / (1 + exp(-twiceRoot2OverPi * (x + cubic * x * x * x)))
+    }
+    var i = 0
+    while i + 8 <= count {
+        let a = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        let b = u.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        g.storeBytes(of: gelu(a) * b, toByteOffset: i * 4, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        var lanes = SIMD8<Float>()
+        lanes[0] = gates[i]
+        gates[i] = gelu(lanes)[0] * ups[i]
+        i += 1
+    }
+}
+
+extension CPUBackend {
+    public func scale(_ x: Tensor, rows: Range<Int>, by factor: Float) {
+        precondition(x.type == .f32 && x.rowLength % 8 == 0 && rows.upperBound <= x.rowCount)
+        for row in rows {
+            let v = UnsafeMutableRawPointer(x.floats(row: row))
+            for offset in stride(from: 0, to: x.rowLength * 4, by: 32) {
+                v.storeBytes(of: v.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * factor, toByteOffset: offset,
+                             as: SIMD8<Float>.self)
+            }
+        }
+    }
+
+    /// tanh(y) as 1 - 2 / (e^2y + 1): exact at both saturations (e^2y overflowing or vanishing).
+    public func softcap(_ x: Tensor, rows: Range<Int>, cap: Float) {
+        precondition(x.type == .f32 && x.rowLength % 8 == 0 && rows.upperBound <= x.rowCount && cap > 0)
+        for row in rows {
+            let v = UnsafeMutableRawPointer(x.floats(row: row))
+            for offset in stride(from: 0, to: x.rowLength * 4, by: 32) {
+                let y = v.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) / cap
+                v.storeBytes(of: cap * (1 - 2 / (exp(2 * y) + 1)), toByteOffset: offset, as: SIMD8<Float>.self)
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 // Matrix multiplication on the CPU: `output[t][r] = dot(weight row r, input row t)`. Several weights
 // that read the same input (Q/K/V) run as one job, the threads claiming units of their rows; the
-// SwiGLU feed-forward computes each gate row with its up row on one thread and combines them at once.
+// gated feed-forward computes each gate row with its up row on one thread and combines them at once.
 // Three paths:
 //  - decode (fewer than `gemmThreshold` tokens): the input is quantized once to 16 bits (and, for
 //    AVX-512, split into byte planes for the split and row-group dots) and each thread runs
@@ -19,7 +19,7 @@ extension CPUBackend {
     static let rowsPerTile = 16
     /// From this many tokens on, the C paths run the GEMM.
     static let gemmThreshold = 16
-    /// Weight rows a thread handles at a time: expanded to floats by the GEMM path, combined by SwiGLU.
+    /// Weight rows a thread handles at a time: expanded to floats by the GEMM path, combined by the gated FFN.
     /// A multiple of every level's GEMM tile rows (8 and 6), since a tile reads whole.
     static let panelRows = 48
 
@@ -82,20 +82,23 @@ extension CPUBackend {
         }
     }
 
-    public func matmulSwiGLU(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, into output: Tensor) {
+    public func matmulGated(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, activation: GateActivation,
+                            into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
         let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up]), units = rowUnits(gate.rowCount)
-        pool.runUnits(units.count, SwiGLUWork(backend: self, input: input, gate: gate, up: up, output: output, unitRows: units.rows,
-                                              ups: swigluScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
+        pool.runUnits(units.count, GatedWork(backend: self, input: input, gate: gate, up: up, activation: activation, output: output,
+                                             unitRows: units.rows, ups: gatedScratch.floats(pool.threadCount * rows.count * Self.panelRows)))
     }
 
     /// A unit of the gate rows with the same up rows, a panel at a time: the up products wait in the
     /// thread's scratch while the gate products are turned into the output.
-    private struct SwiGLUWork: PoolUnitWork {
+    private struct GatedWork: PoolUnitWork {
         let backend: CPUBackend
         let input: PreparedInput
-        let gate: Tensor, up: Tensor, output: Tensor
+        let gate: Tensor, up: Tensor
+        let activation: GateActivation
+        let output: Tensor
         let unitRows: Int
         let ups: UnsafeMutablePointer<Float>
 
@@ -109,7 +112,11 @@ extension CPUBackend {
                 backend.multiplyRows(input, gate, rows: part, into: gates, stride: output.rowLength, thread: thread)
                 backend.multiplyRows(input, up, rows: part, into: scratch, stride: part.count, thread: thread)
                 for token in 0 ..< tokens {
-                    siluTimes(gates + token * output.rowLength, scratch + token * part.count, count: part.count)
+                    let gateRow = gates + token * output.rowLength, upRow = scratch + token * part.count
+                    switch activation {
+                    case .silu: siluTimes(gateRow, upRow, count: part.count)
+                    case .geluTanh: geluTanhTimes(gateRow, upRow, count: part.count)
+                    }
                 }
             }
         }

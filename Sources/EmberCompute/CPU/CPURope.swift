@@ -12,17 +12,17 @@ import Darwin
 
 /// Cosines and sines per position, `pairs` of each, for one set of rope parameters.
 final class RopeTable {
-    private(set) var parameters: RopeParameters?
+    let parameters: RopeParameters
     private var values: [Float] = []  // (position, pair, cos|sin)
     private(set) var positions = 0
 
-    /// The table for `rope`, covering positions up to `last` (computed on first use).
-    func prepare(_ rope: RopeParameters, through last: Int) {
-        if parameters != rope {
-            parameters = rope
-            values = []
-            positions = 0
-        }
+    init(_ parameters: RopeParameters) {
+        self.parameters = parameters
+    }
+
+    /// Extends the table to cover positions up to `last`.
+    func prepare(through last: Int) {
+        let rope = parameters
         guard last >= positions else { return }
         let pairs = rope.dimensions / 2
         let count = max(last + 1, 2 * positions, 256)
@@ -32,8 +32,8 @@ final class RopeTable {
             var thetaBase = Float(position)
             for pair in 0 ..< pairs {
                 let theta = rope.frequencyScale * (thetaBase / (rope.frequencyFactors?[pair] ?? 1))
-                values.append(cosf(theta))
-                values.append(sinf(theta))
+                values.append(cosf(theta) * rope.magnitude)
+                values.append(sinf(theta) * rope.magnitude)
                 thetaBase *= thetaScale
             }
         }
@@ -42,9 +42,9 @@ final class RopeTable {
 
     /// Rotates the first `dimensions` values of each of `heads` heads at `x` to `position`.
     func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, headDimension: Int, position: Int) {
-        let pairs = parameters!.dimensions / 2
+        let pairs = parameters.dimensions / 2
         // Where the second value of pair i is, relative to the first, and where pair i starts.
-        let (partner, step) = parameters!.pairing == .adjacent ? (1, 2) : (pairs, 1)
+        let (partner, step) = parameters.pairing == .adjacent ? (1, 2) : (pairs, 1)
         precondition(position < positions)
         values.withUnsafeBufferPointer { table in
             let angles = table.baseAddress! + position * pairs * 2
@@ -58,5 +58,20 @@ final class RopeTable {
                 }
             }
         }
+    }
+}
+
+extension CPUBackend {
+    /// The table of `rope`, covering positions up to `last`.
+    func ropeTable(_ rope: RopeParameters, through last: Int) -> RopeTable {
+        let table: RopeTable
+        if let known = ropeTables.first(where: { $0.parameters == rope }) {
+            table = known
+        } else {
+            table = RopeTable(rope)
+            ropeTables.append(table)
+        }
+        table.prepare(through: last)
+        return table
     }
 }

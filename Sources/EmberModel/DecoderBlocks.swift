@@ -1,0 +1,157 @@
+// What every architecture's decoder shares: the frame around its blocks (hyper-parameters, embedding
+// table, output head, activation buffers, caches), and the building blocks its forward pass composes:
+// checking a batch, multiplying a batch a segment at a time, attention over each sequence's cache,
+// and the output head (final norm, the rows that want logits, the vocabulary projection and an
+// optional softcap).
+
+import EmberCompute
+import EmberTrace
+
+/// The parts every decoder has besides its blocks.
+struct DecoderFrame {
+    let parameters: LlamaHyperParameters
+    let backend: Backend
+    let promptChunkTokens: Int
+    /// A prompt chunk and the decode steps of other sequences.
+    let maxBatchTokens: Int
+    let tokenEmbedding: Tensor  // (vocab, embd)
+    let outputNorm: Tensor  // (embd)
+    let output: [Tensor]  // (embd -> vocab): `output.weight`, or the embeddings when the file has none
+    /// Each layer's sliding window; nil where a layer sees every position.
+    let windows: [Int?]
+    let workspace: Workspace
+    /// "blk.0", "blk.1", ...: the trace span of each layer, named after its tensors.
+    let layerNames: [String]
+
+    init(parameters p: LlamaHyperParameters, weights: WeightLoader, promptChunkTokens: Int, windows: [Int?]? = nil) throws(ModelError) {
+        parameters = p
+        backend = weights.backend
+        self.promptChunkTokens = promptChunkTokens
+        maxBatchTokens = promptChunkTokens + Workspace.logitRowLimit
+        tokenEmbedding = try weights.tensor("token_embd.weight", shape: [p.embeddingLength, p.vocabularySize])
+        outputNorm = try weights.tensor("output_norm.weight", shape: [p.embeddingLength])
+        output = [try weights.optionalTensor("output.weight", shape: [p.embeddingLength, p.vocabularySize]) ?? tokenEmbedding]
+        self.windows = windows ?? Array(repeating: nil, count: p.blockCount)
+        workspace = Workspace(backend: backend, parameters: p, rows: maxBatchTokens)
+        layerNames = (0 ..< p.blockCount).map { "blk.\($0)" }
+    }
+}
+
+/// A model built on a `DecoderFrame`: the frame answers most of what `LanguageModel` asks.
+protocol Decoder: LanguageModel {
+    var frame: DecoderFrame { get }
+}
+
+extension Decoder {
+    public var backend: Backend { frame.backend }
+    public var promptChunkTokens: Int { frame.promptChunkTokens }
+    public var maxBatchTokens: Int { frame.maxBatchTokens }
+    public var vocabularySize: Int { frame.parameters.vocabularySize }
+    public var trainedContextLength: Int { frame.parameters.contextLength }
+    public var activationBytes: Int { frame.workspace.bytes }
+
+    /// A cache of `capacity` positions; a windowed layer's is a ring of its window and one prompt chunk.
+    public func makeCache(capacity: Int, type: CacheType) -> KVCache {
+        KVCache(backend: backend, capacity: capacity, windows: frame.windows, batchRows: promptChunkTokens, width: kvWidth, type: type)
+    }
+
+    public func cacheBytes(capacity: Int, type: CacheType) -> Int {
+        KVCache.bytes(capacity: capacity, windows: frame.windows, batchRows: promptChunkTokens, width: kvWidth, type: type)
+    }
+
+    public func cacheBytesPerPosition(type: CacheType) -> Int {
+        2 * frame.windows.filter { $0 == nil }.count * kvWidth * type.elementBytes
+    }
+
+    private var kvWidth: Int { frame.parameters.kvHeadCount * frame.parameters.headDimension }
+
+    /// The batch's token embeddings into the residual stream, times `scale` when given.
+    func embed(_ batch: ForwardBatch, scale: Float? = nil) {
+        Trace.span("token_embd", level: .layer) {
+            batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: frame.tokenEmbedding, into: frame.workspace.residual) }
+            if let scale { backend.scale(frame.workspace.residual, rows: 0 ..< batch.tokens.count, by: scale) }
+        }
+    }
+
+    /// After the last block: counts the batch into each cache and returns the logits (see `Workspace.logits`).
+    func logits(_ batch: ForwardBatch, softcap: Float? = nil) -> UnsafeMutableBufferPointer<Float> {
+        batch.advanceCaches()
+        return Trace.span("output", level: .layer) {
+            frame.workspace.logits(batch, backend: backend, norm: frame.outputNorm, epsilon: frame.parameters.rmsEpsilon,
+                                   output: frame.output, softcap: softcap)
+        }
+    }
+}
+
+/// Throws unless `batch` fits the model: its size, its logit rows, each cache's room, its token ids.
+func checkBatch(_ batch: ForwardBatch, maxBatchTokens: Int, vocabularySize: Int) throws(ModelError) {
+    guard batch.tokens.count <= maxBatchTokens else { throw .batchTooLarge(tokens: batch.tokens.count, limit: maxBatchTokens) }
+    guard batch.logitRowCount <= Workspace.logitRowLimit else {
+        throw .tooManyLogitRows(requested: batch.logitRowCount, limit: Workspace.logitRowLimit)
+    }
+    for sequence in batch.sequences {
+        if sequence.cache.length + sequence.rows.count > sequence.cache.capacity {
+            throw .contextFull(needed: sequence.cache.length + sequence.rows.count, capacity: sequence.cache.capacity)
+        }
+        if sequence.rows.count > sequence.cache.batchRows {
+            throw .batchTooLarge(tokens: sequence.rows.count, limit: sequence.cache.batchRows)
+        }
+    }
+    for token in batch.tokens where token < 0 || Int(token) >= vocabularySize {
+        throw .tokenOutOfRange(token: token, vocabularySize: vocabularySize)
+    }
+}
+
+extension ForwardBatch {
+    /// Counts the batch's tokens into each sequence's cache, once every layer has stored them.
+    fileprivate func advanceCaches() {
+        for sequence in sequences { sequence.cache.length += sequence.rows.count }
+    }
+}
+
+extension Backend {
+    /// `outputs[i] = weights[i] * x` over the batch, a segment at a time (each computed as it would be alone).
+    func matmul(_ x: Tensor, _ batch: ForwardBatch, weights: [Tensor], into outputs: [Tensor]) {
+        for segment in batch.segments {
+            matmul(x, rows: segment.rows, singleSteps: segment.singleSteps, weights: weights, into: outputs)
+        }
+    }
+
+    /// `output = act(gate * x) * (up * x)` over the batch, a segment at a time.
+    func matmulGated(_ x: Tensor, _ batch: ForwardBatch, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
+        for segment in batch.segments {
+            matmulGated(x, rows: segment.rows, singleSteps: segment.singleSteps, gate: gate, up: up, activation: activation,
+                        into: output)
+        }
+    }
+
+    /// Attention of layer `layer` for every sequence of the batch over its own cache (appending the
+    /// batch's keys and values to it); `sequences` is reused storage.
+    func attention(query: Tensor, key: Tensor, value: Tensor, layer: Int, batch: ForwardBatch, rope: RopeParameters,
+                   shape: AttentionShape, sequences: inout [AttentionSequence], into output: Tensor) {
+        sequences.removeAll(keepingCapacity: true)
+        for sequence in batch.sequences {
+            sequences.append(AttentionSequence(rows: sequence.rows, keyCache: sequence.cache.keys[layer],
+                                               valueCache: sequence.cache.values[layer], start: sequence.cache.length))
+        }
+        attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
+    }
+}
+
+extension Workspace {
+    /// The output head after the last block: the stream (with the last block's output `w.projected`
+    /// joining it) normalized by `norm`, the last row of each sequence that wants logits projected by
+    /// `output` (one row per sequence, each computed as if alone), capped by `softcap` when given.
+    func logits(_ batch: ForwardBatch, backend: Backend, norm: Tensor, epsilon: Float, output: [Tensor],
+                softcap: Float? = nil) -> UnsafeMutableBufferPointer<Float> {
+        logitRows.removeAll(keepingCapacity: true)
+        for sequence in batch.sequences where sequence.wantsLogits { logitRows.append(sequence.rows.upperBound - 1) }
+        let count = logitRows.count
+        guard count > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
+        backend.rmsNorm(residual, adding: projected[0], weight: norm, epsilon: epsilon, rows: batch.tokens.count, into: normed)
+        backend.gatherRows(normed, rows: logitRows, into: lastNormed)
+        backend.matmul(lastNormed, rows: 0 ..< count, singleSteps: true, weights: output, into: logits)
+        if let softcap { backend.softcap(logits[0], rows: 0 ..< count, cap: softcap) }
+        return backend.hostFloats(logits[0], rows: count)
+    }
+}
