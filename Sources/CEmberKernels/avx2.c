@@ -158,7 +158,10 @@ INLINE void quantized_tile(block32 (*decode)(const uint8_t *, int), int has_min,
 /// Rows one after another, so that the weights stream through memory in order (interleaving four
 /// rows, each a few cache lines long, defeated the prefetcher and cost a third of decode speed);
 /// tokens in fours, each weight block decoded once for four tokens.
-INLINE void quantized_dot(block32 (*decode)(const uint8_t *, int), int has_min, const void *weights,
+typedef void (*tile_function)(block32 (*)(const uint8_t *, int), int, int, const uint8_t *, int, const int16_t *,
+                              const float *, const float *, int, float *, size_t);
+
+INLINE void quantized_dot(tile_function tile, block32 (*decode)(const uint8_t *, int), int has_min, const void *weights,
                           size_t row_bytes, int rows, int n, const int16_t *q, const float *d, const float *s,
                           int tokens, float *out, size_t out_stride) {
     const uint8_t *base = (const uint8_t *)weights;
@@ -170,9 +173,9 @@ INLINE void quantized_dot(block32 (*decode)(const uint8_t *, int), int has_min, 
         float *ot = out + (size_t)t * out_stride;
         for (int r = 0; r < rows; r++) {
             const uint8_t *row = base + r * row_bytes;
-            if (tb == 4) quantized_tile(decode, has_min, 4, row, nb, qt, dt, st, n, ot + r, out_stride);
-            else if (tb == 2) quantized_tile(decode, has_min, 2, row, nb, qt, dt, st, n, ot + r, out_stride);
-            else quantized_tile(decode, has_min, 1, row, nb, qt, dt, st, n, ot + r, out_stride);
+            if (tb == 4) tile(decode, has_min, 4, row, nb, qt, dt, st, n, ot + r, out_stride);
+            else if (tb == 2) tile(decode, has_min, 2, row, nb, qt, dt, st, n, ot + r, out_stride);
+            else tile(decode, has_min, 1, row, nb, qt, dt, st, n, ot + r, out_stride);
         }
         t += tb;
     }
@@ -199,23 +202,87 @@ INLINE void quantized_to_float(block32 (*decode)(const uint8_t *, int), const vo
     }
 }
 
-#define QUANTIZED(type, has_min)                                                                                \
-    void ek_##type##_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, \
-                              const float *s, int tokens, float *out, size_t out_stride) {                      \
-        quantized_dot(decode_##type, has_min, w, row_bytes, rows, n, q, d, s, tokens, out, out_stride);         \
-    }                                                                                                           \
+#define QUANTIZED_TO_FLOAT(type)                                                                                \
     void ek_##type##_to_float_avx2(const void *w, size_t row_bytes, int rows, int n, float *out) {              \
         quantized_to_float(decode_##type, w, row_bytes, rows, n, out);                                          \
     }
+#define QUANTIZED(type, has_min)                                                                                \
+    void ek_##type##_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, \
+                              const float *s, int tokens, float *out, size_t out_stride) {                      \
+        quantized_dot(quantized_tile, decode_##type, has_min, w, row_bytes, rows, n, q, d, s, tokens, out,      \
+                      out_stride);                                                                              \
+    }                                                                                                           \
+    QUANTIZED_TO_FLOAT(type)
 
 QUANTIZED(q8_0, 0)
 QUANTIZED(q4_0, 0)
 QUANTIZED(q4_1, 1)
 QUANTIZED(q5_0, 0)
 QUANTIZED(q5_1, 1)
-QUANTIZED(q4_K, 1)
+QUANTIZED_TO_FLOAT(q4_K)
 QUANTIZED(q5_K, 1)
 QUANTIZED(q6_K, 0)
+
+/// Q4_K a super-block (256 weights) at a time rather than through `decode_q4_K` per 32: the eight
+/// 6-bit scales and mins are unpacked together (ggml's bit shuffle on three 32-bit words), d and dmin
+/// widened once, each 32-byte load of nibbles serves two sub-blocks, and per token the eight
+/// sub-blocks' scales times the activations' scales form one vector, as do the mins times the
+/// activations' sums (the offset then costs one FMA per super-block instead of a scalar per block).
+INLINE void q4_K_tile(block32 (*decode)(const uint8_t *, int), int has_min, int TB, const uint8_t *row, int nb,
+                      const int16_t *q, const float *d, const float *s, int n, float *out, size_t out_stride) {
+    (void)decode, (void)has_min;
+    int nsb = nb / 8;
+    __m256 acc[4], offset[4];
+    UNROLL for (int t = 0; t < TB; t++) {
+        acc[t] = _mm256_setzero_ps();
+        offset[t] = _mm256_setzero_ps();
+    }
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    for (int sb = 0; sb < nsb; sb++) {
+        const uint8_t *block = row + 144 * (size_t)sb;
+        uint32_t packed[4];
+        memcpy(packed, block + 4, 12);
+        // Bytes 0..7: the scales of sub-blocks 0..7; bytes 8..15: their mins.
+        packed[3] = ((packed[2] >> 4) & 0x0f0f0f0f) | (((packed[1] >> 6) & 0x03030303) << 4);
+        uint32_t mins_low = packed[1] & 0x3f3f3f3f;
+        packed[1] = (packed[2] & 0x0f0f0f0f) | (((packed[0] >> 6) & 0x03030303) << 4);
+        packed[2] = mins_low;
+        packed[0] &= 0x3f3f3f3f;
+        __m128i bytes = _mm_loadu_si128((const __m128i *)packed);
+        __m256 scales = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), _mm256_set1_ps(half(block)));
+        __m256 mins = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8))),
+                                    _mm256_set1_ps(half(block + 2)));
+        __m256 combined[4];
+        UNROLL for (int t = 0; t < TB; t++) {
+            const float *dt = d + (size_t)t * nb + 8 * (size_t)sb, *st = s + (size_t)t * nb + 8 * (size_t)sb;
+            combined[t] = _mm256_mul_ps(scales, _mm256_loadu_ps(dt));
+            offset[t] = _mm256_fnmadd_ps(mins, _mm256_loadu_ps(st), offset[t]);
+        }
+        UNROLL for (int pair = 0; pair < 4; pair++) {
+            __m256i nibbles = _mm256_loadu_si256((const __m256i *)(block + 16 + 32 * pair));
+            __m256i low = _mm256_and_si256(nibbles, low_mask), high = _mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_mask);
+            __m256i l0 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(low)), l1 = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(low, 1));
+            __m256i h0 = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(high)), h1 = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(high, 1));
+            UNROLL for (int t = 0; t < TB; t++) {
+                const int16_t *a = q + (size_t)t * n + 256 * (size_t)sb + 64 * pair;
+                __m256i first = _mm256_add_epi32(_mm256_madd_epi16(l0, _mm256_loadu_si256((const __m256i *)a)),
+                                                 _mm256_madd_epi16(l1, _mm256_loadu_si256((const __m256i *)(a + 16))));
+                __m256i second = _mm256_add_epi32(_mm256_madd_epi16(h0, _mm256_loadu_si256((const __m256i *)(a + 32))),
+                                                  _mm256_madd_epi16(h1, _mm256_loadu_si256((const __m256i *)(a + 48))));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(first),
+                                         _mm256_permutevar8x32_ps(combined[t], _mm256_set1_epi32(2 * pair)), acc[t]);
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(second),
+                                         _mm256_permutevar8x32_ps(combined[t], _mm256_set1_epi32(2 * pair + 1)), acc[t]);
+            }
+        }
+    }
+    UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = horizontal_sum(_mm256_add_ps(acc[t], offset[t]));
+}
+
+void ek_q4_K_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, const float *s,
+                      int tokens, float *out, size_t out_stride) {
+    quantized_dot(q4_K_tile, decode_q4_K, 1, w, row_bytes, rows, n, q, d, s, tokens, out, out_stride);
+}
 
 // Float weights: 8 elements widened to float per step.
 INLINE __m256 load_f32(const uint8_t *p, int k) { return _mm256_loadu_ps((const float *)p + k); }

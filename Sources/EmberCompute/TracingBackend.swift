@@ -13,6 +13,8 @@ public final class TracingBackend: Backend, @unchecked Sendable {
     /// The weight names, types and output widths of each weight list a matmul has seen, by its first
     /// weight: built once rather than joined again at every call.
     private var matmulLabels: [ObjectIdentifier: (weights: String, types: String, outputs: String)] = [:]
+    /// The current step's rows and logit rows, for the spans' arguments.
+    private var rows = 0, logitRows = 0
 
     public init(wrapping backend: Backend) {
         wrapped = backend
@@ -26,37 +28,52 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         wrapped.makeTensor(name: name, type: type, rows: rows, columns: columns)
     }
 
-    public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
-        Trace.span("embed", level: .op, args: ["rows": .int(tokens.count), "table": .string(table.name), "type": "\(table.type)"]) {
-            wrapped.embed(tokens, table: table, into: output)
+    public func beginStep(_ step: StepInputs) {
+        rows = step.rowCount
+        logitRows = step.logitRows.count
+        Trace.span("begin_step", level: .op, args: ["rows": .int(rows), "sequences": .int(step.sequences.count)]) {
+            wrapped.beginStep(step)
         }
     }
 
-    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
+    public func embed(table: Tensor, into output: Tensor) {
+        Trace.span("embed", level: .op, args: ["rows": .int(rows), "table": .string(table.name), "type": "\(table.type)"]) {
+            wrapped.embed(table: table, into: output)
+        }
+    }
+
+    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, into output: Tensor) {
         Trace.span("rms_norm", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength), "weight": .string(weight.name),
                                                    "adds": .int(adding == nil ? 0 : 1)]) {
-            wrapped.rmsNorm(x, adding: adding, weight: weight, epsilon: epsilon, rows: rows, into: output)
+            wrapped.rmsNorm(x, adding: adding, weight: weight, epsilon: epsilon, into: output)
         }
     }
 
-    public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
+    public func matmul(_ x: Tensor, weights: [Tensor], into outputs: [Tensor]) {
         let label = matmulLabel(weights)
         Trace.span("matmul", level: .op, args: [
-            "weights": .string(label.weights), "type": .string(label.types),
-            "shape": "\(rows.count)x\(x.rowLength) -> \(label.outputs)", "first_row": .int(rows.lowerBound),
+            "weights": .string(label.weights), "type": .string(label.types), "shape": "\(rows)x\(x.rowLength) -> \(label.outputs)",
         ]) {
-            wrapped.matmul(x, rows: rows, singleSteps: singleSteps, weights: weights, into: outputs)
+            wrapped.matmul(x, weights: weights, into: outputs)
         }
     }
 
-    public func matmulGated(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, activation: GateActivation,
-                            into output: Tensor) {
+    public func matmulGated(_ x: Tensor, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
         let label = matmulLabel([gate, up])
         Trace.span("matmul_gated", level: .op, args: [
             "weights": .string(label.weights), "type": .string(label.types), "activation": .string(activation.rawValue),
-            "shape": "\(rows.count)x\(x.rowLength) -> \(gate.rowCount)", "first_row": .int(rows.lowerBound),
+            "shape": "\(rows)x\(x.rowLength) -> \(gate.rowCount)",
         ]) {
-            wrapped.matmulGated(x, rows: rows, singleSteps: singleSteps, gate: gate, up: up, activation: activation, into: output)
+            wrapped.matmulGated(x, gate: gate, up: up, activation: activation, into: output)
+        }
+    }
+
+    public func logits(_ x: Tensor, gathered: Tensor, weights: [Tensor], into outputs: [Tensor]) {
+        let label = matmulLabel(weights)
+        Trace.span("logits", level: .op, args: [
+            "weights": .string(label.weights), "type": .string(label.types), "shape": "\(logitRows)x\(x.rowLength) -> \(label.outputs)",
+        ]) {
+            wrapped.logits(x, gathered: gathered, weights: weights, into: outputs)
         }
     }
 
@@ -81,32 +98,26 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor) {
-        Trace.span("gather_rows", level: .op, args: ["rows": .int(rows.count)]) {
-            wrapped.gatherRows(x, rows: rows, into: output)
+    public func addBias(_ x: Tensor, bias: Tensor) {
+        Trace.span("add_bias", level: .op, args: ["rows": .int(rows), "bias": .string(bias.name)]) {
+            wrapped.addBias(x, bias: bias)
         }
     }
 
-    public func addBias(_ x: Tensor, rows: Range<Int>, bias: Tensor) {
-        Trace.span("add_bias", level: .op, args: ["rows": .int(rows.count), "bias": .string(bias.name)]) {
-            wrapped.addBias(x, rows: rows, bias: bias)
+    public func rmsNormHeads(_ x: Tensor, headDimension: Int, weight: Tensor, epsilon: Float) {
+        Trace.span("rms_norm_heads", level: .op, args: ["rows": .int(rows), "weight": .string(weight.name)]) {
+            wrapped.rmsNormHeads(x, headDimension: headDimension, weight: weight, epsilon: epsilon)
         }
     }
 
-    public func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float) {
-        Trace.span("rms_norm_heads", level: .op, args: ["rows": .int(rows.count), "weight": .string(weight.name)]) {
-            wrapped.rmsNormHeads(x, rows: rows, headDimension: headDimension, weight: weight, epsilon: epsilon)
+    public func scale(_ x: Tensor, by factor: Float) {
+        Trace.span("scale", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength)]) {
+            wrapped.scale(x, by: factor)
         }
     }
 
-    public func scale(_ x: Tensor, rows: Range<Int>, by factor: Float) {
-        Trace.span("scale", level: .op, args: ["rows": .int(rows.count), "width": .int(x.rowLength)]) {
-            wrapped.scale(x, rows: rows, by: factor)
-        }
-    }
-
-    public func softcap(_ x: Tensor, rows: Range<Int>, cap: Float) {
-        Trace.span("softcap", level: .op, args: ["rows": .int(rows.count), "width": .int(x.rowLength)]) {
+    public func softcap(_ x: Tensor, rows: Int, cap: Float) {
+        Trace.span("softcap", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength)]) {
             wrapped.softcap(x, rows: rows, cap: cap)
         }
     }

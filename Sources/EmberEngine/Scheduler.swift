@@ -3,7 +3,7 @@
 // requests take a free KV cache slot between steps, and a cancelled or timed-out one gives its slot
 // back at the start of the next step. A sequence's output is the same as alone: the decode rows are
 // multiplied as single steps whatever shares the pass, and a prompt is cut into the same chunks as a
-// lone prompt, each multiplied as a segment of its own (`ForwardBatch.segments`), so every row takes
+// lone prompt, each multiplied as a segment of its own (the CPU backend's segments, CPUStep.swift), so every row takes
 // the kernel path it would alone.
 // The loop runs on a thread of its own: forward passes block, and must not hold up async callers.
 

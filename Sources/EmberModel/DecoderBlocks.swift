@@ -65,11 +65,13 @@ extension Decoder {
 
     private var kvWidth: Int { frame.parameters.kvHeadCount * frame.parameters.headDimension }
 
-    /// The batch's token embeddings into the residual stream, times `scale` when given.
+    /// Hands the backend the batch's step, then its token embeddings into the residual stream, times
+    /// `scale` when given.
     func embed(_ batch: ForwardBatch, scale: Float? = nil) {
+        backend.beginStep(batch.step)
         Trace.span("token_embd", level: .layer) {
-            batch.tokens.withUnsafeBufferPointer { backend.embed($0, table: frame.tokenEmbedding, into: frame.workspace.residual) }
-            if let scale { backend.scale(frame.workspace.residual, rows: 0 ..< batch.tokens.count, by: scale) }
+            backend.embed(table: frame.tokenEmbedding, into: frame.workspace.residual)
+            if let scale { backend.scale(frame.workspace.residual, by: scale) }
         }
     }
 
@@ -77,8 +79,8 @@ extension Decoder {
     func logits(_ batch: ForwardBatch, softcap: Float? = nil) -> UnsafeMutableBufferPointer<Float> {
         batch.advanceCaches()
         return Trace.span("output", level: .layer) {
-            frame.workspace.logits(batch, backend: backend, norm: frame.outputNorm, epsilon: frame.parameters.rmsEpsilon,
-                                   output: frame.output, softcap: softcap)
+            frame.workspace.logits(batch.logitRowCount, backend: backend, norm: frame.outputNorm,
+                                   epsilon: frame.parameters.rmsEpsilon, output: frame.output, softcap: softcap)
         }
     }
 }
@@ -89,13 +91,11 @@ func checkBatch(_ batch: ForwardBatch, maxBatchTokens: Int, vocabularySize: Int)
     guard batch.logitRowCount <= Workspace.logitRowLimit else {
         throw .tooManyLogitRows(requested: batch.logitRowCount, limit: Workspace.logitRowLimit)
     }
-    for sequence in batch.sequences {
-        if sequence.cache.length + sequence.rows.count > sequence.cache.capacity {
-            throw .contextFull(needed: sequence.cache.length + sequence.rows.count, capacity: sequence.cache.capacity)
+    for (sequence, cache) in zip(batch.step.sequences, batch.caches) {
+        if cache.length + sequence.rows.count > cache.capacity {
+            throw .contextFull(needed: cache.length + sequence.rows.count, capacity: cache.capacity)
         }
-        if sequence.rows.count > sequence.cache.batchRows {
-            throw .batchTooLarge(tokens: sequence.rows.count, limit: sequence.cache.batchRows)
-        }
+        if sequence.rows.count > cache.batchRows { throw .batchTooLarge(tokens: sequence.rows.count, limit: cache.batchRows) }
     }
     for token in batch.tokens where token < 0 || Int(token) >= vocabularySize {
         throw .tokenOutOfRange(token: token, vocabularySize: vocabularySize)
@@ -105,53 +105,34 @@ func checkBatch(_ batch: ForwardBatch, maxBatchTokens: Int, vocabularySize: Int)
 extension ForwardBatch {
     /// Counts the batch's tokens into each sequence's cache, once every layer has stored them.
     fileprivate func advanceCaches() {
-        for sequence in sequences { sequence.cache.length += sequence.rows.count }
+        for (sequence, cache) in zip(step.sequences, caches) { cache.length += sequence.rows.count }
     }
 }
 
 extension Backend {
-    /// `outputs[i] = weights[i] * x` over the batch, a segment at a time (each computed as it would be alone).
-    func matmul(_ x: Tensor, _ batch: ForwardBatch, weights: [Tensor], into outputs: [Tensor]) {
-        for segment in batch.segments {
-            matmul(x, rows: segment.rows, singleSteps: segment.singleSteps, weights: weights, into: outputs)
-        }
-    }
-
-    /// `output = act(gate * x) * (up * x)` over the batch, a segment at a time.
-    func matmulGated(_ x: Tensor, _ batch: ForwardBatch, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
-        for segment in batch.segments {
-            matmulGated(x, rows: segment.rows, singleSteps: segment.singleSteps, gate: gate, up: up, activation: activation,
-                        into: output)
-        }
-    }
-
     /// Attention of layer `layer` for every sequence of the batch over its own cache (appending the
     /// batch's keys and values to it); `sequences` is reused storage.
     func attention(query: Tensor, key: Tensor, value: Tensor, layer: Int, batch: ForwardBatch, rope: RopeParameters,
                    shape: AttentionShape, sequences: inout [AttentionSequence], into output: Tensor) {
         sequences.removeAll(keepingCapacity: true)
-        for sequence in batch.sequences {
-            sequences.append(AttentionSequence(rows: sequence.rows, keyCache: sequence.cache.keys[layer],
-                                               valueCache: sequence.cache.values[layer], start: sequence.cache.length))
+        for (sequence, cache) in zip(batch.step.sequences, batch.caches) {
+            sequences.append(AttentionSequence(rows: sequence.rows, keyCache: cache.keys[layer], valueCache: cache.values[layer],
+                                               start: sequence.start))
         }
         attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
     }
 }
 
 extension Workspace {
-    /// The output head after the last block: the stream (with the last block's output `w.projected`
-    /// joining it) normalized by `norm`, the last row of each sequence that wants logits projected by
-    /// `output` (one row per sequence, each computed as if alone), capped by `softcap` when given.
-    func logits(_ batch: ForwardBatch, backend: Backend, norm: Tensor, epsilon: Float, output: [Tensor],
+    /// The output head after the last block: the stream (with the last block's output `projected`
+    /// joining it) normalized by `norm`, the `count` rows of the step that want logits projected by
+    /// `output` (each computed as if alone), capped by `softcap` when given.
+    func logits(_ count: Int, backend: Backend, norm: Tensor, epsilon: Float, output: [Tensor],
                 softcap: Float? = nil) -> UnsafeMutableBufferPointer<Float> {
-        logitRows.removeAll(keepingCapacity: true)
-        for sequence in batch.sequences where sequence.wantsLogits { logitRows.append(sequence.rows.upperBound - 1) }
-        let count = logitRows.count
         guard count > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
-        backend.rmsNorm(residual, adding: projected[0], weight: norm, epsilon: epsilon, rows: batch.tokens.count, into: normed)
-        backend.gatherRows(normed, rows: logitRows, into: lastNormed)
-        backend.matmul(lastNormed, rows: 0 ..< count, singleSteps: true, weights: output, into: logits)
-        if let softcap { backend.softcap(logits[0], rows: 0 ..< count, cap: softcap) }
+        backend.rmsNorm(residual, adding: projected[0], weight: norm, epsilon: epsilon, into: normed)
+        backend.logits(normed, gathered: lastNormed, weights: output, into: logits)
+        if let softcap { backend.softcap(logits[0], rows: count, cap: softcap) }
         return backend.hostFloats(logits[0], rows: count)
     }
 }

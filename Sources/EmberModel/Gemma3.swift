@@ -94,27 +94,26 @@ public final class Gemma3: Decoder, @unchecked Sendable {
     /// One block: attention and the FFN, each between its input norm and its output norm. Each
     /// block's normalized output joins the residual stream in the norm that next reads it.
     private func forward(_ block: Block, layer: Int, batch: ForwardBatch) {
-        let w = frame.workspace, rows = batch.tokens.count, epsilon = parameters.rmsEpsilon, headDimension = parameters.headDimension
+        let w = frame.workspace, epsilon = parameters.rmsEpsilon, headDimension = parameters.headDimension
         let (query, key, value) = (w.qkv[0], w.qkv[1], w.qkv[2])
         let attentionInput = w.normed
         backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
-                        rows: rows, into: attentionInput)
-        backend.matmul(attentionInput, batch, weights: block.attnQKV, into: w.qkv)
-        backend.rmsNormHeads(query, rows: 0 ..< rows, headDimension: headDimension, weight: block.attnQNorm, epsilon: epsilon)
-        backend.rmsNormHeads(key, rows: 0 ..< rows, headDimension: headDimension, weight: block.attnKNorm, epsilon: epsilon)
+                        into: attentionInput)
+        backend.matmul(attentionInput, weights: block.attnQKV, into: w.qkv)
+        backend.rmsNormHeads(query, headDimension: headDimension, weight: block.attnQNorm, epsilon: epsilon)
+        backend.rmsNormHeads(key, headDimension: headDimension, weight: block.attnKNorm, epsilon: epsilon)
         backend.attention(query: query, key: key, value: value, layer: layer, batch: batch, rope: block.rope, shape: block.shape,
                           sequences: &w.attentionSequences, into: w.attention)
         let attentionOutput = w.projected[0]
-        backend.matmul(w.attention, batch, weights: block.attnOutput, into: w.projected)
-        backend.rmsNorm(attentionOutput, adding: nil, weight: block.postAttentionNorm, epsilon: epsilon, rows: rows,
-                        into: attentionOutput)
+        backend.matmul(w.attention, weights: block.attnOutput, into: w.projected)
+        backend.rmsNorm(attentionOutput, adding: nil, weight: block.postAttentionNorm, epsilon: epsilon, into: attentionOutput)
 
         let ffnInput = w.normed
-        backend.rmsNorm(w.residual, adding: attentionOutput, weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: ffnInput)
-        backend.matmulGated(ffnInput, batch, gate: block.ffnGate, up: block.ffnUp, activation: .geluTanh, into: w.hidden)
+        backend.rmsNorm(w.residual, adding: attentionOutput, weight: block.ffnNorm, epsilon: epsilon, into: ffnInput)
+        backend.matmulGated(ffnInput, gate: block.ffnGate, up: block.ffnUp, activation: .geluTanh, into: w.hidden)
         let ffnOutput = w.projected[0]
-        backend.matmul(w.hidden, batch, weights: block.ffnDown, into: w.projected)
-        backend.rmsNorm(ffnOutput, adding: nil, weight: block.postFFNNorm, epsilon: epsilon, rows: rows, into: ffnOutput)
+        backend.matmul(w.hidden, weights: block.ffnDown, into: w.projected)
+        backend.rmsNorm(ffnOutput, adding: nil, weight: block.postFFNNorm, epsilon: epsilon, into: ffnOutput)
     }
 }
 

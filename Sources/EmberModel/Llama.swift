@@ -132,25 +132,25 @@ public final class Llama: Decoder, @unchecked Sendable {
     /// One decoder block over the batch's rows: attention then the MLP. Each block's output is added
     /// to the residual stream by the norm that next reads it (the first block's input is the embedding).
     private func forward(_ block: Block, layer: Int, batch: ForwardBatch, rope: RopeParameters) {
-        let w = frame.workspace, rows = batch.tokens.count, epsilon = parameters.rmsEpsilon, headDimension = parameters.headDimension
+        let w = frame.workspace, epsilon = parameters.rmsEpsilon, headDimension = parameters.headDimension
         let (query, key, value) = (w.qkv[0], w.qkv[1], w.qkv[2])
         backend.rmsNorm(w.residual, adding: layer == 0 ? nil : w.projected[0], weight: block.attnNorm, epsilon: epsilon,
-                        rows: rows, into: w.normed)
-        backend.matmul(w.normed, batch, weights: block.attnQKV, into: w.qkv)
+                        into: w.normed)
+        backend.matmul(w.normed, weights: block.attnQKV, into: w.qkv)
         if let biases = block.attnQKVBias {
-            for (output, bias) in zip(w.qkv, biases) { backend.addBias(output, rows: 0 ..< rows, bias: bias) }
+            for (output, bias) in zip(w.qkv, biases) { backend.addBias(output, bias: bias) }
         }
         if let norms = block.attnQKNorm {
-            backend.rmsNormHeads(query, rows: 0 ..< rows, headDimension: headDimension, weight: norms[0], epsilon: epsilon)
-            backend.rmsNormHeads(key, rows: 0 ..< rows, headDimension: headDimension, weight: norms[1], epsilon: epsilon)
+            backend.rmsNormHeads(query, headDimension: headDimension, weight: norms[0], epsilon: epsilon)
+            backend.rmsNormHeads(key, headDimension: headDimension, weight: norms[1], epsilon: epsilon)
         }
         backend.attention(query: query, key: key, value: value, layer: layer, batch: batch, rope: rope,
                           shape: parameters.attentionShape, sequences: &w.attentionSequences, into: w.attention)
-        backend.matmul(w.attention, batch, weights: block.attnOutput, into: w.projected)
+        backend.matmul(w.attention, weights: block.attnOutput, into: w.projected)
 
-        backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, rows: rows, into: w.normed)
-        backend.matmulGated(w.normed, batch, gate: block.ffnGate, up: block.ffnUp, activation: .silu, into: w.hidden)
-        backend.matmul(w.hidden, batch, weights: block.ffnDown, into: w.projected)
+        backend.rmsNorm(w.residual, adding: w.projected[0], weight: block.ffnNorm, epsilon: epsilon, into: w.normed)
+        backend.matmulGated(w.normed, gate: block.ffnGate, up: block.ffnUp, activation: .silu, into: w.hidden)
+        backend.matmul(w.hidden, weights: block.ffnDown, into: w.projected)
     }
 }
 
@@ -163,8 +163,8 @@ struct LongContextRope {
     /// The factors of the batch's sequences (one context length for all: the engine's caches are
     /// all made with the same `-c`).
     func parameters(for batch: ForwardBatch) -> RopeParameters {
-        let capacity = batch.sequences.first?.cache.capacity ?? 0
-        precondition(batch.sequences.allSatisfy { ($0.cache.capacity > originalContext) == (capacity > originalContext) },
+        let capacity = batch.caches.first?.capacity ?? 0
+        precondition(batch.caches.allSatisfy { ($0.capacity > originalContext) == (capacity > originalContext) },
                      "LongRoPE sequences of short and long contexts in one batch")
         return capacity > originalContext ? long : short
     }

@@ -65,7 +65,7 @@ import Testing
         let matmuls = spans(events, "matmul")
         #expect(matmuls.contains { $0.args["weights"] as? String == "blk.0.attn_q.weight,blk.0.attn_k.weight,blk.0.attn_v.weight"
                 && $0.args["type"] as? String == "Q4_1,Q4_1,Q4_1" && $0.args["shape"] as? String == "5x576 -> 576+192+192" })
-        for op in ["attention", "rms_norm", "matmul_gated", "embed", "gather_rows"] {
+        for op in ["begin_step", "attention", "rms_norm", "matmul_gated", "embed", "logits"] {
             #expect(!spans(events, op).isEmpty, "\(op) missing")
         }
     }

@@ -24,6 +24,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Cosines and sines of the rotary embedding per position, a table per set of parameters (Gemma 3's
     /// local and global layers have one each).
     var ropeTables: [RopeTable] = []
+    /// The current step's inputs (`beginStep`).
+    let current = StepState()
 
     public init(threadCount: Int = ThreadPool.defaultThreadCount, kernels level: KernelLevel = .preferred) {
         pool = ThreadPool(threadCount: threadCount)
@@ -54,50 +56,6 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return UnsafeMutableBufferPointer(start: tensor.floats(row: 0), count: rows * tensor.rowLength)
     }
 
-    public func gatherRows(_ x: Tensor, rows: [Int], into output: Tensor) {
-        for (index, row) in rows.enumerated() {
-            output.floats(row: index).update(from: x.floats(row: row), count: x.rowLength)
-        }
-    }
-
-    public func addBias(_ x: Tensor, rows: Range<Int>, bias: Tensor) {
-        let width = x.rowLength, b = bias.floats(row: 0)
-        for row in rows {
-            let v = x.floats(row: row)
-            for i in 0 ..< width { v[i] += b[i] }
-        }
-    }
-
-    public func rmsNormHeads(_ x: Tensor, rows: Range<Int>, headDimension: Int, weight: Tensor, epsilon: Float) {
-        precondition(x.rowLength % headDimension == 0 && weight.rowLength == headDimension && weight.type == .f32)
-        let gain = weight.floats(row: 0)
-        for row in rows {
-            let values = x.floats(row: row)
-            for head in stride(from: 0, to: x.rowLength, by: headDimension) {
-                let v = values + head
-                var squares: Float = 0
-                for i in 0 ..< headDimension { squares += v[i] * v[i] }
-                let scale = 1 / (squares / Float(headDimension) + epsilon).squareRoot()
-                for i in 0 ..< headDimension { v[i] = v[i] * scale * gain[i] }
-            }
-        }
-    }
-
-    public func embed(_ tokens: UnsafeBufferPointer<Int32>, table: Tensor, into output: Tensor) {
-        forEachRow(tokens.count, width: table.rowLength, EmbedWork(backend: self, tokens: tokens, table: table, output: output))
-    }
-
-    private struct EmbedWork: RowWork {
-        let backend: CPUBackend
-        let tokens: UnsafeBufferPointer<Int32>
-        let table: Tensor, output: Tensor
-
-        func run(row: Int) {
-            let token = Int(tokens[row])
-            precondition(token >= 0 && token < table.rowCount, "token id \(token) outside the vocabulary")
-            backend.dequantizeRow(table, row: token, into: output.floats(row: row))
-        }
-    }
 
     /// Expands one row of any supported type to floats.
     func dequantizeRow(_ tensor: Tensor, row: Int, into output: UnsafeMutablePointer<Float>) {

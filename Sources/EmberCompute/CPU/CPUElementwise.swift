@@ -10,8 +10,8 @@ extension CPUBackend {
     /// Work (rows x width) below which a row-wise operation stays on the calling thread.
     static let inlineElements = 1 << 14
 
-    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, rows: Int, into output: Tensor) {
-        let width = x.rowLength
+    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, into output: Tensor) {
+        let width = x.rowLength, rows = current.tokens.count
         precondition(width % 8 == 0 && weight.type == .f32 && weight.rowLength == width)
         precondition(adding.map { $0.rowLength == width && $0.rowCount >= rows } ?? true)
         forEachRow(rows, width: width, RMSNormWork(x: x, adding: adding, weight: weight, epsilon: epsilon, output: output))
@@ -113,9 +113,9 @@ func geluTanhTimes(_ gates: UnsafeMutablePointer<Float>, _ ups: UnsafePointer<Fl
 }
 
 extension CPUBackend {
-    public func scale(_ x: Tensor, rows: Range<Int>, by factor: Float) {
-        precondition(x.type == .f32 && x.rowLength % 8 == 0 && rows.upperBound <= x.rowCount)
-        for row in rows {
+    public func scale(_ x: Tensor, by factor: Float) {
+        precondition(x.type == .f32 && x.rowLength % 8 == 0 && current.tokens.count <= x.rowCount)
+        for row in 0 ..< current.tokens.count {
             let v = UnsafeMutableRawPointer(x.floats(row: row))
             for offset in stride(from: 0, to: x.rowLength * 4, by: 32) {
                 v.storeBytes(of: v.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) * factor, toByteOffset: offset,
@@ -125,9 +125,9 @@ extension CPUBackend {
     }
 
     /// tanh(y) as 1 - 2 / (e^2y + 1): exact at both saturations (e^2y overflowing or vanishing).
-    public func softcap(_ x: Tensor, rows: Range<Int>, cap: Float) {
-        precondition(x.type == .f32 && x.rowLength % 8 == 0 && rows.upperBound <= x.rowCount && cap > 0)
-        for row in rows {
+    public func softcap(_ x: Tensor, rows: Int, cap: Float) {
+        precondition(x.type == .f32 && x.rowLength % 8 == 0 && rows <= x.rowCount && cap > 0)
+        for row in 0 ..< rows {
             let v = UnsafeMutableRawPointer(x.floats(row: row))
             for offset in stride(from: 0, to: x.rowLength * 4, by: 32) {
                 let y = v.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) / cap

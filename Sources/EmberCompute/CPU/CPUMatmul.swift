@@ -42,6 +42,9 @@ extension CPUBackend {
         let panels: UnsafeMutablePointer<Float>?
     }
 
+    /// `outputs[i][r] = weights[i] * x[r]` for r in `rows`, on the path their number picks (with
+    /// `singleSteps`, the per-token path, on which each row computes as it would alone): the CPU's own
+    /// operation, which the step's `matmul` runs a segment at a time.
     public func matmul(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, weights: [Tensor], into outputs: [Tensor]) {
         precondition(weights.count == outputs.count)
         for (weight, output) in zip(weights, outputs) { checkShapes(x, rows: rows, weight: weight, output: output) }
@@ -82,8 +85,9 @@ extension CPUBackend {
         }
     }
 
-    public func matmulGated(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, activation: GateActivation,
-                            into output: Tensor) {
+    /// The gated FFN input over `rows`, as `matmul(_:rows:singleSteps:weights:into:)`.
+    func matmulGated(_ x: Tensor, rows: Range<Int>, singleSteps: Bool, gate: Tensor, up: Tensor, activation: GateActivation,
+                     into output: Tensor) {
         checkShapes(x, rows: rows, weight: gate, output: output)
         checkShapes(x, rows: rows, weight: up, output: output)
         let input = prepare(x, rows: rows, singleSteps: singleSteps, weights: [gate, up]), units = rowUnits(gate.rowCount)
