@@ -221,7 +221,7 @@ QUANTIZED(q5_0, 0)
 QUANTIZED(q5_1, 1)
 QUANTIZED_TO_FLOAT(q4_K)
 QUANTIZED(q5_K, 1)
-QUANTIZED(q6_K, 0)
+QUANTIZED_TO_FLOAT(q6_K)
 
 /// Q4_K a super-block (256 weights) at a time rather than through `decode_q4_K` per 32: the eight
 /// 6-bit scales and mins are unpacked together (ggml's bit shuffle on three 32-bit words), d and dmin
@@ -277,6 +277,51 @@ INLINE void q4_K_tile(block32 (*decode)(const uint8_t *, int), int has_min, int 
         }
     }
     UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = horizontal_sum(_mm256_add_ps(acc[t], offset[t]));
+}
+
+/// Q6_K a super-block (256 weights) at a time rather than through `decode_q6_K` per 32: d is widened
+/// once and, per token, times the eight activation scales as one vector; each half of the super-block
+/// loads its low-bit bytes twice and its high-bit bytes once for its four sub-blocks of 32. The int8
+/// scales (one per 16 weights) multiply the 6-bit values as int16, as in `decode_q6_K`.
+INLINE void q6_K_tile(block32 (*decode)(const uint8_t *, int), int has_min, int TB, const uint8_t *row, int nb,
+                      const int16_t *q, const float *d, const float *s, int n, float *out, size_t out_stride) {
+    (void)decode, (void)has_min, (void)s;
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < TB; t++) acc[t] = _mm256_setzero_ps();
+    const __m256i low_mask = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
+    for (int sb = 0; sb < nb / 8; sb++) {
+        const uint8_t *block = row + 210 * (size_t)sb;
+        __m256 scale = _mm256_set1_ps(half(block + 208)), combined[4];
+        UNROLL for (int t = 0; t < TB; t++) combined[t] = _mm256_mul_ps(scale, _mm256_loadu_ps(d + (size_t)t * nb + 8 * (size_t)sb));
+        UNROLL for (int h = 0; h < 2; h++) {
+            __m256i first = _mm256_loadu_si256((const __m256i *)(block + 64 * h));
+            __m256i second = _mm256_loadu_si256((const __m256i *)(block + 64 * h + 32));
+            __m256i high = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * h));
+            UNROLL for (int k = 0; k < 4; k++) {
+                __m256i low = k % 2 ? second : first;
+                low = _mm256_and_si256(k / 2 ? _mm256_srli_epi16(low, 4) : low, low_mask);
+                __m256i top = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), two_bits);
+                __m256i values = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(top, 4)), bias);
+                const int8_t *scales = (const int8_t *)(block + 192 + 8 * h + 2 * k);
+                __m256i w0 = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(values)), _mm256_set1_epi16(scales[0]));
+                __m256i w1 = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(values, 1)), _mm256_set1_epi16(scales[1]));
+                int b = 4 * h + k;
+                UNROLL for (int t = 0; t < TB; t++) {
+                    const int16_t *a = q + (size_t)t * n + 256 * (size_t)sb + 32 * b;
+                    __m256i products = _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256((const __m256i *)a)),
+                                                        _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(a + 16))));
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(products),
+                                             _mm256_permutevar8x32_ps(combined[t], _mm256_set1_epi32(b)), acc[t]);
+                }
+            }
+        }
+    }
+    UNROLL for (int t = 0; t < TB; t++) out[(size_t)t * out_stride] = horizontal_sum(acc[t]);
+}
+
+void ek_q6_K_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, const float *s,
+                      int tokens, float *out, size_t out_stride) {
+    quantized_dot(q6_K_tile, decode_q6_K, 0, w, row_bytes, rows, n, q, d, s, tokens, out, out_stride);
 }
 
 void ek_q4_K_dot_avx2(const void *w, size_t row_bytes, int rows, int n, const int16_t *q, const float *d, const float *s,

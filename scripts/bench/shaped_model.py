@@ -36,14 +36,17 @@ PRESETS = {
                         rope_base=500000.0, eps=1e-5, tied=True, llama3_scaling=(32.0, 1.0, 4.0, 8192)),
     # microsoft/Phi-3.5-mini-instruct (its LongRoPE factors left out: a 4k-context run takes the short ones)
     "phi3.5-mini": dict(arch="phi3", embd=3072, layers=32, heads=32, kv=32, ff=8192, vocab=32064, context=4096,
-                        rope_base=10000.0, eps=1e-5, tied=False, fused=True),
+                        rope_base=10000.0, eps=1e-5, tied=False, fused=True,
+                        specials={32000: "<|endoftext|>", 32001: "<|assistant|>", 32006: "<|system|>", 32007: "<|end|>",
+                                  32010: "<|user|>"}),
 }
 
 FTYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "Q4_0": 2, "F16": 1}
 
 
-def vocabulary(size):
-    """A SentencePiece vocabulary of `size` tokens: unk, bos, eos, the 256 byte tokens, then pieces."""
+def vocabulary(size, specials=None):
+    """A SentencePiece vocabulary of `size` tokens: unk, bos, eos, the 256 byte tokens, then pieces, with
+    the model's own control tokens at their ids (llama.cpp looks some up by name)."""
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
     types = [2, 3, 3] + [6] * 256
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -58,6 +61,8 @@ def vocabulary(size):
         tokens.append(("\u2581" if index % 2 == 0 else "") + word)
         types.append(1)
         index += 1
+    for index, text in (specials or {}).items():
+        tokens[index], types[index] = text, 3
     scores = [0.0] * 259 + [-float(i) for i in range(size - 259)]
     return tokens, scores, types
 
@@ -101,7 +106,7 @@ def write_f16(preset, path):
                 smooth = (original / wavelength - low) / (high - low)
                 frequencies.append(1 / ((1 - smooth) / factor + smooth))
         writer.add_tensor("rope_freqs.weight", np.array(frequencies, dtype=np.float32))
-    tokens, scores, types = vocabulary(p["vocab"])
+    tokens, scores, types = vocabulary(p["vocab"], p.get("specials"))
     writer.add_tokenizer_model("llama")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)
@@ -170,7 +175,14 @@ def main():
         import llama_cpp
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = FTYPES[args.type]
-        if llama_cpp.llama_model_quantize(source.encode(), (path + ".tmp").encode(), ctypes.byref(params)) != 0:
+        # The quantizer reports each tensor on stdout: send that to stderr, so stdout is only the path.
+        saved = os.dup(1)
+        os.dup2(2, 1)
+        try:
+            failed = llama_cpp.llama_model_quantize(source.encode(), (path + ".tmp").encode(), ctypes.byref(params)) != 0
+        finally:
+            os.dup2(saved, 1)
+        if failed:
             sys.exit(f"llama.cpp could not quantize {source}")
         os.rename(path + ".tmp", path)
     print(path)
