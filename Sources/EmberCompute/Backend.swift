@@ -107,6 +107,9 @@ public protocol Backend: AnyObject, Sendable {
     func bind(_ view: TensorView) throws(BackendError) -> Tensor
     /// Allocates a zeroed tensor of `rows` x `columns` elements.
     func makeTensor(name: String, type: TensorType, rows: Int, columns: Int) -> Tensor
+    /// Rows `rows` of `tensor` as a tensor of their own, sharing its storage: the parts of a fused
+    /// weight (Phi-3's QKV, its gate and up projections).
+    func slice(_ tensor: Tensor, rows: Range<Int>, name: String) -> Tensor
 
     /// Takes the step's inputs (token ids, each sequence's rows and position, the rows that want
     /// logits), once per step: every operation until the next call works on the step's rows, and a

@@ -28,6 +28,10 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         wrapped.makeTensor(name: name, type: type, rows: rows, columns: columns)
     }
 
+    public func slice(_ tensor: Tensor, rows: Range<Int>, name: String) -> Tensor {
+        wrapped.slice(tensor, rows: rows, name: name)
+    }
+
     public func beginStep(_ step: StepInputs) {
         rows = step.rowCount
         logitRows = step.logitRows.count

@@ -66,11 +66,12 @@ public final class Llama: Decoder, @unchecked Sendable {
             let qkv: [Tensor], gate: Tensor, up: Tensor
             if traits.fusedProjections {
                 let fused = try weights.tensor(name("attn_qkv"), shape: [embd, qWidth + 2 * kvWidth])
-                qkv = [fused.rows(0 ..< qWidth, name: name("attn_qkv") + "[q]"),
-                       fused.rows(qWidth ..< qWidth + kvWidth, name: name("attn_qkv") + "[k]"),
-                       fused.rows(qWidth + kvWidth ..< qWidth + 2 * kvWidth, name: name("attn_qkv") + "[v]")]
+                qkv = [backend.slice(fused, rows: 0 ..< qWidth, name: name("attn_qkv") + "[q]"),
+                       backend.slice(fused, rows: qWidth ..< qWidth + kvWidth, name: name("attn_qkv") + "[k]"),
+                       backend.slice(fused, rows: qWidth + kvWidth ..< qWidth + 2 * kvWidth, name: name("attn_qkv") + "[v]")]
                 let gateUp = try weights.tensor(name("ffn_up"), shape: [embd, 2 * ff])
-                (gate, up) = (gateUp.rows(0 ..< ff, name: name("ffn_up") + "[gate]"), gateUp.rows(ff ..< 2 * ff, name: name("ffn_up") + "[up]"))
+                (gate, up) = (backend.slice(gateUp, rows: 0 ..< ff, name: name("ffn_up") + "[gate]"),
+                              backend.slice(gateUp, rows: ff ..< 2 * ff, name: name("ffn_up") + "[up]"))
             } else {
                 qkv = [try weights.tensor(name("attn_q"), shape: [embd, qWidth]),
                        try weights.tensor(name("attn_k"), shape: [embd, kvWidth]),

@@ -41,14 +41,20 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func bind(_ view: TensorView) throws(BackendError) -> Tensor {
         guard ComputableTypes.kernels(for: view.type) != nil else { throw .unsupportedType(tensor: view.name, type: view.type) }
         return Tensor(name: view.name, type: view.type, rowLength: view.info.rowLength, rowCount: view.info.rowCount,
-                      data: UnsafeMutableRawPointer(mutating: view.base), owner: .mapped(view))
+                      storage: HostStorage(address: UnsafeMutableRawPointer(mutating: view.base), owner: .mapped(view)))
     }
 
     public func makeTensor(name: String, type: TensorType, rows: Int, columns: Int) -> Tensor {
         let bytes = columns / type.blockSize * type.bytesPerBlock * rows
         let allocation = Allocation(bytes: bytes, alignment: 64)
-        return Tensor(name: name, type: type, rowLength: columns, rowCount: rows, data: allocation.pointer,
-                      owner: .allocation(allocation))
+        return Tensor(name: name, type: type, rowLength: columns, rowCount: rows,
+                      storage: HostStorage(address: allocation.pointer, owner: .allocation(allocation)))
+    }
+
+    public func slice(_ tensor: Tensor, rows range: Range<Int>, name: String) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= tensor.rowCount)
+        return Tensor(name: name, type: tensor.type, rowLength: tensor.rowLength, rowCount: range.count,
+                      storage: HostStorage(address: tensor.data + range.lowerBound * tensor.rowBytes, owner: .slice(of: tensor)))
     }
 
     public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float> {
