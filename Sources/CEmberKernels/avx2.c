@@ -76,12 +76,23 @@ INLINE block32 decode_q4_1(const uint8_t *row, int b) {
     return r;
 }
 
+/// Bit i of `bits` as 16 in byte i of 16, for i in `first` ..< `first` + 16 (a half of Q5_0's fifth bits).
+INLINE __m128i fifth_bit_bytes16(uint32_t bits, int first) {
+    __m128i spread = _mm_shuffle_epi8(_mm_set1_epi32((int)bits),
+                                      first ? _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+                                            : _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    __m128i select = _mm_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, select), select), _mm_set1_epi8(16));
+}
+
+/// Each half of the block in 128-bit registers until it is widened: no lane-crossing insert or extract.
 INLINE block32 decode_q5_0(const uint8_t *row, int b) {
     const uint8_t *block = row + 22 * (size_t)b;
-    __m256i bytes = _mm256_or_si256(nibble_bytes(block + 6), fifth_bit_bytes(ek_u32(block + 2)));
-    bytes = _mm256_sub_epi8(bytes, _mm256_set1_epi8(16));
-    block32 r = {_mm256_cvtepi8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(bytes, 1)),
-                 half(block), 0};
+    uint32_t bits = ek_u32(block + 2);
+    __m128i q = _mm_loadu_si128((const __m128i *)(block + 6)), mask = _mm_set1_epi8(0x0F), bias = _mm_set1_epi8(16);
+    __m128i low = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(q, mask), fifth_bit_bytes16(bits, 0)), bias);
+    __m128i high = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(q, 4), mask), fifth_bit_bytes16(bits, 16)), bias);
+    block32 r = {_mm256_cvtepi8_epi16(low), _mm256_cvtepi8_epi16(high), half(block), 0};
     return r;
 }
 
