@@ -36,21 +36,22 @@ INLINE void widen_unsigned(__m256i bytes, __m256i *low, __m256i *high) {
     *high = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(bytes, 1));
 }
 
-/// 16 bytes of packed nibbles as 32 bytes: low nibbles are elements 0..15, high nibbles 16..31.
-INLINE __m256i nibble_bytes(const uint8_t *qs) {
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0F)), _mm_and_si128(q, _mm_set1_epi8(0x0F)));
+/// 16 bytes of packed nibbles as two halves of 16 bytes: low nibbles are elements 0..15, high
+/// nibbles 16..31. Kept in 128-bit registers until widened: no lane-crossing insert or extract.
+INLINE void nibble_halves(const uint8_t *qs, __m128i *low, __m128i *high) {
+    __m128i q = _mm_loadu_si128((const __m128i *)qs), mask = _mm_set1_epi8(0x0F);
+    *low = _mm_and_si128(q, mask);
+    *high = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
 }
 
-/// Bit i of `bits` as 16 in byte i, 0 elsewhere (the fifth bits of Q5_0 and Q5_1).
-INLINE __m256i fifth_bit_bytes(uint32_t bits) {
-    // Each byte i takes the byte of `bits` that holds bit i, then tests bit i % 8 of it.
-    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
-                                         _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2,
-                                                          2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-    return _mm256_and_si256(set, _mm256_set1_epi8(16));
+/// Bit i of `bits` as 16 in byte i of 16, for i in `first` ..< `first` + 16: half of the fifth bits of
+/// Q5_0 and Q5_1 (each byte takes the byte of `bits` that holds its bit, then tests it).
+INLINE __m128i fifth_bit_bytes16(uint32_t bits, int first) {
+    __m128i spread = _mm_shuffle_epi8(_mm_set1_epi32((int)bits),
+                                      first ? _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+                                            : _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    __m128i select = _mm_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, select), select), _mm_set1_epi8(16));
 }
 
 INLINE block32 decode_q8_0(const uint8_t *row, int b) {
@@ -63,43 +64,40 @@ INLINE block32 decode_q8_0(const uint8_t *row, int b) {
 INLINE block32 decode_q4_0(const uint8_t *row, int b) {
     const uint8_t *block = row + 18 * (size_t)b;
     // Subtracting 8 makes signed bytes: widen them as such.
-    __m256i bytes = _mm256_sub_epi8(nibble_bytes(block + 2), _mm256_set1_epi8(8));
-    block32 r = {_mm256_cvtepi8_epi16(_mm256_castsi256_si128(bytes)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(bytes, 1)),
-                 half(block), 0};
+    __m128i low, high, bias = _mm_set1_epi8(8);
+    nibble_halves(block + 2, &low, &high);
+    block32 r = {_mm256_cvtepi8_epi16(_mm_sub_epi8(low, bias)), _mm256_cvtepi8_epi16(_mm_sub_epi8(high, bias)), half(block), 0};
     return r;
 }
 
 INLINE block32 decode_q4_1(const uint8_t *row, int b) {
     const uint8_t *block = row + 20 * (size_t)b;
     block32 r = {.s = half(block), .m = half(block + 2)};
-    widen_unsigned(nibble_bytes(block + 4), &r.low, &r.high);
+    __m128i low, high;
+    nibble_halves(block + 4, &low, &high);
+    r.low = _mm256_cvtepu8_epi16(low);
+    r.high = _mm256_cvtepu8_epi16(high);
     return r;
 }
 
-/// Bit i of `bits` as 16 in byte i of 16, for i in `first` ..< `first` + 16 (a half of Q5_0's fifth bits).
-INLINE __m128i fifth_bit_bytes16(uint32_t bits, int first) {
-    __m128i spread = _mm_shuffle_epi8(_mm_set1_epi32((int)bits),
-                                      first ? _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
-                                            : _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
-    __m128i select = _mm_set1_epi64x((long long)0x8040201008040201ULL);
-    return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(spread, select), select), _mm_set1_epi8(16));
-}
-
-/// Each half of the block in 128-bit registers until it is widened: no lane-crossing insert or extract.
 INLINE block32 decode_q5_0(const uint8_t *row, int b) {
     const uint8_t *block = row + 22 * (size_t)b;
     uint32_t bits = ek_u32(block + 2);
-    __m128i q = _mm_loadu_si128((const __m128i *)(block + 6)), mask = _mm_set1_epi8(0x0F), bias = _mm_set1_epi8(16);
-    __m128i low = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(q, mask), fifth_bit_bytes16(bits, 0)), bias);
-    __m128i high = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(q, 4), mask), fifth_bit_bytes16(bits, 16)), bias);
-    block32 r = {_mm256_cvtepi8_epi16(low), _mm256_cvtepi8_epi16(high), half(block), 0};
+    __m128i low, high, bias = _mm_set1_epi8(16);
+    nibble_halves(block + 6, &low, &high);
+    block32 r = {_mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, fifth_bit_bytes16(bits, 0)), bias)),
+                 _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(high, fifth_bit_bytes16(bits, 16)), bias)), half(block), 0};
     return r;
 }
 
 INLINE block32 decode_q5_1(const uint8_t *row, int b) {
     const uint8_t *block = row + 24 * (size_t)b;
     block32 r = {.s = half(block), .m = half(block + 2)};
-    widen_unsigned(_mm256_or_si256(nibble_bytes(block + 8), fifth_bit_bytes(ek_u32(block + 4))), &r.low, &r.high);
+    __m128i low, high;
+    nibble_halves(block + 8, &low, &high);
+    uint32_t bits = ek_u32(block + 4);
+    r.low = _mm256_cvtepu8_epi16(_mm_or_si128(low, fifth_bit_bytes16(bits, 0)));
+    r.high = _mm256_cvtepu8_epi16(_mm_or_si128(high, fifth_bit_bytes16(bits, 16)));
     return r;
 }
 
