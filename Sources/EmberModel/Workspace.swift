@@ -14,7 +14,6 @@ final class Workspace {
     let hidden: Tensor  // (rows, ff)
     let lastNormed: Tensor  // (logit rows, embd)
     let logits: [Tensor]  // (logit rows, vocab)
-    var logitRows: [Int]
     /// Each sequence's part of the current layer's attention (storage kept from pass to pass).
     var attentionSequences: [AttentionSequence] = []
     /// Bytes of all the buffers above.
@@ -37,8 +36,6 @@ final class Workspace {
         hidden = make("hidden", p.feedForwardLength)
         lastNormed = backend.makeTensor(name: "last_normed", type: .f32, rows: Self.logitRowLimit, columns: p.embeddingLength)
         logits = [backend.makeTensor(name: "logits", type: .f32, rows: Self.logitRowLimit, columns: p.vocabularySize)]
-        logitRows = []
-        logitRows.reserveCapacity(rows)
         let rowFloats = 3 * p.embeddingLength + 2 * qWidth + 2 * kvWidth + p.feedForwardLength
         bytes = 4 * (rows * rowFloats + Self.logitRowLimit * (p.embeddingLength + p.vocabularySize))
     }

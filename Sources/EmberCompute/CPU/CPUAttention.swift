@@ -218,19 +218,11 @@ extension CPUBackend {
                     if let window {
                         // The last `window` positions, as one or two runs of the cache's rows.
                         let runs = ringRuns(max(0, visible - window) ..< visible, cacheRows: sequence.keyCache.rowCount)
-                        let second = state + span.stateSize
-                        if native {
-                            attend(span, queries: queries, kvHead: kvHead, positions: runs.0, state: state, scratch: threadScores)
-                            if !runs.1.isEmpty {
-                                attend(span, queries: queries, kvHead: kvHead, positions: runs.1, state: second, scratch: threadScores)
-                            }
-                        } else {
-                            span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: runs.0,
-                                            state: state, scores: threadScores)
-                            if !runs.1.isEmpty {
-                                span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: runs.1,
-                                                state: second, scores: threadScores)
-                            }
+                        accumulate(Element.self, span, queries: queries, kvHead: kvHead, positions: runs.0, state: state,
+                                   scratch: threadScores)
+                        if !runs.1.isEmpty {
+                            accumulate(Element.self, span, queries: queries, kvHead: kvHead, positions: runs.1,
+                                       state: state + span.stateSize, scratch: threadScores)
                         }
                         span.finish(state, count: runs.1.isEmpty ? 1 : 2, into: outputs)
                         unit += threads
@@ -242,15 +234,24 @@ extension CPUBackend {
                         unit += threads
                         continue
                     }
-                    if native {
-                        attend(span, queries: queries, kvHead: kvHead, positions: positions, state: state, scratch: threadScores)
-                    } else {
-                        span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: positions,
-                                        state: state, scores: threadScores)
-                    }
+                    accumulate(Element.self, span, queries: queries, kvHead: kvHead, positions: positions, state: state,
+                               scratch: threadScores)
                     if splits == 1 { span.finish(state, count: 1, into: outputs) }
                     unit += threads
                 }
+            }
+        }
+
+        /// One token's queries over `positions` of the head into `state`: the C decode kernel where it
+        /// runs, else the Swift one.
+        private func accumulate<Element: CacheElement>(_: Element.Type, _ span: AttentionSpan, queries: UnsafeMutablePointer<Float>,
+                                                       kvHead: Int, positions: Range<Int>, state: UnsafeMutablePointer<Float>,
+                                                       scratch: UnsafeMutablePointer<Float>) {
+            if native {
+                attend(span, queries: queries, kvHead: kvHead, positions: positions, state: state, scratch: scratch)
+            } else {
+                span.accumulate(Element.self, queries: UnsafeRawPointer(queries), kvHead: kvHead, positions: positions, state: state,
+                                scores: scratch)
             }
         }
 
