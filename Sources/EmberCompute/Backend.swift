@@ -1,7 +1,6 @@
 // The seam between models and hardware. A model hands a backend each step's inputs once
-// (`beginStep`), then describes the step as a sequence of these whole-tensor operations (one call
+// (`beginStep`), then describes the step as a sequence of whole-tensor operations (StepOperation; one
 // per layer step, never per element); each backend (CPU now, a GPU next) runs them on its own memory.
-// All activation tensors are row-major with one row per token of the step.
 
 import EmberFormats
 
@@ -117,38 +116,9 @@ public protocol Backend: AnyObject, Sendable {
     /// computed as it would be alone).
     func beginStep(_ step: StepInputs)
 
-    /// `output[r] = table[token r]`, dequantized to F32.
-    func embed(table: Tensor, into output: Tensor)
-    /// RMS normalisation of the step's rows of the residual stream `x`: after `x[r] += adding[r]` when
-    /// `adding` is given (the previous block's output joining the stream in the same pass),
-    /// `output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) * weight`. `output` may be `x` (in place).
-    func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, into output: Tensor)
-    /// `outputs[i][r] = weights[i] * x[r]` for each weight and each of the step's rows: several matrices
-    /// that read the same input (Q/K/V, gate/up) run as one job over one prepared copy of the input.
-    /// Each sequence's rows compute as they would in a step alone, whatever else shares the step.
-    func matmul(_ x: Tensor, weights: [Tensor], into outputs: [Tensor])
-    /// The gated feed-forward input: `output[r] = act(gate * x[r]) * (up * x[r])` for the step's rows,
-    /// each output element computed from its gate and up rows together, without storing either product.
-    func matmulGated(_ x: Tensor, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor)
-    /// Causal attention of each sequence of the batch over its own cache, all in one job. For each
-    /// sequence, its rows of `query` and `key` are rotated to their positions `start ..< start +
-    /// rows.count` (in place), keys and values stored in its caches at those positions, then each query
-    /// row attends over the positions `shape` lets it see up to its own with an online softmax, writing
-    /// its `output` row. A sequence's result does not depend on the others in the call.
-    func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
-                   shape: AttentionShape, into output: Tensor)
-    /// The logits of the step: row i of `outputs[j]` is `weights[j]` times the step's i-th logit row of
-    /// `x`, gathered into `gathered` first, each row computed as if alone.
-    func logits(_ x: Tensor, gathered: Tensor, weights: [Tensor], into outputs: [Tensor])
-    /// Adds the one-row `bias` to the step's rows of `x`, in place.
-    func addBias(_ x: Tensor, bias: Tensor)
-    /// RMS-normalizes each `headDimension`-wide head of the step's rows of `x` on its own, scaled by
-    /// `weight` (one head wide), in place: Qwen3's and Gemma 3's norms of Q and K.
-    func rmsNormHeads(_ x: Tensor, headDimension: Int, weight: Tensor, epsilon: Float)
-    /// Multiplies the step's rows of `x` by `factor`, in place: Gemma's embedding scale.
-    func scale(_ x: Tensor, by factor: Float)
-    /// `x = cap * tanh(x / cap)` on the first `rows` rows of `x`, in place: a final logit softcap.
-    func softcap(_ x: Tensor, rows: Int, cap: Float)
+    /// Runs one operation of the step (StepOperation), or records it to run before the next read of
+    /// host memory.
+    func run(_ operation: StepOperation)
     /// The threads of the host, for host-side work between forward passes (sampling each sequence of
     /// a step); the CPU backend's own pool.
     var hostThreads: ThreadPool { get }

@@ -1,6 +1,6 @@
-// The `op` trace level: a Backend that wraps another and records one span per operation, named after
-// the kernel (`matmul`, `matmul_gated`, `attention` with its RoPE, `rms_norm`, ...) with its shapes
-// and tensor types in `args`.
+// The `op` trace level: a Backend that wraps another and records one span per StepOperation, under
+// the operation's name (`matmul`, `matmul_gated`, `attention` with its RoPE, `rms_norm`, ...) with its
+// shapes and tensor types in `args`.
 // Models are handed this wrapper only when `op` is recorded, so the math never carries trace calls
 // and the other levels pay nothing for it. Like the backends it wraps, it serves one forward pass at a
 // time.
@@ -40,44 +40,40 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         }
     }
 
-    public func embed(table: Tensor, into output: Tensor) {
-        Trace.span("embed", level: .op, args: ["rows": .int(rows), "table": .string(table.name), "type": "\(table.type)"]) {
-            wrapped.embed(table: table, into: output)
-        }
+    public func run(_ operation: StepOperation) {
+        Trace.span(operation.name, level: .op, args: arguments(of: operation)) { wrapped.run(operation) }
     }
 
-    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, into output: Tensor) {
-        Trace.span("rms_norm", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength), "weight": .string(weight.name),
-                                                   "adds": .int(adding == nil ? 0 : 1)]) {
-            wrapped.rmsNorm(x, adding: adding, weight: weight, epsilon: epsilon, into: output)
-        }
-    }
-
-    public func matmul(_ x: Tensor, weights: [Tensor], into outputs: [Tensor]) {
-        let label = matmulLabel(weights)
-        Trace.span("matmul", level: .op, args: [
-            "weights": .string(label.weights), "type": .string(label.types), "shape": "\(rows)x\(x.rowLength) -> \(label.outputs)",
-        ]) {
-            wrapped.matmul(x, weights: weights, into: outputs)
-        }
-    }
-
-    public func matmulGated(_ x: Tensor, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
-        let label = matmulLabel([gate, up])
-        Trace.span("matmul_gated", level: .op, args: [
-            "weights": .string(label.weights), "type": .string(label.types), "activation": .string(activation.rawValue),
-            "shape": "\(rows)x\(x.rowLength) -> \(gate.rowCount)",
-        ]) {
-            wrapped.matmulGated(x, gate: gate, up: up, activation: activation, into: output)
-        }
-    }
-
-    public func logits(_ x: Tensor, gathered: Tensor, weights: [Tensor], into outputs: [Tensor]) {
-        let label = matmulLabel(weights)
-        Trace.span("logits", level: .op, args: [
-            "weights": .string(label.weights), "type": .string(label.types), "shape": "\(logitRows)x\(x.rowLength) -> \(label.outputs)",
-        ]) {
-            wrapped.logits(x, gathered: gathered, weights: weights, into: outputs)
+    /// What a span records of an operation: its shapes, its weights' names and types.
+    private func arguments(of operation: StepOperation) -> TraceArguments {
+        switch operation {
+        case let .embed(table, _):
+            return ["rows": .int(rows), "table": .string(table.name), "type": "\(table.type)"]
+        case let .rmsNorm(x, adding, weight, _, _):
+            return ["rows": .int(rows), "width": .int(x.rowLength), "weight": .string(weight.name), "adds": .int(adding == nil ? 0 : 1)]
+        case let .matmul(x, weights, _):
+            let label = matmulLabel(weights)
+            return ["weights": .string(label.weights), "type": .string(label.types), "shape": "\(rows)x\(x.rowLength) -> \(label.outputs)"]
+        case let .matmulGated(x, gate, up, activation, _):
+            let label = matmulLabel([gate, up])
+            return ["weights": .string(label.weights), "type": .string(label.types), "activation": .string(activation.rawValue),
+                    "shape": "\(rows)x\(x.rowLength) -> \(gate.rowCount)"]
+        case let .attention(_, _, _, sequences, _, shape, _):
+            return ["sequences": .int(sequences.count), "rows": .int(sequences.reduce(0) { $0 + $1.rows.count }),
+                    "positions": .int(sequences.map { $0.start + $0.rows.count }.max() ?? 0), "heads": .int(shape.headCount),
+                    "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension), "window": .int(shape.slidingWindow ?? 0),
+                    "cache": "\(sequences.first.map { "\($0.keyCache.type)" } ?? "")"]
+        case let .logits(x, _, weights, _):
+            let label = matmulLabel(weights)
+            return ["weights": .string(label.weights), "type": .string(label.types), "shape": "\(logitRows)x\(x.rowLength) -> \(label.outputs)"]
+        case let .addBias(_, bias):
+            return ["rows": .int(rows), "bias": .string(bias.name)]
+        case let .rmsNormHeads(_, _, weight, _):
+            return ["rows": .int(rows), "weight": .string(weight.name)]
+        case let .scale(x, _):
+            return ["rows": .int(rows), "width": .int(x.rowLength)]
+        case let .softcap(x, rows, _):
+            return ["rows": .int(rows), "width": .int(x.rowLength)]
         }
     }
 
@@ -88,42 +84,6 @@ public final class TracingBackend: Backend, @unchecked Sendable {
                      weights.map { "\($0.rowCount)" }.joined(separator: "+"))
         matmulLabels[key] = label
         return label
-    }
-
-    public func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
-                          shape: AttentionShape, into output: Tensor) {
-        Trace.span("attention", level: .op, args: [
-            "sequences": .int(sequences.count), "rows": .int(sequences.reduce(0) { $0 + $1.rows.count }),
-            "positions": .int(sequences.map { $0.start + $0.rows.count }.max() ?? 0), "heads": .int(shape.headCount),
-            "kv_heads": .int(shape.kvHeadCount), "head_dim": .int(shape.headDimension), "window": .int(shape.slidingWindow ?? 0),
-            "cache": "\(sequences.first.map { "\($0.keyCache.type)" } ?? "")",
-        ]) {
-            wrapped.attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
-        }
-    }
-
-    public func addBias(_ x: Tensor, bias: Tensor) {
-        Trace.span("add_bias", level: .op, args: ["rows": .int(rows), "bias": .string(bias.name)]) {
-            wrapped.addBias(x, bias: bias)
-        }
-    }
-
-    public func rmsNormHeads(_ x: Tensor, headDimension: Int, weight: Tensor, epsilon: Float) {
-        Trace.span("rms_norm_heads", level: .op, args: ["rows": .int(rows), "weight": .string(weight.name)]) {
-            wrapped.rmsNormHeads(x, headDimension: headDimension, weight: weight, epsilon: epsilon)
-        }
-    }
-
-    public func scale(_ x: Tensor, by factor: Float) {
-        Trace.span("scale", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength)]) {
-            wrapped.scale(x, by: factor)
-        }
-    }
-
-    public func softcap(_ x: Tensor, rows: Int, cap: Float) {
-        Trace.span("softcap", level: .op, args: ["rows": .int(rows), "width": .int(x.rowLength)]) {
-            wrapped.softcap(x, rows: rows, cap: cap)
-        }
     }
 
     public var hostThreads: ThreadPool { wrapped.hostThreads }

@@ -43,7 +43,7 @@ extension CPUBackend {
     /// Positions scored together between two online-softmax updates.
     static let attentionBlock = 16
 
-    public func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
+    func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
                           shape: AttentionShape, into output: Tensor) {
         guard let cacheType = sequences.first?.keyCache.type else { return }
         precondition(cacheType == .f16 || cacheType == .f32, "KV cache of type \(cacheType)")

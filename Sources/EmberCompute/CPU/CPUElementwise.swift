@@ -10,7 +10,7 @@ extension CPUBackend {
     /// Work (rows x width) below which a row-wise operation stays on the calling thread.
     static let inlineElements = 1 << 14
 
-    public func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, into output: Tensor) {
+    func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, into output: Tensor) {
         let width = x.rowLength, rows = current.tokens.count
         precondition(width % 8 == 0 && weight.type == .f32 && weight.rowLength == width)
         precondition(adding.map { $0.rowLength == width && $0.rowCount >= rows } ?? true)
@@ -113,7 +113,7 @@ func geluTanhTimes(_ gates: UnsafeMutablePointer<Float>, _ ups: UnsafePointer<Fl
 }
 
 extension CPUBackend {
-    public func scale(_ x: Tensor, by factor: Float) {
+    func scale(_ x: Tensor, by factor: Float) {
         precondition(x.type == .f32 && x.rowLength % 8 == 0 && current.tokens.count <= x.rowCount)
         for row in 0 ..< current.tokens.count {
             let v = UnsafeMutableRawPointer(x.floats(row: row))
@@ -125,7 +125,7 @@ extension CPUBackend {
     }
 
     /// tanh(y) as 1 - 2 / (e^2y + 1): exact at both saturations (e^2y overflowing or vanishing).
-    public func softcap(_ x: Tensor, rows: Int, cap: Float) {
+    func softcap(_ x: Tensor, rows: Int, cap: Float) {
         precondition(x.type == .f32 && x.rowLength % 8 == 0 && rows <= x.rowCount && cap > 0)
         for row in 0 ..< rows {
             let v = UnsafeMutableRawPointer(x.floats(row: row))

@@ -36,20 +36,36 @@ extension CPUBackend {
 
     public func beginStep(_ step: StepInputs) { current.take(step) }
 
-    public func matmul(_ x: Tensor, weights: [Tensor], into outputs: [Tensor]) {
+    public func run(_ operation: StepOperation) {
+        switch operation {
+        case let .embed(table, output): embed(table: table, into: output)
+        case let .rmsNorm(x, adding, weight, epsilon, output): rmsNorm(x, adding: adding, weight: weight, epsilon: epsilon, into: output)
+        case let .matmul(x, weights, outputs): matmul(x, weights: weights, into: outputs)
+        case let .matmulGated(x, gate, up, activation, output): matmulGated(x, gate: gate, up: up, activation: activation, into: output)
+        case let .attention(query, key, value, sequences, rope, shape, output):
+            attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
+        case let .logits(x, gathered, weights, outputs): logits(x, gathered: gathered, weights: weights, into: outputs)
+        case let .addBias(x, bias): addBias(x, bias: bias)
+        case let .rmsNormHeads(x, headDimension, weight, epsilon): rmsNormHeads(x, headDimension: headDimension, weight: weight, epsilon: epsilon)
+        case let .scale(x, factor): scale(x, by: factor)
+        case let .softcap(x, rows, cap): softcap(x, rows: rows, cap: cap)
+        }
+    }
+
+    func matmul(_ x: Tensor, weights: [Tensor], into outputs: [Tensor]) {
         for segment in current.segments {
             matmul(x, rows: segment.rows, singleSteps: segment.singleSteps, weights: weights, into: outputs)
         }
     }
 
-    public func matmulGated(_ x: Tensor, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
+    func matmulGated(_ x: Tensor, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
         for segment in current.segments {
             matmulGated(x, rows: segment.rows, singleSteps: segment.singleSteps, gate: gate, up: up, activation: activation,
                         into: output)
         }
     }
 
-    public func logits(_ x: Tensor, gathered: Tensor, weights: [Tensor], into outputs: [Tensor]) {
+    func logits(_ x: Tensor, gathered: Tensor, weights: [Tensor], into outputs: [Tensor]) {
         for (index, row) in current.logitRows.enumerated() {
             gathered.floats(row: index).update(from: x.floats(row: row), count: x.rowLength)
         }
@@ -57,7 +73,7 @@ extension CPUBackend {
         matmul(gathered, rows: 0 ..< current.logitRows.count, singleSteps: true, weights: weights, into: outputs)
     }
 
-    public func embed(table: Tensor, into output: Tensor) {
+    func embed(table: Tensor, into output: Tensor) {
         current.tokens.withUnsafeBufferPointer { tokens in
             forEachRow(tokens.count, width: table.rowLength, EmbedWork(backend: self, tokens: tokens, table: table, output: output))
         }
@@ -75,7 +91,7 @@ extension CPUBackend {
         }
     }
 
-    public func addBias(_ x: Tensor, bias: Tensor) {
+    func addBias(_ x: Tensor, bias: Tensor) {
         let width = x.rowLength, b = bias.floats(row: 0)
         for row in 0 ..< current.tokens.count {
             let v = x.floats(row: row)
@@ -83,7 +99,7 @@ extension CPUBackend {
         }
     }
 
-    public func rmsNormHeads(_ x: Tensor, headDimension: Int, weight: Tensor, epsilon: Float) {
+    func rmsNormHeads(_ x: Tensor, headDimension: Int, weight: Tensor, epsilon: Float) {
         precondition(x.rowLength % headDimension == 0 && weight.rowLength == headDimension && weight.type == .f32)
         let gain = weight.floats(row: 0)
         for row in 0 ..< current.tokens.count {
