@@ -37,6 +37,11 @@ let package = Package(
         .target(name: "EmberFormats", dependencies: ["EmberTrace"]),
         .target(name: "CEmberKernels"),
         .target(name: "EmberCompute", dependencies: ["CEmberKernels", "EmberFormats", "EmberTrace"], swiftSettings: kernelSettings),
+        // The GPU path on Vulkan compute: the runtime in C (the loader opened with dlopen, never
+        // linked), the shaders' SPIR-V as C arrays (scripts/gen-shaders), the Swift layer above them.
+        .target(name: "CEmberVulkan", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CEmberShaders"),
+        .target(name: "EmberVulkan", dependencies: ["CEmberShaders", "CEmberVulkan"]),
         // The Jinja template engine of chat templates: no dependencies.
         .target(name: "EmberJinja"),
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),
@@ -61,7 +66,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ember", dependencies: [
-            "EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberServer", "EmberStore", "EmberTrace",
+            "EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberServer", "EmberStore", "EmberTrace", "EmberVulkan",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -80,6 +85,7 @@ let package = Package(
                           path: "Tools/SamplerBench"),
         .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"], path: "Tools/DownloadBench"),
         .testTarget(name: "EmberJinjaTests", dependencies: ["EmberJinja"]),
+        .testTarget(name: "EmberVulkanTests", dependencies: ["EmberVulkan"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute", "EmberFormats"], resources: [.copy("Fixtures")]),
