@@ -41,7 +41,7 @@ let package = Package(
         // linked), the shaders' SPIR-V as C arrays (scripts/gen-shaders), the Swift layer above them.
         .target(name: "CEmberVulkan", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CEmberShaders"),
-        .target(name: "EmberVulkan", dependencies: ["CEmberShaders", "CEmberVulkan"]),
+        .target(name: "EmberVulkan", dependencies: ["CEmberShaders", "CEmberVulkan", "EmberCompute", "EmberFormats"]),
         // The Jinja template engine of chat templates: no dependencies.
         .target(name: "EmberJinja"),
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),
@@ -85,7 +85,7 @@ let package = Package(
                           path: "Tools/SamplerBench"),
         .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"], path: "Tools/DownloadBench"),
         .testTarget(name: "EmberJinjaTests", dependencies: ["EmberJinja"]),
-        .testTarget(name: "EmberVulkanTests", dependencies: ["EmberVulkan"]),
+        .testTarget(name: "EmberVulkanTests", dependencies: ["EmberCompute", "EmberFormats", "EmberTestSupport", "EmberVulkan"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute", "EmberFormats"], resources: [.copy("Fixtures")]),

@@ -1,7 +1,8 @@
 // RMS normalisation, one workgroup per row: when `adds` is set, x[r] += adding[r] first (the previous
 // block's output joining the residual stream), then output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) *
-// weight. `output` may be the same buffer as `x`. The sum of squares is reduced through shared memory,
-// so any subgroup size works (lavapipe's is 8). Specialization constant 0: the workgroup size.
+// weight. `output` may be `x` (in place). Rows of `width` values; per-head norms are rows one head
+// wide. The sum of squares is reduced through shared memory, so any subgroup size works (lavapipe's
+// is 8). Specialization constant 0: the workgroup size.
 #version 450
 
 layout(constant_id = 0) const uint WORKGROUP = 128;
@@ -16,17 +17,22 @@ layout(push_constant) uniform Parameters {
     uint width;
     uint adds;
     float epsilon;
+    uint x_offset;  // floats, in each buffer
+    uint adding_offset;
+    uint weight_offset;
+    uint out_offset;
 } p;
 
 shared float partial[WORKGROUP];
 
 void main() {
-    const uint row = gl_WorkGroupID.x, lane = gl_LocalInvocationID.x, base = row * p.width;
+    const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x, lane = gl_LocalInvocationID.x;
+    const uint base = p.x_offset + row * p.width, added = p.adding_offset + row * p.width, out_base = p.out_offset + row * p.width;
     float squares = 0;
     for (uint i = lane; i < p.width; i += WORKGROUP) {
         float v = x[base + i];
         if (p.adds != 0) {
-            v += adding[base + i];
+            v += adding[added + i];
             x[base + i] = v;
         }
         squares += v * v;
@@ -38,5 +44,5 @@ void main() {
         barrier();
     }
     const float scale = inversesqrt(partial[0] / float(p.width) + p.epsilon);
-    for (uint i = lane; i < p.width; i += WORKGROUP) outputs[base + i] = x[base + i] * scale * weight[i];
+    for (uint i = lane; i < p.width; i += WORKGROUP) outputs[out_base + i] = x[base + i] * scale * weight[p.weight_offset + i];
 }

@@ -324,7 +324,9 @@ int ek_vk_buffer_create(ek_vk_context *c, uint64_t size, int host_visible, ek_vk
     if (result == VK_SUCCESS)
         result = CALL(c->vk, vkBindBufferMemory, VkResult(*)(VkDevice, VkBuffer, VkDeviceMemory, VkDeviceSize), c->device, out->buffer,
                       out->memory, 0);
-    if (result == VK_SUCCESS && host_visible)
+    // Device memory that the host can map (lavapipe, integrated GPUs) is mapped too: data arrives by copy.
+    VkFlags mappable = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    if (result == VK_SUCCESS && (host_visible || (c->memory.memoryTypes[type].propertyFlags & mappable) == mappable))
         result = CALL(c->vk, vkMapMemory, VkResult(*)(VkDevice, VkDeviceMemory, VkDeviceSize, VkDeviceSize, VkFlags, void **), c->device,
                       out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped);
     if (result != VK_SUCCESS) {
@@ -468,6 +470,12 @@ void ek_vk_copy(ek_vk_recording *r, uint64_t source, uint64_t source_offset, uin
     VkBufferCopy region = {source_offset, destination_offset, size};
     CALL(c->vk, vkCmdCopyBuffer, void (*)(VkCommandBuffer, VkBuffer, VkBuffer, uint32_t, const VkBufferCopy *), r->commands, source,
          destination, 1, &region);
+}
+
+void ek_vk_fill(ek_vk_recording *r, uint64_t buffer, uint64_t offset, uint64_t size, uint32_t value) {
+    ek_vk_context *c = r->context;
+    CALL(c->vk, vkCmdFillBuffer, void (*)(VkCommandBuffer, VkBuffer, VkDeviceSize, VkDeviceSize, uint32_t), r->commands, buffer, offset, size,
+         value);
 }
 
 int ek_vk_end(ek_vk_recording *r) { return CALL(r->context->vk, vkEndCommandBuffer, VkResult(*)(VkCommandBuffer), r->commands); }

@@ -7,6 +7,8 @@ import EmberFormats
 public enum BackendError: Error, Equatable, CustomStringConvertible {
     case unsupportedType(tensor: String, type: TensorType)
     case unsupported(String)
+    /// The device failed while running a step (a GPU lost or timed out): the step's results are gone.
+    case device(String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum BackendError: Error, Equatable, CustomStringConvertible {
                 + ComputableTypes.types.map(\.description).joined(separator: ", ") + ")"
         case let .unsupported(what):
             "unsupported: \(what)"
+        case let .device(what):
+            what
         }
     }
 }
@@ -122,6 +126,7 @@ public protocol Backend: AnyObject, Sendable {
     /// The threads of the host, for host-side work between forward passes (sampling each sequence of
     /// a step); the CPU backend's own pool.
     var hostThreads: ThreadPool { get }
-    /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation.
-    func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float>
+    /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation: where a
+    /// backend that records operations runs them. Throws `.device` when the device failed the step.
+    func hostFloats(_ tensor: Tensor, rows: Int) throws(BackendError) -> UnsafeMutableBufferPointer<Float>
 }

@@ -88,7 +88,7 @@ public final class TracingBackend: Backend, @unchecked Sendable {
 
     public var hostThreads: ThreadPool { wrapped.hostThreads }
 
-    public func hostFloats(_ tensor: Tensor, rows: Int) -> UnsafeMutableBufferPointer<Float> {
-        wrapped.hostFloats(tensor, rows: rows)
+    public func hostFloats(_ tensor: Tensor, rows: Int) throws(BackendError) -> UnsafeMutableBufferPointer<Float> {
+        try wrapped.hostFloats(tensor, rows: rows)
     }
 }

@@ -76,11 +76,15 @@ extension Decoder {
     }
 
     /// After the last block: counts the batch into each cache and returns the logits (see `Workspace.logits`).
-    func logits(_ batch: ForwardBatch, softcap: Float? = nil) -> UnsafeMutableBufferPointer<Float> {
+    func logits(_ batch: ForwardBatch, softcap: Float? = nil) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
         batch.advanceCaches()
-        return Trace.span("output", level: .layer) {
-            frame.workspace.logits(batch.logitRowCount, backend: backend, norm: frame.outputNorm,
-                                   epsilon: frame.parameters.rmsEpsilon, output: frame.output, softcap: softcap)
+        do {
+            return try Trace.span("output", level: .layer) { () throws(BackendError) in
+                try frame.workspace.logits(batch.logitRowCount, backend: backend, norm: frame.outputNorm,
+                                       epsilon: frame.parameters.rmsEpsilon, output: frame.output, softcap: softcap)
+            }
+        } catch {
+            throw .backend(error)
         }
     }
 }
@@ -128,11 +132,11 @@ extension Workspace {
     /// joining it) normalized by `norm`, the `count` rows of the step that want logits projected by
     /// `output` (each computed as if alone), capped by `softcap` when given.
     func logits(_ count: Int, backend: Backend, norm: Tensor, epsilon: Float, output: [Tensor],
-                softcap: Float? = nil) -> UnsafeMutableBufferPointer<Float> {
+                softcap: Float? = nil) throws(BackendError) -> UnsafeMutableBufferPointer<Float> {
         guard count > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
         backend.rmsNorm(residual, adding: projected[0], weight: norm, epsilon: epsilon, into: normed)
         backend.logits(normed, gathered: lastNormed, weights: output, into: logits)
         if let softcap { backend.softcap(logits[0], rows: count, cap: softcap) }
-        return backend.hostFloats(logits[0], rows: count)
+        return try backend.hostFloats(logits[0], rows: count)
     }
 }

@@ -88,7 +88,7 @@ public final class Gemma3: Decoder, @unchecked Sendable {
         for (layer, block) in blocks.enumerated() {
             Trace.span(frame.layerNames[layer], level: .layer) { forward(block, layer: layer, batch: batch) }
         }
-        return logits(batch, softcap: finalLogitSoftcap)
+        return try logits(batch, softcap: finalLogitSoftcap)
     }
 
     /// One block: attention and the FFN, each between its input norm and its output norm. Each

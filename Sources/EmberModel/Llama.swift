@@ -127,7 +127,7 @@ public final class Llama: Decoder, @unchecked Sendable {
         for (layer, block) in blocks.enumerated() {
             Trace.span(frame.layerNames[layer], level: .layer) { forward(block, layer: layer, batch: batch, rope: rope) }
         }
-        return logits(batch)
+        return try logits(batch)
     }
 
     /// One decoder block over the batch's rows: attention then the MLP. Each block's output is added

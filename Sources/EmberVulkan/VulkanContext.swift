@@ -124,6 +124,10 @@ public final class VulkanRecording: @unchecked Sendable {
         ek_vk_copy(handle, source.raw.buffer, UInt64(sourceOffset), destination.raw.buffer, UInt64(destinationOffset), UInt64(bytes))
     }
 
+    public func fill(_ buffer: VulkanBuffer, offset: Int = 0, bytes: Int, with value: UInt32 = 0) {
+        ek_vk_fill(handle, buffer.raw.buffer, UInt64(offset), UInt64(bytes), value)
+    }
+
     public func end() throws(VulkanError) { try VulkanError.check(ek_vk_end(handle), "vkEndCommandBuffer") }
 
     /// Submits the recorded work and waits for it, at most `timeout` seconds.

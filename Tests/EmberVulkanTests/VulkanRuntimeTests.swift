@@ -1,20 +1,12 @@
 // The Vulkan runtime on whatever device the machine has (lavapipe in CI): devices listed, a shader's
 // result against the same arithmetic on the host, pipelines cached by their constants, a recording
-// replayed with new inputs. Without a device the tests are skipped, unless EMBER_REQUIRE_VULKAN=1
-// (the test command sets it where it installed lavapipe), which makes a missing device a failure.
+// replayed with new inputs.
 
 import EmberVulkan
 import Foundation
 import Testing
 
-private let requireVulkan = ProcessInfo.processInfo.environment["EMBER_REQUIRE_VULKAN"] == "1"
-private let usableDevice: Bool = {
-    let usable = ((try? VulkanDevice.all()) ?? []).contains { $0.missing.isEmpty }
-    precondition(usable || !requireVulkan, "EMBER_REQUIRE_VULKAN=1 but no usable Vulkan device: \((try? VulkanDevice.all()).map { "\($0)" } ?? "no loader")")
-    return usable
-}()
-
-@Suite(.enabled(if: usableDevice || requireVulkan))
+@Suite(.enabled(if: usableVulkanDevice || requireVulkan))
 struct VulkanRuntimeTests {
     /// The host's RMSNorm in Double: x += adding (when given), then x / rms * weight.
     static func rmsNorm(_ x: inout [Float], adding: [Float]?, weight: [Float], width: Int, epsilon: Float) -> [Float] {
@@ -63,11 +55,11 @@ struct VulkanRuntimeTests {
         Self.upload(adding, to: addend)
         Self.upload(weight, to: gain)
 
-        let pipeline = try context.pipeline("rms_norm", bindings: 4, pushBytes: 12, constants: [64])
+        let pipeline = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [64])
         let recording = try context.makeRecording()
         try recording.begin()
         recording.dispatch(pipeline, [VulkanBinding(residual), VulkanBinding(addend), VulkanBinding(gain), VulkanBinding(output)],
-                           push: [UInt32(width), adds ? 1 : 0, epsilon.bitPattern], groups: (rows, 1, 1))
+                           push: [UInt32(width), adds ? 1 : 0, epsilon.bitPattern, 0, 0, 0, 0], groups: (rows, 1, 1))
         recording.barrier()
         try recording.end()
         try recording.run()
@@ -83,9 +75,9 @@ struct VulkanRuntimeTests {
 
     @Test func pipelinesAreCachedByTheirConstants() throws {
         let context = try VulkanContext()
-        let first = try context.pipeline("rms_norm", bindings: 4, pushBytes: 12, constants: [64])
-        let again = try context.pipeline("rms_norm", bindings: 4, pushBytes: 12, constants: [64])
-        let other = try context.pipeline("rms_norm", bindings: 4, pushBytes: 12, constants: [32])
+        let first = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [64])
+        let again = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [64])
+        let other = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [32])
         #expect(first == again && first != other && context.pipelineCount == 2)
         #expect(throws: VulkanError.self) { try context.pipeline("no_such_shader", bindings: 1, pushBytes: 0) }
     }
@@ -100,11 +92,11 @@ struct VulkanRuntimeTests {
         let output = try context.makeBuffer(bytes: 4 * width, hostVisible: true)
         let weight = [Float](repeating: 2, count: width)
         Self.upload(weight, to: gain)
-        let pipeline = try context.pipeline("rms_norm", bindings: 4, pushBytes: 12, constants: [32])
+        let pipeline = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [32])
         let recording = try context.makeRecording()
         try recording.begin()
         recording.dispatch(pipeline, [VulkanBinding(residual), VulkanBinding(residual), VulkanBinding(gain), VulkanBinding(output)],
-                           push: [UInt32(width), 0, Float(0).bitPattern], groups: (1, 1, 1))
+                           push: [UInt32(width), 0, Float(0).bitPattern, 0, 0, 0, 0], groups: (1, 1, 1))
         recording.barrier()
         try recording.end()
         for step in 1 ... 3 {

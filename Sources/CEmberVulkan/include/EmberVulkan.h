@@ -46,8 +46,8 @@ typedef struct ek_vk_buffer {
     uint64_t size;
 } ek_vk_buffer;
 
-/// A storage buffer of `size` bytes: device-local, or host-visible and coherent (staging, inputs, and
-/// everything on devices whose memory the host maps). Zeroed.
+/// A zeroed storage buffer of `size` bytes: device-local, or host-visible and coherent (staging, step
+/// inputs). Device-local memory that the host can map (lavapipe, integrated GPUs) is mapped as well.
 int ek_vk_buffer_create(ek_vk_context *context, uint64_t size, int host_visible, ek_vk_buffer *buffer);
 void ek_vk_buffer_destroy(ek_vk_context *context, ek_vk_buffer *buffer);
 
@@ -74,6 +74,8 @@ void ek_vk_dispatch(ek_vk_recording *recording, uint32_t pipeline, const ek_vk_b
 void ek_vk_barrier(ek_vk_recording *recording);
 void ek_vk_copy(ek_vk_recording *recording, uint64_t source, uint64_t source_offset, uint64_t destination,
                 uint64_t destination_offset, uint64_t size);
+/// Fills `size` bytes (a multiple of 4) at `offset` with the 32-bit `value`.
+void ek_vk_fill(ek_vk_recording *recording, uint64_t buffer, uint64_t offset, uint64_t size, uint32_t value);
 int ek_vk_end(ek_vk_recording *recording);
 /// Submits the recording; `ek_vk_wait` waits at most `timeout_ns` for it (VK_TIMEOUT = 2, device lost = -4).
 int ek_vk_submit(ek_vk_recording *recording);

@@ -10,18 +10,19 @@ import Glibc
 import Darwin
 #endif
 
-/// Cosines and sines per position, `pairs` of each, for one set of rope parameters.
-final class RopeTable {
-    let parameters: RopeParameters
+/// Cosines and sines per position, `pairs` of each, for one set of rope parameters (the CPU's, and the
+/// GPU backend's, which uploads them).
+public final class RopeTable {
+    public let parameters: RopeParameters
     private var values: [Float] = []  // (position, pair, cos|sin)
-    private(set) var positions = 0
+    public private(set) var positions = 0
 
-    init(_ parameters: RopeParameters) {
+    public init(_ parameters: RopeParameters) {
         self.parameters = parameters
     }
 
     /// Extends the table to cover positions up to `last`.
-    func prepare(through last: Int) {
+    public func prepare(through last: Int) {
         let rope = parameters
         guard last >= positions else { return }
         let pairs = rope.dimensions / 2
@@ -38,6 +39,11 @@ final class RopeTable {
             }
         }
         positions = count
+    }
+
+    /// The table's values, per position and pair a cosine and a sine.
+    public func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try values.withUnsafeBufferPointer(body)
     }
 
     /// Rotates the first `dimensions` values of each of `heads` heads at `x` to `position`.

@@ -1,0 +1,262 @@
+// Every operation of the Vulkan backend against the CPU backend on the same random inputs: both
+// backends bind the same weights of every type the GPU decodes, take the same step, and their
+// outputs must agree within a tolerance per operation (the CPU multiplies 16-bit quantized
+// activations with quantized weights, the GPU floats, so matrix products differ by the CPU's
+// activation rounding). Odd shapes: 37-row weights, rows of 100 and 104 floats, steps of two
+// sequences.
+
+import EmberCompute
+import EmberFormats
+import EmberTestSupport
+import EmberVulkan
+import Foundation
+import Testing
+
+@Suite(.enabled(if: usableVulkanDevice || requireVulkan), .serialized)
+struct VulkanOperationTests {
+    /// Random weight rows of `type`: random bytes with every scale field a small positive half, so
+    /// that no block decodes to a NaN or an infinity.
+    static func randomRows(_ type: TensorType, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
+        var random = SeededGenerator(seed: seed)
+        if type == .f32 { return floatBytes((0 ..< rows * columns).map { _ in Float.random(in: -1 ... 1, using: &random) }) }
+        if type == .f16 || type == .bf16 {
+            return (0 ..< rows * columns).flatMap { _ -> [UInt8] in
+                let value = Float.random(in: -1 ... 1, using: &random)
+                let bits = type == .f16 ? Float16(value).bitPattern : UInt16(value.bitPattern >> 16)
+                return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+            }
+        }
+        let blockBytes = type.bytesPerBlock, blocks = rows * columns / type.blockSize
+        var bytes = (0 ..< blocks * blockBytes).map { _ in UInt8.random(in: 0 ... 255, using: &random) }
+        // Where each block's f16 scales are: d (and m or dmin) first, or Q6_K's d last.
+        let halves: [Int] = switch type {
+        case .q8_0, .q4_0, .q5_0: [0]
+        case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
+        case .q6_K: [208]
+        default: []
+        }
+        for block in 0 ..< blocks {
+            for offset in halves {
+                let bits = Float16(Float.random(in: 0.001 ... 0.02, using: &random)).bitPattern
+                bytes[block * blockBytes + offset] = UInt8(bits & 0xFF)
+                bytes[block * blockBytes + offset + 1] = UInt8(bits >> 8)
+            }
+        }
+        return bytes
+    }
+
+    static let weightTypes: [TensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+    /// Columns of a weight of `type`: 100 for float types (not a multiple of 32), 512 for the others.
+    static func columns(_ type: TensorType) -> Int { type.blockSize == 1 ? 100 : 512 }
+
+    /// A file holding, for every type, a 37-row weight (`w.<type>`), a 1,000-row F32 table of inputs
+    /// (`inputs.<columns>`) per width, and norm weights and biases.
+    static let file: GGUFFile = {
+        var tensors: [(name: String, shape: [Int], type: TensorType, data: [UInt8])] = []
+        for (index, type) in weightTypes.enumerated() {
+            tensors.append(("w.\(type)", [columns(type), 37], type, randomRows(type, rows: 37, columns: columns(type), seed: UInt64(index + 1))))
+        }
+        for width in [64, 100, 104, 128, 512] {
+            tensors.append(("inputs.\(width)", [width, 1000], .f32, randomRows(.f32, rows: 1000, columns: width, seed: UInt64(100 + width))))
+            tensors.append(("norm.\(width)", [width], .f32, randomRows(.f32, rows: 1, columns: width, seed: UInt64(200 + width))))
+        }
+        return try! GGUFBuilder.file(metadata: [], tensors: tensors).parse()
+    }()
+
+    /// The CPU and the GPU backend side by side.
+    final class Pair {
+        let cpu: Backend = CPUBackend(threadCount: 2)
+        let gpu: Backend
+        var backends: [Backend] { [cpu, gpu] }
+
+        init() throws {
+            gpu = try VulkanBackend()
+        }
+
+        func bind(_ name: String) throws -> [Tensor] {
+            let view = try #require(VulkanOperationTests.file.view(named: name))
+            return try backends.map { try $0.bind(view) }
+        }
+
+        func make(_ name: String, rows: Int, columns: Int, type: TensorType = .f32) -> [Tensor] {
+            backends.map { $0.makeTensor(name: name, type: type, rows: rows, columns: columns) }
+        }
+
+        /// Begins `step` on both and fills `x` with the rows of `inputs.<width>` its tokens select.
+        func begin(_ step: StepInputs, x: [Tensor]) throws {
+            let table = try bind("inputs.\(x[0].rowLength)")
+            for (backend, (t, x)) in zip(backends, zip(table, x)) {
+                backend.beginStep(step)
+                backend.embed(table: t, into: x)
+            }
+        }
+
+        /// Rows of `tensors` on each backend, read back.
+        func read(_ tensors: [Tensor], rows: Int) throws -> (cpu: [Float], gpu: [Float]) {
+            (Array(try cpu.hostFloats(tensors[0], rows: rows)), Array(try gpu.hostFloats(tensors[1], rows: rows)))
+        }
+    }
+
+    static func step(_ sequences: [(tokens: [Int32], start: Int)], logits: Bool = true) -> StepInputs {
+        var step = StepInputs()
+        for sequence in sequences { step.append(sequence.tokens, start: sequence.start, wantsLogits: logits) }
+        return step
+    }
+
+    /// The largest difference between the two, relative to the largest magnitude of the CPU's.
+    static func expectClose(_ values: (cpu: [Float], gpu: [Float]), tolerance: Float, _ what: String) {
+        #expect(values.cpu.count == values.gpu.count)
+        let scale = max(values.cpu.map(abs).max() ?? 0, 1e-6)
+        let worst = zip(values.cpu, values.gpu).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= tolerance * scale, "\(what): worst difference \(worst) of a scale \(scale)")
+        let finite = values.gpu.allSatisfy { $0.isFinite }
+        #expect(finite, "\(what): non-finite values")
+    }
+
+    @Test(arguments: weightTypes)
+    func embeddingDecodesEveryType(type: TensorType) throws {
+        let pair = try Pair()
+        let table = try pair.bind("w.\(type)"), output = pair.make("out", rows: 4, columns: Self.columns(type))
+        let step = Self.step([(tokens: [36, 0, 17, 5], start: 0)])
+        for (backend, (t, o)) in zip(pair.backends, zip(table, output)) {
+            backend.beginStep(step)
+            backend.embed(table: t, into: o)
+        }
+        Self.expectClose(try pair.read(output, rows: 4), tolerance: 1e-6, "embed \(type)")
+    }
+
+    @Test(arguments: weightTypes)
+    func matmulOfEveryType(type: TensorType) throws {
+        let pair = try Pair()
+        let columns = Self.columns(type)
+        let weight = try pair.bind("w.\(type)"), x = pair.make("x", rows: 12, columns: columns), output = pair.make("y", rows: 12, columns: 37)
+        // Eleven rows: two sequences, one a prompt of ten rows (more than one pass of eight tokens).
+        try pair.begin(Self.step([(tokens: Array(0 ..< 10), start: 0), (tokens: [999], start: 7)]), x: x)
+        for (backend, (w, (x, y))) in zip(pair.backends, zip(weight, zip(x, output))) { backend.matmul(x, weights: [w], into: [y]) }
+        Self.expectClose(try pair.read(output, rows: 11), tolerance: 2e-4, "matmul \(type)")
+    }
+
+    @Test(arguments: [GateActivation.silu, .geluTanh])
+    func gatedFeedForward(activation: GateActivation) throws {
+        let pair = try Pair()
+        let gate = try pair.bind("w.\(TensorType.q4_K)"), up = try pair.bind("w.\(TensorType.q6_K)")
+        let x = pair.make("x", rows: 3, columns: 512), output = pair.make("h", rows: 3, columns: 37)
+        try pair.begin(Self.step([(tokens: [1, 2, 3], start: 0)]), x: x)
+        for (index, backend) in pair.backends.enumerated() {
+            backend.matmulGated(x[index], gate: gate[index], up: up[index], activation: activation, into: output[index])
+        }
+        Self.expectClose(try pair.read(output, rows: 3), tolerance: 5e-4, "gated \(activation)")
+    }
+
+    /// Rows of 104 (the CPU's norm wants a multiple of 8; not one of the GPU's workgroup).
+    @Test func normsBiasScaleAndSoftcap() throws {
+        let pair = try Pair()
+        let width = 104
+        let x = pair.make("x", rows: 5, columns: width), adding = pair.make("a", rows: 5, columns: width), normed = pair.make("n", rows: 5, columns: width)
+        let weight = try pair.bind("norm.104"), headWeight = try pair.bind("norm.64")
+        let heads = pair.make("heads", rows: 5, columns: 128)
+        let table104 = try pair.bind("inputs.104")
+        try pair.begin(Self.step([(tokens: [4, 8, 15, 16, 23], start: 0)]), x: x)
+        for (index, backend) in pair.backends.enumerated() {
+            backend.embed(table: table104[index], into: adding[index])
+            backend.rmsNorm(x[index], adding: adding[index], weight: weight[index], epsilon: 1e-5, into: normed[index])
+        }
+        Self.expectClose(try pair.read(normed, rows: 5), tolerance: 1e-5, "rms_norm adding")
+        Self.expectClose(try pair.read(x, rows: 5), tolerance: 1e-6, "residual after adding")
+        for (index, backend) in pair.backends.enumerated() {
+            backend.rmsNorm(x[index], adding: nil, weight: weight[index], epsilon: 1e-5, into: x[index])
+            backend.addBias(x[index], bias: weight[index])
+            backend.scale(x[index], by: 3.5)
+            backend.softcap(x[index], rows: 5, cap: 2)
+        }
+        Self.expectClose(try pair.read(x, rows: 5), tolerance: 1e-5, "in place, bias, scale, softcap")
+        // Per-head norms: two heads of 64.
+        let table64 = try pair.bind("inputs.64")
+        for (index, backend) in pair.backends.enumerated() {
+            backend.embed(table: table64[index], into: heads[index])
+            backend.rmsNormHeads(heads[index], headDimension: 64, weight: headWeight[index], epsilon: 1e-6)
+        }
+        Self.expectClose(try pair.read(heads, rows: 5), tolerance: 1e-5, "rms_norm_heads")
+    }
+
+    /// Two sequences in one step (a prompt of five and a decode step), over two steps, with each cache
+    /// type, both RoPE pairings, grouped heads and a sliding window whose ring the second step wraps.
+    @Test(arguments: [(TensorType.f16, RopePairing.adjacent, Optional<Int>.none), (.f32, .halves, 4), (.f16, .halves, nil)])
+    func attentionOverTwoSequencesAndTwoSteps(cache: TensorType, pairing: RopePairing, window: Int?) throws {
+        let pair = try Pair()
+        let shape = AttentionShape(headCount: 4, kvHeadCount: 2, headDimension: 32, slidingWindow: window)
+        let rope = RopeParameters(dimensions: 32, pairing: pairing, base: 10000)
+        let query = pair.make("q", rows: 8, columns: 128), key = pair.make("k", rows: 8, columns: 64), value = pair.make("v", rows: 8, columns: 64)
+        let output = pair.make("o", rows: 8, columns: 128)
+        // A ring of window + 5 - 1 rows for a windowed layer (the most rows of one step), else the context.
+        let cacheRows = window.map { $0 + 4 } ?? 32
+        let caches = (0 ..< 2).map { _ in (pair.make("kc", rows: cacheRows, columns: 64, type: cache), pair.make("vc", rows: cacheRows, columns: 64, type: cache)) }
+        let inputs64 = try pair.bind("inputs.64"), inputs128 = try pair.bind("inputs.128")
+        var starts = [0, 9]
+        for round in 0 ..< 2 {
+            let lengths = round == 0 ? [5, 1] : [3, 1]
+            let tokens = lengths.enumerated().map { sequence, count in (0 ..< count).map { Int32(100 * round + 10 * sequence + $0) } }
+            let step = Self.step(zip(tokens, starts).map { (tokens: $0, start: $1) })
+            for (index, backend) in pair.backends.enumerated() {
+                backend.beginStep(step)
+                backend.embed(table: inputs64[index], into: key[index])
+                backend.embed(table: inputs64[index], into: value[index])
+                backend.scale(value[index], by: -0.5)
+                backend.embed(table: inputs128[index], into: query[index])
+                let sequences = zip(step.sequences, caches).map { sequence, cache in
+                    AttentionSequence(rows: sequence.rows, keyCache: cache.0[index], valueCache: cache.1[index], start: sequence.start)
+                }
+                backend.attention(query: query[index], key: key[index], value: value[index], sequences: sequences, rope: rope, shape: shape,
+                                  into: output[index])
+            }
+            Self.expectClose(try pair.read(output, rows: step.rowCount), tolerance: cache == .f16 ? 2e-3 : 1e-5,
+                             "attention round \(round) \(cache) \(pairing) window \(window.map(String.init) ?? "none")")
+            starts = zip(starts, lengths).map(+)
+        }
+    }
+
+    @Test func logitsOfTheRowsThatWantThem() throws {
+        let pair = try Pair()
+        let weight = try pair.bind("w.\(TensorType.q8_0)")
+        let x = pair.make("x", rows: 6, columns: 512), gathered = pair.make("g", rows: 4, columns: 512), logits = pair.make("l", rows: 4, columns: 37)
+        var step = StepInputs()
+        step.append([1, 2, 3], start: 0, wantsLogits: true)
+        step.append([4], start: 3, wantsLogits: false)
+        step.append([5, 6], start: 0, wantsLogits: true)
+        try pair.begin(step, x: x)
+        for (index, backend) in pair.backends.enumerated() {
+            backend.logits(x[index], gathered: gathered[index], weights: [weight[index]], into: [logits[index]])
+        }
+        Self.expectClose(try pair.read(logits, rows: 2), tolerance: 2e-4, "logits")
+    }
+
+    /// A decode step of the same shape as the one before replays its command buffer.
+    @Test func equalStepsReplayTheirRecording() throws {
+        let gpu = try VulkanBackend()
+        let view = try #require(Self.file.view(named: "inputs.64"))
+        let table = try gpu.bind(view), x = gpu.makeTensor(name: "x", type: .f32, rows: 1, columns: 64)
+        var results: [[Float]] = []
+        for token in [Int32(3), 7, 3] {
+            gpu.beginStep(Self.step([(tokens: [token], start: 0)]))
+            gpu.embed(table: table, into: x)
+            gpu.scale(x, by: 2)
+            results.append(Array(try gpu.hostFloats(x, rows: 1)))
+        }
+        #expect(gpu.recordingCount <= 2, "three equal steps made \(gpu.recordingCount) recordings")
+        #expect(results[0] == results[2] && results[0] != results[1])
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for reproducible random weights.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476C_E5B9_E31D
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
