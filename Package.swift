@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "EmberTestSupport", dependencies: ["EmberFormats"], path: "Tests/EmberTestSupport"),
+        .target(name: "EmberTestSupport", dependencies: ["EmberFormats", "EmberVulkan"], path: "Tests/EmberTestSupport"),
         .target(name: "EmberAllocationCounter", path: "Tests/EmberAllocationCounter"),
         // A loopback HTTP file server with injectable faults, for the store's tests and its benchmark.
         .target(name: "EmberTestServer", dependencies: [
@@ -88,9 +88,10 @@ let package = Package(
         .testTarget(name: "EmberVulkanTests", dependencies: ["EmberCompute", "EmberFormats", "EmberTestSupport", "EmberVulkan"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
-        .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute", "EmberFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute", "EmberFormats", "EmberTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberFormats", "EmberJinja", "EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberModelTests", dependencies: ["EmberCompute", "EmberFormats", "EmberModel", "EmberTestSupport", "EmberTokenizer"],
+        .testTarget(name: "EmberModelTests", dependencies: ["EmberCompute", "EmberFormats", "EmberModel", "EmberTestSupport", "EmberTokenizer",
+                                                           "EmberVulkan"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore",
                                                              "EmberTokenizer", "EmberAllocationCounter"],

@@ -32,9 +32,8 @@ void main() {
     const uint r = gl_WorkGroupID.x, token = step[2 * r];
     if (token < p.first_token || token >= p.first_token + p.table_rows) return;
     const uint row = p.table_byte + (token - p.first_token) * p.row_bytes;
-    float v[32];
-    for (uint g = gl_LocalInvocationID.x; g < (p.n + 31) / 32; g += WORKGROUP) {
-        dequant32(TYPE, row, g, p.n, v);
-        for (uint i = 0; i < 32 && 32 * g + i < p.n; i++) outputs[p.out_offset + r * p.out_stride + 32 * g + i] = v[i];
+    for (uint k = 4 * gl_LocalInvocationID.x; k < p.n; k += 4 * WORKGROUP) {
+        const vec4 v = dequant4(TYPE, row, k, p.n);
+        for (uint i = 0; i < 4 && k + i < p.n; i++) outputs[p.out_offset + r * p.out_stride + k + i] = v[i];
     }
 }

@@ -1,12 +1,16 @@
-// out[t][o] = sum_k W[o][k] * x[t][k] for `tokens` rows of x and the weight's rows, one workgroup per
-// output row (a 2D grid past 65,535 rows): each invocation decodes groups of 32 weights and applies
-// them to up to 8 tokens at once; the workgroup then sums its partial dots in shared memory.
-// Specialization constants: 0 workgroup size, 1 the weight's type (ggml id).
+// out[t][o] = sum_k W[o][k] * x[t][k] for `tokens` rows of x and the weight's rows. A workgroup
+// takes WORKGROUP / ROW_THREADS weight rows; each row's ROW_THREADS invocations decode its values
+// four at a time, apply them to up to four tokens at once, and sum their partial dots in shared
+// memory. The host picks ROW_THREADS by the row's length (a short row gets few invocations).
+// Specialization constants: 0 workgroup size, 1 the weight's type (ggml id), 2 invocations per row
+// (a power of 2, at most the workgroup size). Past 65,535 workgroups, a 2D grid.
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
 layout(constant_id = 0) const uint WORKGROUP = 64;
 layout(constant_id = 1) const uint TYPE = 0;
+layout(constant_id = 2) const uint ROW_THREADS = 64;
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer WeightBytes { uint8_t wb[]; };
@@ -31,35 +35,40 @@ uint byte_at(uint i) { return uint(wb[i]); }
 float half_at(uint i) { return float(wh[i]); }
 float float_at(uint i) { return wf[i]; }
 
-shared float partial[8][WORKGROUP];
+const uint TILE = 4;
+shared vec4 partial[WORKGROUP];
 
 void main() {
-    const uint o = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x, lane = gl_LocalInvocationID.x;
-    if (o >= p.rows) return;
-    const uint row = p.weight_byte + o * p.row_bytes, groups = (p.n + 31) / 32;
-    float v[32];
-    for (uint t0 = 0; t0 < p.tokens; t0 += 8) {
-        const uint count = min(8, p.tokens - t0);
-        float sums[8] = float[8](0, 0, 0, 0, 0, 0, 0, 0);
-        for (uint g = lane; g < groups; g += WORKGROUP) {
-            dequant32(TYPE, row, g, p.n, v);
-            const uint last = min(32, p.n - 32 * g);
-            for (uint t = 0; t < count; t++) {
-                const uint base = p.x_offset + (t0 + t) * p.x_stride + 32 * g;
-                float s = 0;
-                for (uint i = 0; i < last; i++) s += v[i] * x[base + i];
-                sums[t] += s;
+    const uint lane = gl_LocalInvocationID.x, part = lane % ROW_THREADS;
+    const uint o = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * (WORKGROUP / ROW_THREADS) + lane / ROW_THREADS;
+    const bool live = o < p.rows;
+    const uint row = p.weight_byte + min(o, p.rows - 1) * p.row_bytes, chunks = (p.n + 3) / 4;
+    for (uint t0 = 0; t0 < p.tokens; t0 += TILE) {
+        vec4 sums = vec4(0);
+        if (live) {
+            for (uint c = part; c < chunks; c += ROW_THREADS) {
+                const uint k = 4 * c;
+                const vec4 w = dequant4(TYPE, row, k, p.n);
+                [[unroll]] for (uint t = 0; t < TILE; t++) {
+                    if (t0 + t < p.tokens) {
+                        const uint base = p.x_offset + (t0 + t) * p.x_stride + k;
+                        vec4 v = vec4(x[base], k + 1 < p.n ? x[base + 1] : 0, k + 2 < p.n ? x[base + 2] : 0, k + 3 < p.n ? x[base + 3] : 0);
+                        sums[t] += dot(w, v);
+                    }
+                }
             }
         }
-        for (uint t = 0; t < count; t++) partial[t][lane] = sums[t];
+        partial[lane] = sums;
         barrier();
-        for (uint stride = WORKGROUP / 2; stride > 0; stride /= 2) {
-            if (lane < stride) {
-                for (uint t = 0; t < count; t++) partial[t][lane] += partial[t][lane + stride];
-            }
+        [[unroll]] for (uint stride = ROW_THREADS / 2; stride > 0; stride /= 2) {
+            if (part < stride) partial[lane] += partial[lane + stride];
             barrier();
         }
-        if (lane < count) outputs[p.out_offset + (t0 + lane) * p.out_stride + o] = partial[lane][0];
+        if (live && part == 0) {
+            [[unroll]] for (uint t = 0; t < TILE; t++) {
+                if (t0 + t < p.tokens) outputs[p.out_offset + (t0 + t) * p.out_stride + o] = partial[lane][t];
+            }
+        }
         barrier();
     }
 }

@@ -252,12 +252,17 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// `output[t] = weight * x[t]` for `tokens` rows of `x` (no barrier: the caller adds one after a group).
     private func matmul(_ x: Tensor, weight: Tensor, tokens: Int, into output: Tensor, outputBuffer: VulkanBuffer? = nil,
                         outputOffset: UInt32? = nil, outputStride: Int? = nil) {
-        guard let pipeline = pipeline("matmul", bindings: 5, pushWords: 9, constants: [64, weight.type.rawValue]) else { return }
+        // Invocations per row: about four chunks of four values each, a power of 2 up to the workgroup.
+        let chunks = (weight.rowLength + 3) / 4
+        var rowThreads = 1
+        while rowThreads * 2 <= min(64, chunks / 4) { rowThreads *= 2 }
+        let rowsPerGroup = 64 / rowThreads
+        guard let pipeline = pipeline("matmul", bindings: 5, pushWords: 9, constants: [64, weight.type.rawValue, UInt32(rowThreads)]) else { return }
         for part in weight.gpuParts {
             dispatch(pipeline, [part.buffer, part.buffer, part.buffer, x.gpu.buffer, outputBuffer ?? output.gpu.buffer],
                      [UInt32(weight.rowLength), UInt32(part.rows), UInt32(weight.rowBytes), UInt32(part.offset), UInt32(tokens),
                       x.wordOffset, UInt32(x.rowLength), (outputOffset ?? output.wordOffset) + UInt32(part.firstRow),
-                      UInt32(outputStride ?? output.rowLength)], groups: part.rows)
+                      UInt32(outputStride ?? output.rowLength)], groups: (part.rows + rowsPerGroup - 1) / rowsPerGroup)
         }
     }
 

@@ -3,6 +3,7 @@
 
 import EmberCompute
 import EmberFormats
+import EmberTestSupport
 import Foundation
 
 enum FixtureError: Error, CustomStringConvertible {
@@ -87,23 +88,11 @@ func floatKernel(_ type: TensorType) -> any FloatRowKernel.Type {
 let quantizedTypes = ComputableTypes.table.compactMap { if case .quantized = $0.kernels { $0.type } else { nil } }
 let floatTypes = ComputableTypes.table.compactMap { if case .float = $0.kernels { $0.type } else { nil } }
 
-/// A small seeded generator (SplitMix64) so that every run tests the same activations.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `count` activations, roughly normal, whose magnitude changes from one block of 32 to the next as
 /// real hidden states do.
 func randomActivations(_ count: Int, seed: UInt64) -> [Float] {
-    var generator = SeededGenerator(state: seed)
+    var generator = SeededGenerator(seed: seed)
     var x = [Float](repeating: 0, count: count)
     var scale: Float = 1
     for i in 0 ..< count {

@@ -19,7 +19,7 @@ struct TinyLlama {
 
     init(seed: UInt64, configure: (inout TinyLlama) -> Void = { _ in }) {
         configure(&self)
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(seed: seed)
         func matrix(_ rows: Int, _ columns: Int, scale: Float) -> [[Float]] {
             (0 ..< rows).map { _ in (0 ..< columns).map { _ in random.uniform() * scale } }
         }
@@ -134,16 +134,3 @@ struct TinyLlama {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [-1, 1).
-    mutating func uniform() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
-}

@@ -7,13 +7,15 @@
 // That holds exactly with an F32 KV cache. The default F16 cache rounds keys and values to 11
 // significant bits, which these random weights (far wider than a trained model's) feel: there the
 // cosine must be at least 0.99995, and the greedy tokens the reference's until a near-tie (a top-2
-// margin under 0.02), where the two may part.
+// margin under 0.02), where the two may part. Each runs on the CPU and, where a Vulkan device is
+// present (lavapipe in CI), on the GPU, under the same bounds.
 
 import EmberCompute
 import EmberFormats
 import EmberModel
 import EmberTestSupport
 import EmberTokenizer
+import EmberVulkan
 import Foundation
 import Testing
 
@@ -48,8 +50,19 @@ import Testing
         return dot / (aa.squareRoot() * bb.squareRoot())
     }
 
-    @Test(arguments: ["llama", "qwen2", "qwen3", "phi3", "phi3-longrope", "gemma3"], [CacheType.f32, .f16])
-    func matchesTransformersInFloat64(model name: String, cacheType: CacheType) throws {
+    /// Where a model runs and what its cache holds.
+    struct Setting: CustomTestStringConvertible, Sendable {
+        let gpu: Bool
+        let cacheType: CacheType
+        var testDescription: String { "\(gpu ? "gpu" : "cpu") \(cacheType)" }
+    }
+
+    static let settings = [Setting(gpu: false, cacheType: .f32), Setting(gpu: false, cacheType: .f16)]
+        + (usableVulkanDevice || requireVulkan ? [Setting(gpu: true, cacheType: .f32), Setting(gpu: true, cacheType: .f16)] : [])
+
+    @Test(arguments: ["llama", "qwen2", "qwen3", "phi3", "phi3-longrope", "gemma3"], settings)
+    func matchesTransformersInFloat64(model name: String, setting: Setting) throws {
+        let cacheType = setting.cacheType
         let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: Self.fixture("tiny_\(name)_goldens.json")))
         let path = try GGUFJSON.modelFile(json: Self.fixture("tiny_\(name).json"))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -57,7 +70,8 @@ import Testing
         let tokenizer = try Tokenizer(metadata: file.metadata)
         // Prompts in chunks of 4: Gemma 3's local layers (a window of 8) then keep a ring of 11 rows,
         // which the prompt and greedy tokens go round several times.
-        let model = try ModelLoader.load(file, backend: CPUBackend(threadCount: 2), promptChunkTokens: 4)
+        let backend: Backend = setting.gpu ? try VulkanBackend(threadCount: 2) : CPUBackend(threadCount: 2)
+        let model = try ModelLoader.load(file, backend: backend, promptChunkTokens: 4)
         #expect(model.architecture == goldens.architecture && goldens.prompts.count >= 4)
         for prompt in goldens.prompts {
             #expect(tokenizer.encode(prompt.text, addSpecial: true, parseSpecial: false) == prompt.ids, "\(prompt.text)")

@@ -247,16 +247,3 @@ struct VulkanOperationTests {
         #expect(results[0] == results[2] && results[0] != results[1])
     }
 }
-
-/// A small deterministic generator (SplitMix64) for reproducible random weights.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476C_E5B9_E31D
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

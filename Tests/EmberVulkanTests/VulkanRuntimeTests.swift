@@ -2,6 +2,7 @@
 // result against the same arithmetic on the host, pipelines cached by their constants, a recording
 // replayed with new inputs.
 
+import EmberTestSupport
 import EmberVulkan
 import Foundation
 import Testing

@@ -5,8 +5,8 @@
 import EmberVulkan
 import Foundation
 
-let requireVulkan = ProcessInfo.processInfo.environment["EMBER_REQUIRE_VULKAN"] == "1"
-let usableVulkanDevice: Bool = {
+public let requireVulkan = ProcessInfo.processInfo.environment["EMBER_REQUIRE_VULKAN"] == "1"
+public let usableVulkanDevice: Bool = {
     let usable = ((try? VulkanDevice.all()) ?? []).contains { $0.missing.isEmpty }
     precondition(usable || !requireVulkan,
                  "EMBER_REQUIRE_VULKAN=1 but no usable Vulkan device: \((try? VulkanDevice.all()).map { "\($0)" } ?? "no loader")")
