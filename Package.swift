@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         .target(name: "EmberEngine", dependencies: [
-            "EmberCompute", "EmberFormats", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace",
+            "EmberCompute", "EmberFormats", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace", "EmberVulkan",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberStore", dependencies: [
@@ -94,7 +94,7 @@ let package = Package(
                                                            "EmberVulkan"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore",
-                                                             "EmberTokenizer", "EmberAllocationCounter"],
+                                                             "EmberTokenizer", "EmberAllocationCounter", "EmberTestSupport", "EmberVulkan"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberStoreTests", dependencies: [
             "EmberFormats", "EmberStore", "EmberTestServer", "EmberTestSupport",

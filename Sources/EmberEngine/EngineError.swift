@@ -9,6 +9,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case model(ModelError)
     /// The model's own chat template does not parse.
     case invalidChatTemplate(JinjaError)
+    /// The device asked for cannot run the model (no Vulkan, no such GPU, a GPU that lacks a feature).
+    case device(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             "\(error)"
         case let .invalidChatTemplate(error):
             "the model's chat template does not parse: \(error)"
+        case let .device(why):
+            why
         }
     }
 }

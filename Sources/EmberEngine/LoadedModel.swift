@@ -1,5 +1,5 @@
 // The load path every front end shares: resolving a model reference (through the store: cache,
-// download), parsing the file, building its tokenizer and the model on a CPU backend, timed and traced
+// download), parsing the file, building its tokenizer and the model on its device's backend, timed and traced
 // as the `load` phase; and the defaults that follow from the model: its chat template (ChatML when it
 // has none) and its context size. A model downloaded on this run gets its tokenizer built from the
 // header while the weights arrive.
@@ -22,8 +22,8 @@ public struct LoadedModel {
     public let tokenizer: Tokenizer
     public let loadMilliseconds: Double
 
-    /// Loads the model `reference` names with `threads` threads (default: one per core).
-    public init(reference: String, threads: Int?, store: ModelStore) throws {
+    /// Loads the model `reference` names onto `device` with `threads` host threads (default: one per core).
+    public init(reference: String, threads: Int?, store: ModelStore, device: ComputeDevice = .cpu) throws {
         let checkpoint = Checkpoints(label: "ember.load")
         let clock = ContinuousClock()
         let start = clock.now
@@ -35,7 +35,7 @@ public struct LoadedModel {
                 let file = try Trace.span("load.parse", args: ["bytes": "\(opened.file.count)"]) { try GGUFFile(file: opened.file) }
                 checkpoint("parsed \(opened.location)", ["bytes": "\(file.file.count)", "tensors": "\(file.tensors.count)"])
                 let tokenizer = try early.result() ?? Trace.span("load.tokenizer") { try Tokenizer(metadata: file.metadata) }
-                let backend = CPUBackend(threadCount: threads ?? ThreadPool.defaultThreadCount)
+                let backend = try device.makeBackend(threads: threads)
                 let model = try ModelLoader.load(file, backend: backend)
                 return (opened.location, file, tokenizer, model)
             }

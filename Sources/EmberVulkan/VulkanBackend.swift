@@ -20,6 +20,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     public let hostThreads: ThreadPool
     /// The longest a wait for the GPU may take before the step fails (`EMBER_GPU_TIMEOUT`, seconds).
     public let timeout: Double
+    /// Whether a matrix row's values are spread over several invocations (the shape for GPUs) rather
+    /// than one invocation per row (for CPU devices such as lavapipe).
+    public let spreadsRows: Bool
     let arena: DeviceArena
 
     /// Per row of the step: its token id and its position.
@@ -43,9 +46,13 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// The weight types the shaders decode.
     public static let types: Set<TensorType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
-    /// Opens Vulkan device `device`; `.unavailable` says what is missing.
-    public init(device: Int = 0, threadCount: Int = ThreadPool.defaultThreadCount, timeout: Double? = nil) throws(VulkanError) {
+    /// Opens Vulkan device `device`; `.unavailable` says what is missing. `spreadRows` picks the matrix
+    /// products' shape (default: by the device's kind, or `EMBER_VULKAN_SPREAD_ROWS=0/1`).
+    public init(device: Int = 0, threadCount: Int = ThreadPool.defaultThreadCount, timeout: Double? = nil,
+                spreadRows: Bool? = nil) throws(VulkanError) {
         context = try VulkanContext(device: device)
+        let forced = getenv("EMBER_VULKAN_SPREAD_ROWS").map { String(cString: $0) != "0" }
+        spreadsRows = spreadRows ?? forced ?? (context.device.kind != .cpu)
         hostThreads = ThreadPool(threadCount: threadCount)
         let environment = getenv("EMBER_GPU_TIMEOUT").flatMap { Double(String(cString: $0)) }
         self.timeout = timeout ?? environment ?? 120
@@ -252,10 +259,12 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// `output[t] = weight * x[t]` for `tokens` rows of `x` (no barrier: the caller adds one after a group).
     private func matmul(_ x: Tensor, weight: Tensor, tokens: Int, into output: Tensor, outputBuffer: VulkanBuffer? = nil,
                         outputOffset: UInt32? = nil, outputStride: Int? = nil) {
-        // Invocations per row: about four chunks of four values each, a power of 2 up to the workgroup.
+        // Invocations per row: spread, about four chunks of four values each, a power of 2 up to the
+        // workgroup, so that a row's reads are spread over its invocations; else one each (on lavapipe,
+        // whose SIMD lanes are a workgroup's invocations, 1.3-2x faster).
         let chunks = (weight.rowLength + 3) / 4
         var rowThreads = 1
-        while rowThreads * 2 <= min(64, chunks / 4) { rowThreads *= 2 }
+        while spreadsRows && rowThreads * 2 <= min(64, chunks / 4) { rowThreads *= 2 }
         let rowsPerGroup = 64 / rowThreads
         guard let pipeline = pipeline("matmul", bindings: 5, pushWords: 9, constants: [64, weight.type.rawValue, UInt32(rowThreads)]) else { return }
         for part in weight.gpuParts {

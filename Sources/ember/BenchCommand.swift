@@ -55,6 +55,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @OptionGroup var device: DeviceOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
@@ -100,14 +101,15 @@ struct BenchCommand: ParsableCommand {
             _ = try GGUFFile(path: path)  // a file that is not a model fails here, before the probes
             let cold = try LoadProbe.measure(path: path, cold: true)
             let warm = try LoadProbe.measure(path: path, cold: false)
-            let loaded = try LoadedModel(reference: path, threads: threadCounts[0], store: store)
+            let loaded = try LoadedModel(reference: path, threads: threadCounts[0], store: store, device: device.computeDevice)
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
                                           description: ModelDescription(loaded.file))
             let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()! + 1
             try checkContext(context, for: loaded)
             for threadCount in threadCounts {
-                let model = try ModelLoader.load(loaded.file, backend: CPUBackend(threadCount: threadCount))
+                let model = threadCount == threadCounts[0] ? loaded.model
+                    : try ModelLoader.load(loaded.file, backend: device.computeDevice.makeBackend(threads: threadCount))
                 var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
                                           repetitions: repetitions, cacheType: cacheType)
                 let runs = benchmark.progress

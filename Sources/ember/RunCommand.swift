@@ -45,7 +45,8 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "run")
         let text = try promptText()
-        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
+                                     device: runtime.device.computeDevice)
         let contextLength = try runtime.checkedContextLength(for: loaded)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
         let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize)

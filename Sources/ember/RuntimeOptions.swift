@@ -1,6 +1,6 @@
 // The options that size a model's run, shared by the commands that generate (`run`, `chat`,
-// `serve`): context, KV cache element type and threads; the engine checks that a run so sized fits
-// the machine before anything is allocated.
+// `serve`): context, KV cache element type, threads and the device; the engine checks that a run so
+// sized fits the machine before anything is allocated.
 
 import ArgumentParser
 import EmberCompute
@@ -17,6 +17,8 @@ struct RuntimeOptions: ParsableArguments {
 
     @Option(name: .customShort("t"), parsing: .unconditional, help: "Threads (default: one per core; at most the CPUs the process may use).")
     var threads: Int?
+
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         if let context, context < 1 { throw ValidationError("-c must be at least 1, not \(context)") }

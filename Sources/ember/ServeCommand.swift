@@ -51,7 +51,8 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try global.apply(command: "serve")
-        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store)
+        let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
+                                     device: runtime.device.computeDevice)
         let template = try loaded.chatTemplate(warn: RuntimeOptions.warn)
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,

@@ -9,7 +9,9 @@ import EmberEngine
 import EmberFormats
 import EmberModel
 import EmberStore
+import EmberTestSupport
 import EmberTokenizer
+import EmberVulkan
 import Foundation
 import Testing
 
@@ -82,6 +84,33 @@ private struct GenerationGoldens: Decodable {
             batch.removeAll()
             batch.append(golden.prompt_tokens, cache: cache, wantsLogits: true)
             return Array(try model.forward(batch))
+        }
+    }
+
+    /// The same on the GPU (lavapipe in CI, where a step takes seconds: the first prompt, six greedy
+    /// steps, the last-position logits within the same cosine of the reference).
+    @Test(.enabled(if: usableVulkanDevice || requireVulkan))
+    func realModelGreedyGenerationOnTheGPUMatchesTheReference() throws {
+        let goldens = try Self.loadGoldens()
+        let referenceLogits = try Self.loadLogits("reference_logits.f16", prompts: goldens.cases.count, width: goldens.vocabulary_size)
+        let file = try GGUFFile(path: ModelStore.standard().resolve("smollm2"))
+        let model = try ModelLoader.load(file, backend: try VulkanBackend(threadCount: 2))
+        let cache = model.makeCache(capacity: 64)
+        let golden = goldens.cases[0]
+        var batch = ForwardBatch()
+        batch.append(golden.prompt_tokens, cache: cache, wantsLogits: true)
+        var logits = try model.forward(batch)
+        let similarity = Self.cosine(UnsafeBufferPointer(logits), referenceLogits[0])
+        #expect(similarity >= Self.requiredCosine, "last-position logits cosine \(similarity)")
+        for step in 0 ..< 6 {
+            let token = Self.argmax(UnsafeBufferPointer(logits))
+            guard token == golden.greedy_tokens[step] else {
+                #expect(golden.top2_margins[step] < Self.nearTieMargin, "diverges at step \(step) (ours \(token), reference \(golden.greedy_tokens[step]))")
+                break
+            }
+            batch.removeAll()
+            batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
+            logits = try model.forward(batch)
         }
     }
 

@@ -70,8 +70,8 @@ struct VulkanOperationTests {
         let gpu: Backend
         var backends: [Backend] { [cpu, gpu] }
 
-        init() throws {
-            gpu = try VulkanBackend()
+        init(spreadRows: Bool? = nil) throws {
+            gpu = try VulkanBackend(spreadRows: spreadRows)
         }
 
         func bind(_ name: String) throws -> [Tensor] {
@@ -126,15 +126,16 @@ struct VulkanOperationTests {
         Self.expectClose(try pair.read(output, rows: 4), tolerance: 1e-6, "embed \(type)")
     }
 
-    @Test(arguments: weightTypes)
-    func matmulOfEveryType(type: TensorType) throws {
-        let pair = try Pair()
+    /// Both shapes of the matrix product: a row per invocation, and rows spread over invocations.
+    @Test(arguments: weightTypes, [false, true])
+    func matmulOfEveryType(type: TensorType, spreadRows: Bool) throws {
+        let pair = try Pair(spreadRows: spreadRows)
         let columns = Self.columns(type)
         let weight = try pair.bind("w.\(type)"), x = pair.make("x", rows: 12, columns: columns), output = pair.make("y", rows: 12, columns: 37)
         // Eleven rows: two sequences, one a prompt of ten rows (more than one pass of eight tokens).
         try pair.begin(Self.step([(tokens: Array(0 ..< 10), start: 0), (tokens: [999], start: 7)]), x: x)
         for (backend, (w, (x, y))) in zip(pair.backends, zip(weight, zip(x, output))) { backend.matmul(x, weights: [w], into: [y]) }
-        Self.expectClose(try pair.read(output, rows: 11), tolerance: 2e-4, "matmul \(type)")
+        Self.expectClose(try pair.read(output, rows: 11), tolerance: 2e-4, "matmul \(type), spread \(spreadRows)")
     }
 
     @Test(arguments: [GateActivation.silu, .geluTanh])
