@@ -41,7 +41,7 @@ let package = Package(
         // linked), the shaders' SPIR-V as C arrays (scripts/gen-shaders), the Swift layer above them.
         .target(name: "CEmberVulkan", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CEmberShaders"),
-        .target(name: "EmberVulkan", dependencies: ["CEmberShaders", "CEmberVulkan", "EmberCompute", "EmberFormats"]),
+        .target(name: "EmberVulkan", dependencies: ["CEmberShaders", "CEmberVulkan", "EmberCompute", "EmberFormats", "EmberTrace"]),
         // The Jinja template engine of chat templates: no dependencies.
         .target(name: "EmberJinja"),
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),

@@ -7,6 +7,7 @@
 
 import EmberCompute
 import EmberFormats
+import EmberTrace
 
 #if canImport(Glibc)
 import Glibc
@@ -42,14 +43,19 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// A failure of work submitted without a result to return (a step without logits), reported at
     /// the next read.
     private var pendingError: BackendError?
+    /// Checkpoints before and after each submit and wait: with `--log-level trace`, the last line of a
+    /// stuck run says whether it waits on the GPU.
+    private let checkpoint = Checkpoints(label: "ember.gpu")
 
     /// The weight types the shaders decode.
     public static let types: Set<TensorType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
     /// Opens Vulkan device `device`; `.unavailable` says what is missing. `spreadRows` picks the matrix
-    /// products' shape (default: by the device's kind, or `EMBER_VULKAN_SPREAD_ROWS=0/1`).
+    /// products' shape (default: by the device's kind, or `EMBER_VULKAN_SPREAD_ROWS=0/1`);
+    /// `blockBytes` caps the blocks of device memory below what one binding sees (tests split weights
+    /// with it).
     public init(device: Int = 0, threadCount: Int = ThreadPool.defaultThreadCount, timeout: Double? = nil,
-                spreadRows: Bool? = nil) throws(VulkanError) {
+                spreadRows: Bool? = nil, blockBytes: Int? = nil) throws(VulkanError) {
         context = try VulkanContext(device: device)
         let forced = getenv("EMBER_VULKAN_SPREAD_ROWS").map { String(cString: $0) != "0" }
         spreadsRows = spreadRows ?? forced ?? (context.device.kind != .cpu)
@@ -57,7 +63,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         let environment = getenv("EMBER_GPU_TIMEOUT").flatMap { Double(String(cString: $0)) }
         self.timeout = timeout ?? environment ?? 120
         let binding = min(Int(context.device.maxStorageBufferRange), 1 << 30) / 4096 * 4096
-        arena = DeviceArena(context: context, blockBytes: binding)
+        arena = DeviceArena(context: context, blockBytes: min(blockBytes ?? binding, binding))
         stepBuffer = try context.makeBuffer(bytes: 8 * 512, hostVisible: true)
     }
 
@@ -179,16 +185,21 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         guard pendingError == nil else { return }
         do {
             let recording: VulkanRecording
-            if let index = recordings.firstIndex(where: { $0.commands == commands }) {
-                recording = recordings[index].recording
-                recordings.append(recordings.remove(at: index))
+            let known = recordings.firstIndex { $0.commands == commands }
+            if let known {
+                recording = recordings[known].recording
+                recordings.append(recordings.remove(at: known))
             } else {
                 recording = try context.makeRecording()
                 try recording.record(commands)
                 recordings.append((commands, recording))
                 if recordings.count > Self.recordingLimit { recordings.removeFirst() }
             }
-            try recording.run(timeout: timeout)
+            checkpoint("gpu submit", ["commands": "\(commands.count)", "replayed": "\(known != nil)"])
+            try recording.submit()
+            checkpoint("gpu wait", ["timeout_s": "\(timeout)"])
+            try recording.wait(timeout: timeout)
+            checkpoint("gpu done")
         } catch {
             pendingError = .device("\(error)")
         }

@@ -132,7 +132,14 @@ public final class VulkanRecording: @unchecked Sendable {
 
     /// Submits the recorded work and waits for it, at most `timeout` seconds.
     public func run(timeout: Double = 60) throws(VulkanError) {
-        try VulkanError.check(ek_vk_submit(handle), "vkQueueSubmit")
+        try submit()
+        try wait(timeout: timeout)
+    }
+
+    public func submit() throws(VulkanError) { try VulkanError.check(ek_vk_submit(handle), "vkQueueSubmit") }
+
+    /// Waits at most `timeout` seconds for the last submission.
+    public func wait(timeout: Double) throws(VulkanError) {
         let result = ek_vk_wait(handle, UInt64(timeout * 1e9))
         if result == 2 { throw .timeout(seconds: timeout) }
         try VulkanError.check(result, "vkWaitForFences")

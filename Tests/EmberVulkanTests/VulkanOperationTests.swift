@@ -70,8 +70,8 @@ struct VulkanOperationTests {
         let gpu: Backend
         var backends: [Backend] { [cpu, gpu] }
 
-        init(spreadRows: Bool? = nil) throws {
-            gpu = try VulkanBackend(spreadRows: spreadRows)
+        init(spreadRows: Bool? = nil, blockBytes: Int? = nil) throws {
+            gpu = try VulkanBackend(spreadRows: spreadRows, blockBytes: blockBytes)
         }
 
         func bind(_ name: String) throws -> [Tensor] {
@@ -136,6 +136,28 @@ struct VulkanOperationTests {
         try pair.begin(Self.step([(tokens: Array(0 ..< 10), start: 0), (tokens: [999], start: 7)]), x: x)
         for (backend, (w, (x, y))) in zip(pair.backends, zip(weight, zip(x, output))) { backend.matmul(x, weights: [w], into: [y]) }
         Self.expectClose(try pair.read(output, rows: 11), tolerance: 2e-4, "matmul \(type), spread \(spreadRows)")
+    }
+
+    /// Blocks of 8 KiB, as a device whose bindings see little would have: every weight and table
+    /// here is split by rows across blocks, and each part multiplies or embeds its own rows.
+    @Test(arguments: [TensorType.q4_K, .q8_0, .f32])
+    func weightsSplitAcrossBlocks(type: TensorType) throws {
+        let pair = try Pair(blockBytes: 8192)
+        #expect(try pair.bind("w.\(type)")[1].byteCount > 8192)
+        let columns = Self.columns(type)
+        let weight = try pair.bind("w.\(type)")
+        #expect(weight[1].rowCount == 37)
+        let x = pair.make("x", rows: 3, columns: columns), output = pair.make("y", rows: 3, columns: 37), embedded = pair.make("e", rows: 3, columns: columns)
+        let step = Self.step([(tokens: [36, 2, 20], start: 0)])
+        let table = try pair.bind("inputs.\(columns)")
+        for (index, backend) in pair.backends.enumerated() {
+            backend.beginStep(step)
+            backend.embed(table: table[index], into: x[index])
+            backend.matmul(x[index], weights: [weight[index]], into: [output[index]])
+            backend.embed(table: weight[index], into: embedded[index])
+        }
+        Self.expectClose(try pair.read(output, rows: 3), tolerance: 2e-4, "split matmul \(type)")
+        Self.expectClose(try pair.read(embedded, rows: 3), tolerance: 1e-6, "split embedding \(type)")
     }
 
     @Test(arguments: [GateActivation.silu, .geluTanh])
