@@ -20,7 +20,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     public let context: VulkanContext
     public let hostThreads: ThreadPool
     /// The longest a wait for the GPU may take before the step fails (`EMBER_GPU_TIMEOUT`, seconds).
-    public let timeout: Double
+    public var timeout: Double
     /// Whether a matrix row's values are spread over several invocations (the shape for GPUs) rather
     /// than one invocation per row (for CPU devices such as lavapipe).
     public let spreadsRows: Bool
@@ -43,6 +43,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// A failure of work submitted without a result to return (a step without logits), reported at
     /// the next read.
     private var pendingError: BackendError?
+    /// A submission whose wait timed out: it may still run, on buffers the next step writes, so the
+    /// next step waits for it first.
+    private var unfinished: VulkanRecording?
     /// Checkpoints before and after each submit and wait: with `--log-level trace`, the last line of a
     /// stuck run says whether it waits on the GPU.
     private let checkpoint = Checkpoints(label: "ember.gpu")
@@ -137,6 +140,12 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
 
     public func beginStep(_ step: StepInputs) {
         finishPendingWork()
+        do {
+            try awaitUnfinished()
+        } catch {
+            pendingError = pendingError ?? .device("\(error)")
+            return
+        }
         rowCount = step.rowCount
         logitRows.removeAll(keepingCapacity: true)
         logitRows.append(contentsOf: step.logitRows)
@@ -178,12 +187,21 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         return UnsafeMutableBufferPointer(start: readback!.contents!.assumingMemoryBound(to: Float.self), count: rows * tensor.rowLength)
     }
 
+    /// Waits for a submission whose wait timed out before.
+    private func awaitUnfinished() throws(VulkanError) {
+        guard let unfinished else { return }
+        checkpoint("gpu wait for an earlier step", ["timeout_s": "\(timeout)"])
+        try unfinished.wait(timeout: timeout)
+        self.unfinished = nil
+    }
+
     /// Records (or finds recorded) the commands so far, submits them and waits.
     private func finishPendingWork() {
         guard !commands.isEmpty else { return }
         defer { commands.removeAll(keepingCapacity: true) }
         guard pendingError == nil else { return }
         do {
+            try awaitUnfinished()
             let recording: VulkanRecording
             let known = recordings.firstIndex { $0.commands == commands }
             if let known {
@@ -198,7 +216,12 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
             checkpoint("gpu submit", ["commands": "\(commands.count)", "replayed": "\(known != nil)"])
             try recording.submit()
             checkpoint("gpu wait", ["timeout_s": "\(timeout)"])
-            try recording.wait(timeout: timeout)
+            do throws(VulkanError) {
+                try recording.wait(timeout: timeout)
+            } catch {
+                if case .timeout = error { unfinished = recording }
+                throw error
+            }
             checkpoint("gpu done")
         } catch {
             pendingError = .device("\(error)")

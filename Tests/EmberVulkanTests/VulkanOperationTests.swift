@@ -270,3 +270,25 @@ struct VulkanOperationTests {
         #expect(results[0] == results[2] && results[0] != results[1])
     }
 }
+
+extension VulkanOperationTests {
+    /// A wait that outlasts its limit ends the step with an error naming the limit; the next step,
+    /// with a sane limit, waits for the late one and computes as before.
+    @Test func aTimedOutStepIsAnErrorAndTheNextStepWorks() throws {
+        let gpu = try VulkanBackend()
+        let table = try gpu.bind(try #require(Self.file.view(named: "inputs.512")))
+        let weight = try gpu.bind(try #require(Self.file.view(named: "w.\(TensorType.q6_K)")))
+        let x = gpu.makeTensor(name: "x", type: .f32, rows: 64, columns: 512), y = gpu.makeTensor(name: "y", type: .f32, rows: 64, columns: 37)
+        func step() throws -> [Float] {
+            gpu.beginStep(Self.step([(tokens: (0 ..< 64).map { Int32($0 * 7) }, start: 0)]))
+            gpu.embed(table: table, into: x)
+            for _ in 0 ..< 4 { gpu.matmul(x, weights: [weight], into: [y]) }
+            return Array(try gpu.hostFloats(y, rows: 64))
+        }
+        let expected = try step()
+        gpu.timeout = 1e-9
+        #expect(throws: BackendError.self) { _ = try step() }
+        gpu.timeout = 60
+        #expect(try step() == expected)
+    }
+}
