@@ -10,8 +10,11 @@ types, sizes and layout as the real Q4_K_M file, so both engines do the same wor
 vocabulary is a synthetic SentencePiece one of the real size (the tokenizer is not what is measured).
 
 Run (needs `pip install gguf numpy llama-cpp-python`):
-    python3 scripts/bench/shaped_model.py PRESET [--type Q4_K_M] [--out DIR]
-Presets: qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, llama3.2-1b, phi3.5-mini. Prints the path of the file.
+    python3 scripts/bench/shaped_model.py PRESET [--type Q4_K_M] [--out DIR] [--quantizer numpy]
+Presets: smollm2-135m, qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, llama3.2-1b, phi3.5-mini. Prints the path
+of the file. `--quantizer numpy` writes every matrix in the type asked for (F16, Q8_0, Q4_0, Q4_1)
+with the gguf package's own quantizer instead of llama.cpp's, for machines without llama-cpp-python
+(the GPU machine of scripts/gpu-check).
 """
 import argparse
 import ctypes
@@ -22,6 +25,9 @@ import gguf
 import numpy as np
 
 PRESETS = {
+    # HuggingFaceTB/SmolLM2-135M-Instruct (Ember's default model)
+    "smollm2-135m": dict(arch="llama", embd=576, layers=30, heads=9, kv=3, ff=1536, vocab=49152, context=8192,
+                         rope_base=100000.0, eps=1e-5, tied=True),
     # Qwen/Qwen2.5-0.5B-Instruct
     "qwen2.5-0.5b": dict(arch="qwen2", embd=896, layers=24, heads=14, kv=2, ff=4864, vocab=151936, context=32768,
                          rope_base=1e6, eps=1e-6, tied=True, qkv_bias=True),
@@ -41,7 +47,7 @@ PRESETS = {
                                   32010: "<|user|>"}),
 }
 
-FTYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "Q4_0": 2, "F16": 1}
+FTYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "F16": 1}
 
 
 def vocabulary(size, specials=None):
@@ -67,7 +73,8 @@ def vocabulary(size, specials=None):
     return tokens, scores, types
 
 
-def write_f16(preset, path):
+def write_f16(preset, path, matrix_type="F16"):
+    """Writes the model with every matrix in F16, or in `matrix_type` through gguf's numpy quantizer."""
     p = PRESETS[preset]
     arch, embd, heads, kv = p["arch"], p["embd"], p["heads"], p["kv"]
     hd = p.get("head_dim", embd // heads)
@@ -85,7 +92,7 @@ def write_f16(preset, path):
     writer.add_value_length(hd)
     writer.add_layer_norm_rms_eps(p["eps"])
     writer.add_rope_freq_base(p["rope_base"])
-    writer.add_file_type(1)
+    writer.add_file_type(FTYPES[matrix_type])
     if arch == "phi3":
         writer.add_rope_dimension_count(hd)
     if "window" in p:
@@ -116,8 +123,14 @@ def write_f16(preset, path):
     writer.add_eos_token_id(2)
     writer.add_add_bos_token(True)
 
+    quantization = getattr(gguf.GGMLQuantizationType, matrix_type)
+
     def matrix(name, rows, columns):  # ggml shape (columns, rows): rows of `columns` values
-        writer.add_tensor(name, (rng.standard_normal((rows, columns), dtype=np.float32) * 0.02).astype(np.float16))
+        values = rng.standard_normal((rows, columns), dtype=np.float32) * 0.02
+        if matrix_type == "F16":
+            writer.add_tensor(name, values.astype(np.float16))
+        else:
+            writer.add_tensor(name, gguf.quants.quantize(values, quantization), raw_dtype=quantization)
 
     def ones(name, count):
         writer.add_tensor(name, np.ones(count, dtype=np.float32))
@@ -161,10 +174,18 @@ def main():
     parser.add_argument("preset", choices=sorted(PRESETS))
     parser.add_argument("--type", default="Q4_K_M", choices=sorted(FTYPES))
     parser.add_argument("--out", default=os.path.join(os.environ.get("EMBER_HOME", os.path.expanduser("~/.cache/ember")), "bench"))
+    parser.add_argument("--quantizer", default="llama.cpp", choices=["llama.cpp", "numpy"])
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"{args.preset}.random.{args.type}.gguf")
     if os.path.exists(path):
+        print(path)
+        return
+    if args.quantizer == "numpy":
+        if args.type not in ("F16", "Q8_0", "Q4_0", "Q4_1"):
+            sys.exit(f"the numpy quantizer writes F16, Q8_0, Q4_0 and Q4_1, not {args.type}")
+        write_f16(args.preset, path + ".tmp", args.type)
+        os.rename(path + ".tmp", path)
         print(path)
         return
     source = os.path.join(args.out, f"{args.preset}.random.F16.gguf")
