@@ -59,6 +59,11 @@ typedef void (*PFN_vkVoidFunction)(void);
     X(vkResetFences)                 \
     X(vkWaitForFences)               \
     X(vkQueueSubmit)                 \
+    X(vkCreateQueryPool)             \
+    X(vkDestroyQueryPool)            \
+    X(vkCmdResetQueryPool)           \
+    X(vkCmdWriteTimestamp)           \
+    X(vkGetQueryPoolResults)         \
     X(vkDeviceWaitIdle)
 
 // Each function is called through a pointer of its own exact type at the call sites below.
@@ -476,6 +481,34 @@ void ek_vk_fill(ek_vk_recording *r, uint64_t buffer, uint64_t offset, uint64_t s
     ek_vk_context *c = r->context;
     CALL(c->vk, vkCmdFillBuffer, void (*)(VkCommandBuffer, VkBuffer, VkDeviceSize, VkDeviceSize, uint32_t), r->commands, buffer, offset, size,
          value);
+}
+
+uint64_t ek_vk_query_pool_create(ek_vk_context *c, uint32_t count) {
+    VkQueryPoolCreateInfo create = {VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, NULL, 0, VK_QUERY_TYPE_TIMESTAMP, count, 0};
+    VkQueryPool pool = 0;
+    if (CALL(c->vk, vkCreateQueryPool, VkResult(*)(VkDevice, const VkQueryPoolCreateInfo *, const void *, VkQueryPool *), c->device, &create,
+             NULL, &pool) != VK_SUCCESS)
+        return 0;
+    return pool;
+}
+
+void ek_vk_query_pool_destroy(ek_vk_context *c, uint64_t pool) {
+    if (pool) CALL(c->vk, vkDestroyQueryPool, void (*)(VkDevice, VkQueryPool, const void *), c->device, pool, NULL);
+}
+
+void ek_vk_reset_queries(ek_vk_recording *r, uint64_t pool, uint32_t count) {
+    CALL(r->context->vk, vkCmdResetQueryPool, void (*)(VkCommandBuffer, VkQueryPool, uint32_t, uint32_t), r->commands, pool, 0, count);
+}
+
+void ek_vk_timestamp(ek_vk_recording *r, uint64_t pool, uint32_t query) {
+    CALL(r->context->vk, vkCmdWriteTimestamp, void (*)(VkCommandBuffer, VkFlags, VkQueryPool, uint32_t), r->commands,
+         VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, pool, query);
+}
+
+int ek_vk_timestamps(ek_vk_context *c, uint64_t pool, uint32_t count, uint64_t *ticks) {
+    return CALL(c->vk, vkGetQueryPoolResults,
+                VkResult(*)(VkDevice, VkQueryPool, uint32_t, uint32_t, size_t, void *, VkDeviceSize, VkFlags), c->device, pool, 0, count,
+                sizeof(uint64_t) * count, ticks, sizeof(uint64_t), 0x1 /* VK_QUERY_RESULT_64_BIT */);
 }
 
 int ek_vk_end(ek_vk_recording *r) { return CALL(r->context->vk, vkEndCommandBuffer, VkResult(*)(VkCommandBuffer), r->commands); }

@@ -124,6 +124,25 @@ public enum Trace {
         return try await $currentTrack.withValue(track) { try await body() }
     }
 
+    /// A row of its own named `name`, for spans timed elsewhere (a GPU's timestamps); nil when
+    /// `level` is not recorded.
+    public static func makeTrack(_ name: String, level: TraceLevel) -> TraceTrack? {
+        guard isOn(level) else { return nil }
+        let track = TraceRows.newTrack()
+        TraceRecorder.shared.name(row: track.id, name)
+        return track
+    }
+
+    /// A span that is already over, with its start and duration on the trace clock (nanoseconds), on
+    /// `track`.
+    public static func completed(_ name: String, level: TraceLevel, start: UInt64, duration: UInt64, on track: TraceTrack,
+                                 args: TraceArguments = [:]) {
+        guard isOn(level) else { return }
+        record(row: track.id) { encoder, pid in
+            encoder.event(.complete, name: name, category: level, timestamp: start, duration: duration, pid: pid, tid: track.id, args: args)
+        }
+    }
+
     /// Names the calling thread's row (e.g. "pool worker 1").
     public static func nameThread(_ name: String) {
         TraceRecorder.shared.name(row: TraceRows.thread(), name)

@@ -49,6 +49,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// Checkpoints before and after each submit and wait: with `--log-level trace`, the last line of a
     /// stuck run says whether it waits on the GPU.
     private let checkpoint = Checkpoints(label: "ember.gpu")
+    /// The GPU's timestamps per operation in the trace, made when op tracing is first seen on.
+    private var timeline: GPUTimeline?
+    private var timelineChecked = false
 
     /// The weight types the shaders decode.
     public static let types: Set<TensorType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
@@ -199,7 +202,10 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     private func finishPendingWork() {
         guard !commands.isEmpty else { return }
         defer { commands.removeAll(keepingCapacity: true) }
-        guard pendingError == nil else { return }
+        guard pendingError == nil else {
+            timeline?.discard()
+            return
+        }
         do {
             try awaitUnfinished()
             let recording: VulkanRecording
@@ -223,7 +229,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                 throw error
             }
             checkpoint("gpu done")
+            timeline?.emit(waitReturned: TraceClock.now())
         } catch {
+            timeline?.discard()
             pendingError = .device("\(error)")
         }
     }
@@ -234,6 +242,17 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     // MARK: Operations
 
     public func run(_ operation: StepOperation) {
+        if !timelineChecked && Trace.isOn(.op) {
+            timelineChecked = true
+            timeline = GPUTimeline(context: context)
+        }
+        guard let timeline, let opening = timeline.begin(operation.name) else { return record(operation) }
+        commands.append(contentsOf: opening)
+        record(operation)
+        commands.append(timeline.end())
+    }
+
+    private func record(_ operation: StepOperation) {
         switch operation {
         case let .embed(table, output): embed(table, into: output)
         case let .rmsNorm(x, adding, weight, epsilon, output):

@@ -21,6 +21,8 @@ public struct VulkanDevice: Sendable, Equatable {
     public let storage8Bit: Bool
     public let pushDescriptors: Bool
     public let timestamps: Bool
+    /// Nanoseconds per tick of the device's timestamps.
+    public let timestampPeriod: Float
     public let hasComputeQueue: Bool
     public let maxStorageBufferRange: UInt64
     /// Device memory that the host maps directly (integrated GPUs, lavapipe): weights arrive by copy.
@@ -48,6 +50,7 @@ public struct VulkanDevice: Sendable, Equatable {
         storage8Bit = info.storage_8bit != 0
         pushDescriptors = info.push_descriptor != 0
         timestamps = info.timestamps != 0
+        timestampPeriod = info.timestamp_period
         hasComputeQueue = info.compute_queue_family != UInt32.max
         maxStorageBufferRange = UInt64(info.max_storage_buffer_range)
         hostVisibleDeviceMemory = info.host_visible_device_memory != 0

@@ -50,3 +50,28 @@ import Testing
         #expect(result.stdout == " Paris.")
     }
 }
+
+extension DeviceCLITests {
+    /// With operations traced, the GPU's own timestamps appear as spans on a row of their own.
+    @Test(.enabled(if: usableVulkanDevice || requireVulkan))
+    func gpuTimestampsAreARowOfTheTrace() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("EmberModelTests/Fixtures/tiny_llama.json")
+        let model = try GGUFJSON.modelFile(json: fixture)
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("ember-gpu-trace-\(UUID().uuidString).json").path
+        defer {
+            try? FileManager.default.removeItem(atPath: model)
+            try? FileManager.default.removeItem(atPath: trace)
+        }
+        let result = try EmberProcess.run(["run", "--gpu", "-m", model, "-p", "Hello", "-n", "3", "--trace", trace],
+                                          environment: ["EMBER_TRACE_LEVEL": "op"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trace))) as? [String: Any]
+        let events = try #require(object?["traceEvents"] as? [[String: Any]])
+        let row = try #require(events.first { ($0["args"] as? [String: Any])?["name"].map { "\($0)".hasPrefix("gpu (") } ?? false }?["tid"] as? Int)
+        let spans = events.filter { $0["tid"] as? Int == row && $0["ph"] as? String == "X" }
+        let names = Set(spans.compactMap { $0["name"] as? String })
+        #expect(names.isSuperset(of: ["embed", "rms_norm", "matmul", "matmul_gated", "attention", "logits"]), "\(names)")
+        #expect(spans.allSatisfy { ($0["dur"] as? Double ?? -1) >= 0 })
+    }
+}

@@ -74,6 +74,14 @@ void ek_vk_dispatch(ek_vk_recording *recording, uint32_t pipeline, const ek_vk_b
 void ek_vk_barrier(ek_vk_recording *recording);
 void ek_vk_copy(ek_vk_recording *recording, uint64_t source, uint64_t source_offset, uint64_t destination,
                 uint64_t destination_offset, uint64_t size);
+/// GPU timestamps: a pool of `count` queries (0 when it cannot be made), reset in a recording before
+/// use, each written when the work recorded before it is done; read back after the wait, in ticks of
+/// the device's timestamp period.
+uint64_t ek_vk_query_pool_create(ek_vk_context *context, uint32_t count);
+void ek_vk_query_pool_destroy(ek_vk_context *context, uint64_t pool);
+void ek_vk_reset_queries(ek_vk_recording *recording, uint64_t pool, uint32_t count);
+void ek_vk_timestamp(ek_vk_recording *recording, uint64_t pool, uint32_t query);
+int ek_vk_timestamps(ek_vk_context *context, uint64_t pool, uint32_t count, uint64_t *ticks);
 /// Fills `size` bytes (a multiple of 4) at `offset` with the 32-bit `value`.
 void ek_vk_fill(ek_vk_recording *recording, uint64_t buffer, uint64_t offset, uint64_t size, uint32_t value);
 int ek_vk_end(ek_vk_recording *recording);
