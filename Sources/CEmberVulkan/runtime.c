@@ -196,10 +196,6 @@ int ek_vk_describe(int index, ek_vk_device_info *info) {
     CALL(vki, vkGetPhysicalDeviceMemoryProperties, void (*)(VkPhysicalDevice, VkPhysicalDeviceMemoryProperties *), device, &memory);
     for (uint32_t h = 0; h < memory.memoryHeapCount; h++)
         if (memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) info->device_local_bytes += memory.memoryHeaps[h].size;
-    for (uint32_t t = 0; t < memory.memoryTypeCount; t++) {
-        VkFlags flags = memory.memoryTypes[t].propertyFlags, wanted = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
-        if ((flags & wanted) == wanted) info->host_visible_device_memory = 1;
-    }
 
     uint32_t families = 0;
     CALL(vki, vkGetPhysicalDeviceQueueFamilyProperties, void (*)(VkPhysicalDevice, uint32_t *, VkQueueFamilyProperties *), device, &families, NULL);

@@ -16,8 +16,6 @@ final class DeviceArena {
     let blockBytes: Int
     private var blocks: [VulkanBuffer] = []
     private var used = 0
-    /// Bytes taken by every block so far.
-    private(set) var allocatedBytes = 0
 
     init(context: VulkanContext, blockBytes: Int) {
         self.context = context
@@ -52,7 +50,6 @@ final class DeviceArena {
         let size = max(bytes, min(blockBytes, blocks.last.map { 2 * $0.byteCount } ?? 16 << 20))
         let block = try context.makeBuffer(bytes: size, hostVisible: false)
         blocks.append(block)
-        allocatedBytes += size
         used = bytes
         return (block, 0)
     }

@@ -53,8 +53,6 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     private var timeline: GPUTimeline?
     private var timelineChecked = false
 
-    /// The weight types the shaders decode.
-    public static let types: Set<TensorType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
     /// Opens Vulkan device `device`; `.unavailable` says what is missing. `spreadRows` picks the matrix
     /// products' shape (default: by the device's kind, or `EMBER_VULKAN_SPREAD_ROWS=0/1`);
@@ -76,7 +74,8 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     // MARK: Tensors
 
     public func bind(_ view: TensorView) throws(BackendError) -> Tensor {
-        guard Self.types.contains(view.type) else { throw .unsupportedType(tensor: view.name, type: view.type) }
+        // The shaders decode every computable type (common.glsl; VulkanOperationTests checks each).
+        guard ComputableTypes.types.contains(view.type) else { throw .unsupportedType(tensor: view.name, type: view.type) }
         let rowBytes = view.info.rowLength / view.type.blockSize * view.type.bytesPerBlock
         do {
             let parts = try arena.allocate(rows: view.info.rowCount, rowBytes: rowBytes)

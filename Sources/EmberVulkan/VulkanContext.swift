@@ -23,7 +23,7 @@ public final class VulkanContext: @unchecked Sendable {
         }
         var error = [CChar](repeating: 0, count: 512)
         guard let handle = ek_vk_context_create(Int32(index), &error, error.count) else {
-            throw .unavailable(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw .unavailable(VulkanError.message(error))
         }
         self.handle = handle
         device = devices[index]

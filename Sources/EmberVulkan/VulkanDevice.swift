@@ -25,8 +25,6 @@ public struct VulkanDevice: Sendable, Equatable {
     public let timestampPeriod: Float
     public let hasComputeQueue: Bool
     public let maxStorageBufferRange: UInt64
-    /// Device memory that the host maps directly (integrated GPUs, lavapipe): weights arrive by copy.
-    public let hostVisibleDeviceMemory: Bool
 
     init(index: Int, info: ek_vk_device_info) {
         self.index = index
@@ -53,7 +51,6 @@ public struct VulkanDevice: Sendable, Equatable {
         timestampPeriod = info.timestamp_period
         hasComputeQueue = info.compute_queue_family != UInt32.max
         maxStorageBufferRange = UInt64(info.max_storage_buffer_range)
-        hostVisibleDeviceMemory = info.host_visible_device_memory != 0
     }
 
     /// The devices the Vulkan loader reports; `.unavailable` naming what is missing when there is no
@@ -61,7 +58,7 @@ public struct VulkanDevice: Sendable, Equatable {
     public static func all() throws(VulkanError) -> [VulkanDevice] {
         var error = [CChar](repeating: 0, count: 512)
         guard ek_vk_open(&error, error.count) == 0 else {
-            throw .unavailable(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw .unavailable(VulkanError.message(error))
         }
         return (0 ..< Int(ek_vk_device_count())).map { index in
             var info = ek_vk_device_info()

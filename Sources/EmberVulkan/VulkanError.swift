@@ -19,6 +19,11 @@ public enum VulkanError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The message the C runtime wrote into `buffer` (NUL-terminated).
+    static func message(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// The error for `result` of `call`, nil on success (VK_SUCCESS).
     static func check(_ result: Int32, _ call: String) throws(VulkanError) {
         switch result {

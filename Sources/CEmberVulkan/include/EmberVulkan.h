@@ -23,7 +23,6 @@ typedef struct ek_vk_device_info {
     int timestamps;
     float timestamp_period;
     uint32_t max_storage_buffer_range, max_workgroup_invocations, max_workgroup_size_x, max_push_constants;
-    int host_visible_device_memory;
 } ek_vk_device_info;
 
 /// Opens the Vulkan loader (`EMBER_VULKAN_LOADER` names another file) and an instance, once per
