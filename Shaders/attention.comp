@@ -1,9 +1,11 @@
 // The second half of attention for one sequence: each of its query rows attends, per head, over the
 // cached positions it may see (up to its own; the last `window` of them for a sliding-window layer)
-// with an online softmax, writing its output row. One workgroup per (row, head): positions in chunks
-// of WORKGROUP, one score per invocation, then each invocation accumulates its share of the head's
-// dimensions. Specialization constants: 0 workgroup size, 1 F16 cache (else F32), 2 the largest head
-// width.
+// with an online softmax. One workgroup per (row, head, split): positions in chunks of WORKGROUP, one
+// score per invocation, then each invocation accumulates its share of the head's dimensions. With one
+// split the workgroup writes the output row; a decode row's positions may instead be split into
+// `splits` ranges (so that a deep context keeps the GPU busy with few rows), each workgroup writing
+// its range's maximum, sum and unnormalized output to `partials`, which attention_combine merges.
+// Specialization constants: 0 workgroup size, 1 F16 cache (else F32), 2 the largest head width.
 #version 450
 #extension GL_EXT_shader_16bit_storage : require
 
@@ -19,6 +21,7 @@ layout(std430, binding = 3) readonly buffer KeyCacheHalves { float16_t key_cache
 layout(std430, binding = 4) readonly buffer ValueCache { float value_cache[]; };
 layout(std430, binding = 5) readonly buffer ValueCacheHalves { float16_t value_cache_halves[]; };
 layout(std430, binding = 6) writeonly buffer Output { float outputs[]; };
+layout(std430, binding = 7) writeonly buffer Partials { float partials[]; };  // per (row, head, split): max, sum, head_dim values
 
 layout(push_constant) uniform Parameters {
     uint first_row;
@@ -29,6 +32,8 @@ layout(push_constant) uniform Parameters {
     uint key_cache_offset, value_cache_offset;  // elements
     uint window;  // 0: every earlier position
     float scale;
+    uint splits;
+    uint partial_offset;  // floats: where this sequence's ranges start in `partials`
 } p;
 
 const uint PER_LANE = (MAX_HEAD_DIM + WORKGROUP - 1) / WORKGROUP;
@@ -39,9 +44,12 @@ float key_at(uint i) { return CACHE_F16 ? float(key_cache_halves[p.key_cache_off
 float value_at(uint i) { return CACHE_F16 ? float(value_cache_halves[p.value_cache_offset + i]) : value_cache[p.value_cache_offset + i]; }
 
 void main() {
-    const uint row = p.first_row + gl_WorkGroupID.x, head = gl_WorkGroupID.y, lane = gl_LocalInvocationID.x;
+    const uint row = p.first_row + gl_WorkGroupID.x, head = gl_WorkGroupID.y, split = gl_WorkGroupID.z, lane = gl_LocalInvocationID.x;
     const uint kv_head = head / (p.heads / p.kv_heads), width = p.kv_heads * p.head_dim;
-    const uint last = step[2 * row + 1], first = p.window != 0 && last + 1 > p.window ? last + 1 - p.window : 0;
+    const uint newest = step[2 * row + 1], oldest = p.window != 0 && newest + 1 > p.window ? newest + 1 - p.window : 0;
+    // This workgroup's range of positions, first ... last (empty when first > last).
+    const uint per_split = (newest + 1 - oldest + p.splits - 1) / p.splits, first = oldest + split * per_split;
+    const uint last = min(first + per_split, newest + 1) - 1;
     for (uint d = lane; d < p.head_dim; d += WORKGROUP) query[d] = q[p.q_offset + row * p.q_stride + head * p.head_dim + d];
     barrier();
 
@@ -79,8 +87,20 @@ void main() {
         maximum = next;
         barrier();
     }
+    if (p.splits == 1) {
+        for (uint j = 0; j < PER_LANE; j++) {
+            const uint d = lane + j * WORKGROUP;
+            if (d < p.head_dim) outputs[p.out_offset + row * p.out_stride + head * p.head_dim + d] = acc[j] / total;
+        }
+        return;
+    }
+    const uint base = p.partial_offset + ((gl_WorkGroupID.x * p.heads + head) * p.splits + split) * (p.head_dim + 2);
+    if (lane == 0) {
+        partials[base] = maximum;
+        partials[base + 1] = total;
+    }
     for (uint j = 0; j < PER_LANE; j++) {
         const uint d = lane + j * WORKGROUP;
-        if (d < p.head_dim) outputs[p.out_offset + row * p.out_stride + head * p.head_dim + d] = acc[j] / total;
+        if (d < p.head_dim) partials[base + 2 + d] = acc[j];
     }
 }

@@ -1,12 +1,16 @@
 // out[t][o] = sum_k W[o][k] * x[t][k] for `tokens` rows of x and the weight's rows. A workgroup
 // takes WORKGROUP / ROW_THREADS weight rows; each row's ROW_THREADS invocations decode its values
 // four at a time, apply them to up to four tokens at once, and sum their partial dots in shared
-// memory. The host picks ROW_THREADS by the row's length (a short row gets few invocations).
+// memory, or (the SUBGROUPS build) by subgroup shuffles and shared memory only across subgroups.
+// The host picks ROW_THREADS by the row's length (a short row gets few invocations).
 // Specialization constants: 0 workgroup size, 1 the weight's type (ggml id), 2 invocations per row
 // (a power of 2, at most the workgroup size). Past 65,535 workgroups, a 2D grid.
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
+#ifdef SUBGROUPS
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 
 layout(constant_id = 0) const uint WORKGROUP = 64;
 layout(constant_id = 1) const uint TYPE = 0;
@@ -58,17 +62,33 @@ void main() {
                 }
             }
         }
+#ifdef SUBGROUPS
+        // Within a subgroup (contiguous invocations), then each subgroup's sum through shared memory.
+        const uint subgroup = gl_SubgroupSize, within = min(ROW_THREADS, subgroup);
+        for (uint stride = 1; stride < within; stride *= 2) sums += subgroupShuffleXor(sums, stride);
+        if (ROW_THREADS > subgroup) {
+            if (lane % subgroup == 0) partial[lane / subgroup] = sums;
+            barrier();
+            if (part == 0) {
+                sums = vec4(0);
+                for (uint s = 0; s < ROW_THREADS / subgroup; s++) sums += partial[lane / subgroup + s];
+            }
+            barrier();
+        }
+#else
         partial[lane] = sums;
         barrier();
         [[unroll]] for (uint stride = ROW_THREADS / 2; stride > 0; stride /= 2) {
             if (part < stride) partial[lane] += partial[lane + stride];
             barrier();
         }
+        sums = partial[lane];
+        barrier();
+#endif
         if (live && part == 0) {
             [[unroll]] for (uint t = 0; t < TILE; t++) {
-                if (t0 + t < p.tokens) outputs[p.out_offset + (t0 + t) * p.out_stride + o] = partial[lane][t];
+                if (t0 + t < p.tokens) outputs[p.out_offset + (t0 + t) * p.out_stride + o] = sums[t];
             }
         }
-        barrier();
     }
 }

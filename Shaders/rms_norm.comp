@@ -1,9 +1,13 @@
 // RMS normalisation, one workgroup per row: when `adds` is set, x[r] += adding[r] first (the previous
 // block's output joining the residual stream), then output[r] = x[r] / sqrt(mean(x[r]^2) + epsilon) *
 // weight. `output` may be `x` (in place). Rows of `width` values; per-head norms are rows one head
-// wide. The sum of squares is reduced through shared memory, so any subgroup size works (lavapipe's
-// is 8). Specialization constant 0: the workgroup size.
+// wide. The sum of squares is reduced through shared memory, or (the SUBGROUPS build) per subgroup
+// and then across subgroups; any subgroup size works (lavapipe's is 8). Specialization constant 0:
+// the workgroup size.
 #version 450
+#ifdef SUBGROUPS
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 
 layout(constant_id = 0) const uint WORKGROUP = 128;
 layout(local_size_x_id = 0) in;
@@ -37,12 +41,21 @@ void main() {
         }
         squares += v * v;
     }
+#ifdef SUBGROUPS
+    squares = subgroupAdd(squares);
+    if (gl_SubgroupInvocationID == 0) partial[gl_SubgroupID] = squares;
+    barrier();
+    float total = 0;
+    for (uint s = 0; s < gl_NumSubgroups; s++) total += partial[s];
+#else
     partial[lane] = squares;
     barrier();
     for (uint stride = WORKGROUP / 2; stride > 0; stride /= 2) {
         if (lane < stride) partial[lane] += partial[lane + stride];
         barrier();
     }
-    const float scale = inversesqrt(partial[0] / float(p.width) + p.epsilon);
+    const float total = partial[0];
+#endif
+    const float scale = inversesqrt(total / float(p.width) + p.epsilon);
     for (uint i = lane; i < p.width; i += WORKGROUP) outputs[out_base + i] = x[base + i] * scale * weight[p.weight_offset + i];
 }

@@ -230,8 +230,12 @@ struct ek_vk_context {
     VkPhysicalDeviceMemoryProperties memory;
     pipeline_entry *pipelines;
     uint32_t pipeline_count, pipeline_capacity;
+    /// Device objects made so far (memory, pipelines, command buffers, query pools).
+    uint64_t objects_made;
     struct { DEVICE_FUNCTIONS(FIELD) } vk;
 };
+
+uint64_t ek_vk_objects_made(ek_vk_context *c) { return c->objects_made; }
 
 ek_vk_context *ek_vk_context_create(int index, char *error, size_t error_size) {
     if (ek_vk_open(error, error_size) != 0) return NULL;
@@ -327,9 +331,10 @@ int ek_vk_buffer_create(ek_vk_context *c, uint64_t size, int host_visible, ek_vk
                       out->memory, 0);
     // Device memory that the host can map (lavapipe, integrated GPUs) is mapped too: data arrives by copy.
     VkFlags mappable = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    if (result == VK_SUCCESS && (host_visible || (c->memory.memoryTypes[type].propertyFlags & mappable) == mappable))
+    if (result == VK_SUCCESS && (host_visible == 1 || (host_visible == 0 && (c->memory.memoryTypes[type].propertyFlags & mappable) == mappable)))
         result = CALL(c->vk, vkMapMemory, VkResult(*)(VkDevice, VkDeviceMemory, VkDeviceSize, VkDeviceSize, VkFlags, void **), c->device,
                       out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped);
+    if (result == VK_SUCCESS) c->objects_made++;
     if (result != VK_SUCCESS) {
         ek_vk_buffer_destroy(c, out);
         return result;
@@ -393,6 +398,7 @@ int ek_vk_pipeline_create(ek_vk_context *c, const uint32_t *code, size_t code_by
         c->pipelines = realloc(c->pipelines, c->pipeline_capacity * sizeof *c->pipelines);
     }
     c->pipelines[c->pipeline_count] = e;
+    c->objects_made++;
     *id = c->pipeline_count++;
     return VK_SUCCESS;
 }
@@ -417,6 +423,7 @@ ek_vk_recording *ek_vk_recording_create(ek_vk_context *c) {
         ek_vk_recording_destroy(r);
         return NULL;
     }
+    c->objects_made++;
     return r;
 }
 
@@ -485,6 +492,7 @@ uint64_t ek_vk_query_pool_create(ek_vk_context *c, uint32_t count) {
     if (CALL(c->vk, vkCreateQueryPool, VkResult(*)(VkDevice, const VkQueryPoolCreateInfo *, const void *, VkQueryPool *), c->device, &create,
              NULL, &pool) != VK_SUCCESS)
         return 0;
+    c->objects_made++;
     return pool;
 }
 
@@ -509,15 +517,29 @@ int ek_vk_timestamps(ek_vk_context *c, uint64_t pool, uint32_t count, uint64_t *
 
 int ek_vk_end(ek_vk_recording *r) { return CALL(r->context->vk, vkEndCommandBuffer, VkResult(*)(VkCommandBuffer), r->commands); }
 
+static void (*driver_call_hook)(int entering);
+
+void ek_vk_set_driver_call_hook(void (*hook)(int entering)) { driver_call_hook = hook; }
+
+static void driver_call(int entering) {
+    if (driver_call_hook) driver_call_hook(entering);
+}
+
 int ek_vk_submit(ek_vk_recording *r) {
     ek_vk_context *c = r->context;
+    driver_call(1);
     CALL(c->vk, vkResetFences, VkResult(*)(VkDevice, uint32_t, const VkFence *), c->device, 1, &r->fence);
     VkSubmitInfo submit = {VK_STRUCTURE_TYPE_SUBMIT_INFO, NULL, 0, NULL, NULL, 1, &r->commands, 0, NULL};
-    return CALL(c->vk, vkQueueSubmit, VkResult(*)(VkQueue, uint32_t, const VkSubmitInfo *, VkFence), c->queue, 1, &submit, r->fence);
+    int result = CALL(c->vk, vkQueueSubmit, VkResult(*)(VkQueue, uint32_t, const VkSubmitInfo *, VkFence), c->queue, 1, &submit, r->fence);
+    driver_call(0);
+    return result;
 }
 
 int ek_vk_wait(ek_vk_recording *r, uint64_t timeout_ns) {
     ek_vk_context *c = r->context;
-    return CALL(c->vk, vkWaitForFences, VkResult(*)(VkDevice, uint32_t, const VkFence *, VkBool32, uint64_t), c->device, 1, &r->fence, 1,
-                timeout_ns);
+    driver_call(1);
+    int result = CALL(c->vk, vkWaitForFences, VkResult(*)(VkDevice, uint32_t, const VkFence *, VkBool32, uint64_t), c->device, 1,
+                      &r->fence, 1, timeout_ns);
+    driver_call(0);
+    return result;
 }

@@ -129,4 +129,18 @@ public protocol Backend: AnyObject, Sendable {
     /// The first `rows` rows of an F32 tensor in host memory, valid until the next operation: where a
     /// backend that records operations runs them. Throws `.device` when the device failed the step.
     func hostFloats(_ tensor: Tensor, rows: Int) throws(BackendError) -> UnsafeMutableBufferPointer<Float>
+    /// The index of the largest value of each of the first `rows` rows of an F32 tensor (the lowest on
+    /// ties: `LogitScan.argmax`), written to `indices`: greedy tokens, chosen where the logits are, so
+    /// that a device sends back only the token ids. Runs what was recorded, as `hostFloats` does.
+    func argmaxRows(_ tensor: Tensor, rows: Int, into indices: UnsafeMutablePointer<Int32>) throws(BackendError)
+}
+
+extension Backend {
+    /// On the host: the rows read with `hostFloats`, then scanned.
+    public func argmaxRows(_ tensor: Tensor, rows: Int, into indices: UnsafeMutablePointer<Int32>) throws(BackendError) {
+        let values = try hostFloats(tensor, rows: rows)
+        for row in 0 ..< rows {
+            indices[row] = Int32(LogitScan.argmax(values.baseAddress! + row * tensor.rowLength, count: tensor.rowLength))
+        }
+    }
 }

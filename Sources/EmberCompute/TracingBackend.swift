@@ -91,4 +91,8 @@ public final class TracingBackend: Backend, @unchecked Sendable {
     public func hostFloats(_ tensor: Tensor, rows: Int) throws(BackendError) -> UnsafeMutableBufferPointer<Float> {
         try wrapped.hostFloats(tensor, rows: rows)
     }
+
+    public func argmaxRows(_ tensor: Tensor, rows: Int, into indices: UnsafeMutablePointer<Int32>) throws(BackendError) {
+        try wrapped.argmaxRows(tensor, rows: rows, into: indices)
+    }
 }

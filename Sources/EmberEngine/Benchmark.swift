@@ -81,6 +81,13 @@ public struct Benchmark {
                     for sequence in 0 ..< sequences {
                         b.batch.append(CollectionOfOne(next[sequence]), cache: b.caches[sequence], wantsLogits: true)
                     }
+                    // Greedy tokens are chosen where the logits are, as the engine does.
+                    if samplers[0].choosesLargestLogit {
+                        let tokens: UnsafeBufferPointer<Int32>
+                        do throws(ModelError) { tokens = try b.model.forwardGreedy(b.batch) } catch { throw .model(error) }
+                        for sequence in 0 ..< sequences { next[sequence] = tokens[sequence] }
+                        continue
+                    }
                     let logits: UnsafeMutableBufferPointer<Float>
                     do throws(ModelError) { logits = try b.model.forward(b.batch) } catch { throw .model(error) }
                     for sequence in 0 ..< sequences {

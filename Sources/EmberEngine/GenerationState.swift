@@ -30,6 +30,10 @@ public final class GenerationState {
 
     public var isFinished: Bool { stopReason != nil }
 
+    /// Whether the next token needs no logits on the host: greedy with nothing to adjust and no log
+    /// probabilities to report, so the model's own greedy choice (`forwardGreedy`) is the token.
+    public var takesGreedyTokens: Bool { sampler.choosesLargestLogit && parameters.logprobs == nil }
+
     /// Samples the next token from `logits` (on `threads`, for a long row) and returns it with the
     /// text it makes visible. After an end of generation the token is nil: the sequence needs no
     /// further forward pass.

@@ -52,12 +52,15 @@ public final class Generator {
 
         let decodeStart = clock.now
         var stepStart = decodeStart
+        // Plain greedy decoding takes each token as the model chose it where the logits are.
+        let greedy = state.takesGreedyTokens
+        var chosen: Int32?
         while true {
             if isCancelled() {
                 onText(state.finish(.cancelled))
                 break
             }
-            let (token, text) = state.accept(logits, threads: model.backend.hostThreads)
+            let (token, text) = chosen.map { state.accept(token: $0) } ?? state.accept(logits, threads: model.backend.hostThreads)
             onText(text)
             guard let token else { break }
             if cache.length >= cache.capacity {
@@ -67,8 +70,16 @@ public final class Generator {
             let index = state.generated.count
             batch.removeAll()
             batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
-            logits = try Trace.span("decode", args: ["index": .int(index)]) { () throws(EngineError) in
-                do throws(ModelError) { return try model.forward(batch) } catch { throw .model(error) }
+            try Trace.span("decode", args: ["index": .int(index)]) { () throws(EngineError) in
+                do throws(ModelError) {
+                    if greedy {
+                        chosen = try model.forwardGreedy(batch)[0]
+                    } else {
+                        logits = try model.forward(batch)
+                    }
+                } catch {
+                    throw .model(error)
+                }
             }
             cachedTokens.append(token)
             if Trace.isOn(.phase) {

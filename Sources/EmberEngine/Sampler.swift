@@ -34,6 +34,10 @@ public final class Sampler {
 
     deinit { blockSums.deallocate() }
 
+    /// Whether the choice is the largest logit as the model made it (greedy, with no bias or penalty to
+    /// apply first): then the model may choose it where the logits are (`forwardGreedy`).
+    public var choosesLargestLogit: Bool { parameters.isGreedy && adjustments.isEmpty }
+
     /// Picks the next token. `recent` are the tokens seen so far (prompt and generated, oldest first);
     /// the penalties look at the last `penaltyWindow` of them. The row is changed while the sampler
     /// works and restored before it returns. With `threads`, the passes over a long row (a large

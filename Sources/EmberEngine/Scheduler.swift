@@ -225,15 +225,19 @@ public final class Scheduler: @unchecked Sendable {
             batch.append(chunk, cache: starting.cache!, wantsLogits: chunk.endIndex == starting.prompt.endIndex)
         }
         guard !batch.isEmpty else { return }
+        var choosing = Array(group)
+        if let starting, let chunk, chunk.endIndex == starting.prompt.endIndex { choosing.append(starting) }
+        let args: TraceArguments = ["decode": .int(group.count), "prompt_tokens": .int(chunk?.count ?? 0)]
         do {
-            let logits = try Trace.span("forward", args: ["decode": .int(group.count), "prompt_tokens": .int(chunk?.count ?? 0)]) {
-                () throws(ModelError) in try model.forward(batch)
+            // When every sequence decodes greedily as the model chooses, only the tokens come back.
+            if choosing.allSatisfy({ $0.state.takesGreedyTokens }) {
+                let tokens = try Trace.span("forward", args: args) { () throws(ModelError) in try model.forwardGreedy(batch) }
+                if let starting, let chunk { starting.prefilled = chunk.endIndex }
+                for (sequence, token) in zip(choosing, tokens) { accept(sequence, token: token, logits: nil) }
+                return
             }
-            var choosing = Array(group)
-            if let starting, let chunk {
-                starting.prefilled = chunk.endIndex
-                if !starting.isPrefilling { choosing.append(starting) }
-            }
+            let logits = try Trace.span("forward", args: args) { () throws(ModelError) in try model.forward(batch) }
+            if let starting, let chunk { starting.prefilled = chunk.endIndex }
             let width = model.vocabularySize
             let rows = choosing.indices.map { UnsafeMutableBufferPointer(rebasing: logits[$0 * width ..< ($0 + 1) * width]) }
             // Each sequence samples its own row: on the pool's threads together, so that the samplers
@@ -251,11 +255,12 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Takes the sequence's chosen next token and streams what it makes visible.
-    private func accept(_ sequence: Sequence, token chosen: Int32, logits: UnsafeMutableBufferPointer<Float>) {
+    /// `logits` is the sequence's row, when the step read them (always, when it asks for logprobs).
+    private func accept(_ sequence: Sequence, token chosen: Int32, logits: UnsafeMutableBufferPointer<Float>?) {
         let (token, text) = sequence.state.accept(token: chosen)
         if sequence.firstToken == nil { sequence.firstToken = .now }
         let probabilities = sequence.state.parameters.logprobs.flatMap { top in
-            sequence.state.generated.last.map { TokenLogprobs(token: $0, logits: UnsafeBufferPointer(logits), top: top) }
+            sequence.state.generated.last.flatMap { token in logits.map { TokenLogprobs(token: token, logits: UnsafeBufferPointer($0), top: top) } }
         }
         if !text.isEmpty || token != nil { sequence.continuation.yield(.text(text, token: token, logprobs: probabilities)) }
         sequence.nextToken = token

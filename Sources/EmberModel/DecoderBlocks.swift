@@ -37,9 +37,15 @@ struct DecoderFrame {
     }
 }
 
-/// A model built on a `DecoderFrame`: the frame answers most of what `LanguageModel` asks.
+/// A model built on a `DecoderFrame`: the frame answers most of what `LanguageModel` asks, and the
+/// architecture its blocks.
 protocol Decoder: LanguageModel {
     var frame: DecoderFrame { get }
+    /// The cap on the final logits (Gemma's), if any.
+    var finalLogitSoftcap: Float? { get }
+    /// Checks the batch, embeds its tokens and runs every block, leaving the last block's output for
+    /// the output head.
+    func forwardBlocks(_ batch: ForwardBatch) throws(ModelError)
 }
 
 extension Decoder {
@@ -75,13 +81,32 @@ extension Decoder {
         }
     }
 
-    /// After the last block: counts the batch into each cache and returns the logits (see `Workspace.logits`).
-    func logits(_ batch: ForwardBatch, softcap: Float? = nil) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
+    public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
+        try forwardBlocks(batch)
+        let count = batch.logitRowCount
+        return try outputHead(batch) { () throws(BackendError) in
+            count > 0 ? try backend.hostFloats(frame.workspace.logits[0], rows: count) : UnsafeMutableBufferPointer(start: nil, count: 0)
+        }
+    }
+
+    public func forwardGreedy(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Int32> {
+        try forwardBlocks(batch)
+        let count = batch.logitRowCount, tokens = frame.workspace.greedyTokens
+        try outputHead(batch) { () throws(BackendError) in
+            if count > 0 { try backend.argmaxRows(frame.workspace.logits[0], rows: count, into: tokens) }
+        }
+        return UnsafeBufferPointer(start: tokens, count: count)
+    }
+
+    /// After the last block: counts the batch into each cache, records the output head
+    /// (`Workspace.projectLogits`) and runs `read`, which takes what the caller wants of the logits.
+    private func outputHead<Result>(_ batch: ForwardBatch, read: () throws(BackendError) -> Result) throws(ModelError) -> Result {
         batch.advanceCaches()
         do {
             return try Trace.span("output", level: .layer) { () throws(BackendError) in
-                try frame.workspace.logits(batch.logitRowCount, backend: backend, norm: frame.outputNorm,
-                                       epsilon: frame.parameters.rmsEpsilon, output: frame.output, softcap: softcap)
+                frame.workspace.projectLogits(batch.logitRowCount, backend: backend, norm: frame.outputNorm,
+                                              epsilon: frame.parameters.rmsEpsilon, output: frame.output, softcap: finalLogitSoftcap)
+                return try read()
             }
         } catch {
             throw .backend(error)
@@ -130,13 +155,11 @@ extension Backend {
 extension Workspace {
     /// The output head after the last block: the stream (with the last block's output `projected`
     /// joining it) normalized by `norm`, the `count` rows of the step that want logits projected by
-    /// `output` (each computed as if alone), capped by `softcap` when given.
-    func logits(_ count: Int, backend: Backend, norm: Tensor, epsilon: Float, output: [Tensor],
-                softcap: Float? = nil) throws(BackendError) -> UnsafeMutableBufferPointer<Float> {
-        guard count > 0 else { return UnsafeMutableBufferPointer(start: nil, count: 0) }
+    /// `output` into `logits` (each computed as if alone), capped by `softcap` when given.
+    func projectLogits(_ count: Int, backend: Backend, norm: Tensor, epsilon: Float, output: [Tensor], softcap: Float?) {
+        guard count > 0 else { return }
         backend.rmsNorm(residual, adding: projected[0], weight: norm, epsilon: epsilon, into: normed)
         backend.logits(normed, gathered: lastNormed, weights: output, into: logits)
         if let softcap { backend.softcap(logits[0], rows: count, cap: softcap) }
-        return try backend.hostFloats(logits[0], rows: count)
     }
 }

@@ -82,13 +82,12 @@ public final class Gemma3: Decoder, @unchecked Sendable {
         frame = try DecoderFrame(parameters: p, weights: weights, promptChunkTokens: promptChunkTokens, windows: settings.windows)
     }
 
-    public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
+    func forwardBlocks(_ batch: ForwardBatch) throws(ModelError) {
         try checkBatch(batch, maxBatchTokens: maxBatchTokens, vocabularySize: vocabularySize)
         embed(batch, scale: Float(parameters.embeddingLength).squareRoot())
         for (layer, block) in blocks.enumerated() {
             Trace.span(frame.layerNames[layer], level: .layer) { forward(block, layer: layer, batch: batch) }
         }
-        return try logits(batch, softcap: finalLogitSoftcap)
     }
 
     /// One block: attention and the FFN, each between its input norm and its output norm. Each

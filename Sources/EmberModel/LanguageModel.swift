@@ -32,6 +32,10 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// `vocabularySize` logits per sequence that asked for them, in batch order. The rows are valid,
     /// and the caller's to change (the sampler adjusts them in place), until the next call.
     func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float>
+    /// Runs the batch as `forward` does, but returns each logit row's greedy token (its largest
+    /// logit, the lowest on ties) instead of the row: chosen where the logits are, so that a GPU sends
+    /// back only token ids. Valid until the next call.
+    func forwardGreedy(_ batch: ForwardBatch) throws(ModelError) -> UnsafeBufferPointer<Int32>
 }
 
 extension LanguageModel {

@@ -120,14 +120,15 @@ public final class Llama: Decoder, @unchecked Sendable {
         frame = try DecoderFrame(parameters: p, weights: weights, promptChunkTokens: promptChunkTokens)
     }
 
-    public func forward(_ batch: ForwardBatch) throws(ModelError) -> UnsafeMutableBufferPointer<Float> {
+    var finalLogitSoftcap: Float? { nil }
+
+    func forwardBlocks(_ batch: ForwardBatch) throws(ModelError) {
         try checkBatch(batch, maxBatchTokens: maxBatchTokens, vocabularySize: vocabularySize)
         embed(batch)
         let rope = longContext?.parameters(for: batch) ?? self.rope
         for (layer, block) in blocks.enumerated() {
             Trace.span(frame.layerNames[layer], level: .layer) { forward(block, layer: layer, batch: batch, rope: rope) }
         }
-        return try logits(batch)
     }
 
     /// One decoder block over the batch's rows: attention then the MLP. Each block's output is added

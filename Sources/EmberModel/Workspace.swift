@@ -14,6 +14,8 @@ final class Workspace {
     let hidden: Tensor  // (rows, ff)
     let lastNormed: Tensor  // (logit rows, embd)
     let logits: [Tensor]  // (logit rows, vocab)
+    /// The greedy token of each logit row, when the caller asks for tokens instead of logits.
+    let greedyTokens = UnsafeMutablePointer<Int32>.allocate(capacity: Workspace.logitRowLimit)
     /// Each sequence's part of the current layer's attention (storage kept from pass to pass).
     var attentionSequences: [AttentionSequence] = []
     /// Bytes of all the buffers above.
@@ -39,4 +41,6 @@ final class Workspace {
         let rowFloats = 3 * p.embeddingLength + 2 * qWidth + 2 * kvWidth + p.feedForwardLength
         bytes = 4 * (rows * rowFloats + Self.logitRowLimit * (p.embeddingLength + p.vocabularySize))
     }
+
+    deinit { greedyTokens.deallocate() }
 }

@@ -1,63 +1,127 @@
-// A step's GPU work as values, collected while the model describes the step and recorded into a
-// command buffer only when the host needs a result: one submit and one wait per step. A list equal
-// to one recorded before (the same operations on the same buffers: a decode step of the same batch
-// shape) replays that command buffer, since everything that changes from step to step (token ids,
-// positions) is read by the shaders from the step buffer.
+// A step's GPU work, collected while the model describes the step and recorded into a command buffer
+// only when the host needs a result: one submit and one wait per step. A list equal to one recorded
+// before (the same operations on the same buffers: a decode step of the same batch shape) replays that
+// command buffer, since everything that changes from step to step (token ids, positions) is read by the
+// shaders from the step buffer. The commands are encoded as words in one array that keeps its
+// capacity, so describing a step allocates nothing and comparing two lists compares their words.
 
 import CEmberVulkan
 
-struct Dispatch: Equatable {
-    let pipeline: UInt32
-    let buffers: [VulkanBuffer]
-    let push: [UInt32]
-    let groups: [UInt32]
-
-    static func == (a: Dispatch, b: Dispatch) -> Bool {
-        a.pipeline == b.pipeline && a.push == b.push && a.groups == b.groups && a.buffers.count == b.buffers.count
-            && zip(a.buffers, b.buffers).allSatisfy { $0 === $1 }
+struct CommandList: Equatable {
+    private enum Tag: UInt64 {
+        /// pipeline, buffer count, push word count, 3 group counts, then per buffer its handle and
+        /// size, then the push words.
+        case dispatch
+        case barrier
+        /// source, source offset, destination, destination offset, bytes.
+        case copy
+        /// buffer, offset, bytes (zeroed).
+        case fill
+        /// GPU timestamps (GPUTimeline): pool and count of queries reset; pool and query written.
+        case resetQueries, timestamp
     }
-}
 
-enum Command: Equatable {
-    case dispatch(Dispatch)
-    case barrier
-    case copy(from: VulkanBuffer, sourceOffset: Int, to: VulkanBuffer, destinationOffset: Int, bytes: Int)
-    case fill(VulkanBuffer, offset: Int, bytes: Int)
-    /// GPU timestamps (GPUTimeline): the pool's first `count` queries reset, and one query written.
-    case resetQueries(pool: UInt64, count: UInt32)
-    case timestamp(pool: UInt64, query: UInt32)
+    private var words: [UInt64] = []
+    /// Commands in the list.
+    private(set) var count = 0
 
-    static func == (a: Command, b: Command) -> Bool {
-        switch (a, b) {
-        case let (.dispatch(x), .dispatch(y)): x == y
-        case (.barrier, .barrier): true
-        case let (.copy(s1, o1, d1, p1, n1), .copy(s2, o2, d2, p2, n2)): s1 === s2 && o1 == o2 && d1 === d2 && p1 == p2 && n1 == n2
-        case let (.fill(b1, o1, n1), .fill(b2, o2, n2)): b1 === b2 && o1 == o2 && n1 == n2
-        case let (.resetQueries(p1, c1), .resetQueries(p2, c2)): p1 == p2 && c1 == c2
-        case let (.timestamp(p1, q1), .timestamp(p2, q2)): p1 == p2 && q1 == q2
-        default: false
+    var isEmpty: Bool { count == 0 }
+
+    mutating func removeAll() {
+        words.removeAll(keepingCapacity: true)
+        count = 0
+    }
+
+    private mutating func append(_ tag: Tag) {
+        words.append(tag.rawValue)
+        count += 1
+    }
+
+    /// Runs `groups` workgroups of `pipeline` with `buffers` bound whole (bindings 0, 1, ...) and
+    /// `push` as its push constants.
+    mutating func dispatch<let B: Int, let P: Int>(_ pipeline: UInt32, _ buffers: InlineArray<B, VulkanBuffer>,
+                                                   push: InlineArray<P, UInt32>, groups: (x: Int, y: Int, z: Int)) {
+        append(.dispatch)
+        words.append(UInt64(pipeline))
+        words.append(UInt64(B))
+        words.append(UInt64(P))
+        words.append(UInt64(groups.x))
+        words.append(UInt64(groups.y))
+        words.append(UInt64(groups.z))
+        for index in buffers.indices {
+            words.append(buffers[index].raw.buffer)
+            words.append(buffers[index].raw.size)
         }
+        for index in push.indices { words.append(UInt64(push[index])) }
     }
-}
 
-extension VulkanRecording {
-    /// Records `commands` from the start.
-    func record(_ commands: [Command]) throws(VulkanError) {
-        try begin()
-        for command in commands {
-            switch command {
-            case let .dispatch(d):
-                dispatch(d.pipeline, d.buffers.map { VulkanBinding($0) }, push: d.push,
-                         groups: (Int(d.groups[0]), Int(d.groups[1]), Int(d.groups[2])))
-            case .barrier: barrier()
-            case let .copy(source, sourceOffset, destination, destinationOffset, bytes):
-                copy(from: source, offset: sourceOffset, to: destination, offset: destinationOffset, bytes: bytes)
-            case let .fill(buffer, offset, bytes): fill(buffer, offset: offset, bytes: bytes)
-            case let .resetQueries(pool, count): ek_vk_reset_queries(handle, pool, count)
-            case let .timestamp(pool, query): ek_vk_timestamp(handle, pool, query)
+    /// Makes every earlier write visible to every later read (and to the host after the wait).
+    mutating func barrier() { append(.barrier) }
+
+    mutating func copy(from source: VulkanBuffer, offset sourceOffset: Int, to destination: VulkanBuffer, offset destinationOffset: Int,
+                       bytes: Int) {
+        append(.copy)
+        words.append(source.raw.buffer)
+        words.append(UInt64(sourceOffset))
+        words.append(destination.raw.buffer)
+        words.append(UInt64(destinationOffset))
+        words.append(UInt64(bytes))
+    }
+
+    mutating func fill(_ buffer: VulkanBuffer, offset: Int, bytes: Int) {
+        append(.fill)
+        words.append(buffer.raw.buffer)
+        words.append(UInt64(offset))
+        words.append(UInt64(bytes))
+    }
+
+    mutating func resetQueries(pool: UInt64, count: UInt32) {
+        append(.resetQueries)
+        words.append(pool)
+        words.append(UInt64(count))
+    }
+
+    mutating func timestamp(pool: UInt64, query: UInt32) {
+        append(.timestamp)
+        words.append(pool)
+        words.append(UInt64(query))
+    }
+
+    /// Records the list into `recording`, from the start.
+    func record(into recording: VulkanRecording) throws(VulkanError) {
+        try recording.begin()
+        var bindings: [ek_vk_binding] = [], push: [UInt32] = []
+        var at = 0
+        func next() -> UInt64 {
+            defer { at += 1 }
+            return words[at]
+        }
+        while at < words.count {
+            switch Tag(rawValue: next())! {
+            case .dispatch:
+                let pipeline = UInt32(next()), bufferCount = Int(next()), pushCount = Int(next())
+                let x = UInt32(next()), y = UInt32(next()), z = UInt32(next())
+                bindings = (0 ..< bufferCount).map { _ in ek_vk_binding(buffer: next(), offset: 0, range: next()) }
+                push = (0 ..< pushCount).map { _ in UInt32(next()) }
+                push.withUnsafeBytes { push in
+                    ek_vk_dispatch(recording.handle, pipeline, bindings, UInt32(bindings.count), push.baseAddress, UInt32(push.count), x, y, z)
+                }
+            case .barrier: recording.barrier()
+            case .copy:
+                let source = next(), sourceOffset = next(), destination = next(), destinationOffset = next(), bytes = next()
+                ek_vk_copy(recording.handle, source, sourceOffset, destination, destinationOffset, bytes)
+            case .fill:
+                let buffer = next(), offset = next(), bytes = next()
+                ek_vk_fill(recording.handle, buffer, offset, bytes, 0)
+            case .resetQueries:
+                let pool = next(), count = UInt32(next())
+                ek_vk_reset_queries(recording.handle, pool, count)
+            case .timestamp:
+                let pool = next(), query = UInt32(next())
+                ek_vk_timestamp(recording.handle, pool, query)
             }
         }
-        barrier()
-        try end()
+        recording.barrier()
+        try recording.end()
     }
 }

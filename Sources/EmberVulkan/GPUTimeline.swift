@@ -30,16 +30,18 @@ final class GPUTimeline {
 
     deinit { ek_vk_query_pool_destroy(context.handle, pool) }
 
-    /// The commands that open operation `name`'s span (nil when the pool is full): `end` closes it.
-    func begin(_ name: String) -> [Command]? {
+    /// Opens operation `name`'s span in `commands` (false when the pool is full): `end` closes it.
+    func begin(_ name: String, in commands: inout CommandList) -> Bool {
         let first = UInt32(2 * names.count)
-        guard first + 2 <= Self.capacity else { return nil }
+        guard first + 2 <= Self.capacity else { return false }
         names.append(name)
-        return (first == 0 ? [.resetQueries(pool: pool, count: Self.capacity)] : []) + [.timestamp(pool: pool, query: first)]
+        if first == 0 { commands.resetQueries(pool: pool, count: Self.capacity) }
+        commands.timestamp(pool: pool, query: first)
+        return true
     }
 
-    /// The command that closes the span `begin` opened last.
-    func end() -> Command { .timestamp(pool: pool, query: UInt32(2 * names.count - 1)) }
+    /// Closes the span `begin` opened last.
+    func end(in commands: inout CommandList) { commands.timestamp(pool: pool, query: UInt32(2 * names.count - 1)) }
 
     /// After the wait: the timed operations as spans ending where the wait returned.
     func emit(waitReturned: UInt64) {

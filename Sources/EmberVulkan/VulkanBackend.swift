@@ -3,7 +3,8 @@
 // arrive: each becomes a command (CommandList.swift), and the step's commands are recorded and
 // submitted together where the host needs a result (the logits), with one wait; an equal list
 // replays its command buffer. Token ids and positions live in a small host-visible step buffer that
-// the shaders read, so a replayed step costs one copy, one submit and one wait.
+// the shaders read, so a replayed step costs one copy, one submit and one wait, and allocates nothing
+// on the host or the device. The operations' commands are in VulkanOperations.swift.
 
 import EmberCompute
 import EmberFormats
@@ -24,25 +25,43 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// Whether a matrix row's values are spread over several invocations (the shape for GPUs) rather
     /// than one invocation per row (for CPU devices such as lavapipe).
     public let spreadsRows: Bool
+    /// Whether the shaders reduce with subgroup operations (the device has subgroup arithmetic and
+    /// shuffles; `EMBER_VULKAN_NO_SUBGROUPS=1` forces the shared-memory reductions).
+    public let usesSubgroups: Bool
+    /// Ranges a decode row's attention is split into over its cache (nil: by the cache's size on a GPU,
+    /// one on a CPU device).
+    let attentionSplits: Int?
+    /// Matrix products of at least this many tokens go in 64 x 64 blocks (matmul_tiled.comp).
+    let tiledProductTokens: Int
+    /// Whether a prompt chunk's attention goes in tiles of 8 rows (attention_tiled.comp, heads up to
+    /// 128 wide) rather than a workgroup per row.
+    let tilesPromptAttention: Bool
     let arena: DeviceArena
 
     /// Per row of the step: its token id and its position.
-    private var stepBuffer: VulkanBuffer
-    private var rowCount = 0
-    private var logitRows: [Int] = []
-    private var commands: [Command] = []
+    var stepBuffer: VulkanBuffer
+    var rowCount = 0
+    var logitRows: [Int] = []
+    var commands = CommandList()
     /// Command buffers recorded before, with the lists they hold (most recent last).
-    private var recordings: [(commands: [Command], recording: VulkanRecording)] = []
+    private var recordings: [(commands: CommandList, recording: VulkanRecording)] = []
     private static let recordingLimit = 16
     private var readback: VulkanBuffer?
-    private var ropeTables: [RopeParameters: (table: RopeTable, buffer: VulkanBuffer)] = [:]
+    /// The staging buffer and recording that copy weights to device memory the host cannot map.
+    private var uploads: (staging: VulkanBuffer, recording: VulkanRecording)?
+    /// The greedy tokens of a step's logit rows, written by the device.
+    private var tokenBuffer: VulkanBuffer?
+    var ropeTables: [RopeParameters: (table: RopeTable, buffer: VulkanBuffer)] = [:]
     /// Each gated FFN's gate and up products, by size.
-    private var gatedScratch: [Int: (gate: VulkanBuffer, up: VulkanBuffer)] = [:]
-    /// Buffers replaced by larger ones, kept while a recording may still name them.
-    private var retired: [VulkanBuffer] = []
+    var gatedScratch: [Int: (gate: VulkanBuffer, up: VulkanBuffer)] = [:]
+    /// The ranges of split attention (attention_combine.comp), grown to the largest step.
+    var attentionPartials: VulkanBuffer?
+    /// Buffers replaced by larger ones, kept for the life of the backend: the command lists and their
+    /// recordings name buffers by handle.
+    var retired: [VulkanBuffer] = []
     /// A failure of work submitted without a result to return (a step without logits), reported at
     /// the next read.
-    private var pendingError: BackendError?
+    var pendingError: BackendError?
     /// A submission whose wait timed out: it may still run, on buffers the next step writes, so the
     /// next step waits for it first.
     private var unfinished: VulkanRecording?
@@ -50,19 +69,30 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// stuck run says whether it waits on the GPU.
     private let checkpoint = Checkpoints(label: "ember.gpu")
     /// The GPU's timestamps per operation in the trace, made when op tracing is first seen on.
-    private var timeline: GPUTimeline?
-    private var timelineChecked = false
-
+    var timeline: GPUTimeline?
+    var timelineChecked = false
 
     /// Opens Vulkan device `device`; `.unavailable` says what is missing. `spreadRows` picks the matrix
-    /// products' shape (default: by the device's kind, or `EMBER_VULKAN_SPREAD_ROWS=0/1`);
-    /// `blockBytes` caps the blocks of device memory below what one binding sees (tests split weights
-    /// with it).
+    /// products' shape (default: by the device's kind, or `EMBER_VULKAN_SPREAD_ROWS=0/1`); `subgroups`
+    /// whether reductions use subgroup operations where the device has them (default: yes, unless
+    /// `EMBER_VULKAN_NO_SUBGROUPS=1`); `attentionSplits` fixes the ranges of decode attention;
+    /// `tilePromptAttention` picks the tiled prompt attention; `tiledProductTokens` the fewest tokens
+    /// of a tiled matrix product (default: 16 on a GPU, never on a CPU device, where a row per
+    /// invocation is faster); `blockBytes` caps the blocks of device memory below what one binding
+    /// sees; `mapsDeviceMemory: false` reaches device memory through staging copies, as on a discrete
+    /// GPU. Tests force each path with these.
     public init(device: Int = 0, threadCount: Int = ThreadPool.defaultThreadCount, timeout: Double? = nil,
-                spreadRows: Bool? = nil, blockBytes: Int? = nil) throws(VulkanError) {
-        context = try VulkanContext(device: device)
+                spreadRows: Bool? = nil, subgroups: Bool? = nil, attentionSplits: Int? = nil, tilePromptAttention: Bool = true,
+                tiledProductTokens: Int? = nil, blockBytes: Int? = nil, mapsDeviceMemory: Bool = true) throws(VulkanError) {
+        context = try VulkanContext(device: device, mapsDeviceMemory: mapsDeviceMemory)
         let forced = getenv("EMBER_VULKAN_SPREAD_ROWS").map { String(cString: $0) != "0" }
         spreadsRows = spreadRows ?? forced ?? (context.device.kind != .cpu)
+        let noSubgroups = getenv("EMBER_VULKAN_NO_SUBGROUPS").map { String(cString: $0) != "0" } ?? false
+        usesSubgroups = (subgroups ?? !noSubgroups) && context.device.subgroupArithmetic && context.device.subgroupShuffle
+        precondition(attentionSplits.map { $0 >= 1 } ?? true, "attention splits must be at least 1")
+        self.attentionSplits = attentionSplits
+        tilesPromptAttention = tilePromptAttention
+        self.tiledProductTokens = tiledProductTokens ?? (spreadsRows ? 16 : Int.max)
         hostThreads = ThreadPool(threadCount: threadCount)
         let environment = getenv("EMBER_GPU_TIMEOUT").flatMap { Double(String(cString: $0)) }
         self.timeout = timeout ?? environment ?? 120
@@ -101,7 +131,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
             if let contents = part.buffer.contents {
                 (contents + part.offset).initializeMemory(as: UInt8.self, repeating: 0, count: part.rows * rowBytes)
             } else {
-                commands.append(.fill(part.buffer, offset: part.offset, bytes: (part.rows * rowBytes + 3) / 4 * 4))
+                commands.fill(part.buffer, offset: part.offset, bytes: (part.rows * rowBytes + 3) / 4 * 4)
             }
         }
         return Tensor(name: name, type: type, rowLength: columns, rowCount: rows, storage: VulkanStorage(parts: parts))
@@ -125,14 +155,19 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
             (contents + offset).copyMemory(from: source, byteCount: bytes)
             return
         }
+        // One staging buffer and recording serve every upload: grown to the largest piece, at most 64 MiB.
         let chunk = 64 << 20
-        let staging = try context.makeBuffer(bytes: min(bytes, chunk), hostVisible: true)
-        let recording = try context.makeRecording()
+        if uploads == nil || uploads!.staging.byteCount < min(bytes, chunk) {
+            uploads = (try context.makeBuffer(bytes: min(max(bytes, 16 << 20), chunk), hostVisible: true), try context.makeRecording())
+        }
+        let (staging, recording) = uploads!
         var done = 0
         while done < bytes {
-            let count = min(chunk, bytes - done)
+            let count = min(staging.byteCount, bytes - done)
             staging.contents!.copyMemory(from: source + done, byteCount: count)
-            try recording.record([.copy(from: staging, sourceOffset: 0, to: buffer, destinationOffset: offset + done, bytes: count)])
+            var copy = CommandList()
+            copy.copy(from: staging, offset: 0, to: buffer, offset: offset + done, bytes: count)
+            try copy.record(into: recording)
             try recording.run(timeout: timeout)
             done += count
         }
@@ -180,13 +215,33 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                 throw .device("\(error)")
             }
         }
-        if bytes > 0 { commands.append(.copy(from: tensor.gpu.buffer, sourceOffset: tensor.gpu.offset, to: readback!, destinationOffset: 0, bytes: bytes)) }
+        if bytes > 0 { commands.copy(from: tensor.gpu.buffer, offset: tensor.gpu.offset, to: readback!, offset: 0, bytes: bytes) }
+        try finishStep()
+        return UnsafeMutableBufferPointer(start: readback!.contents!.assumingMemoryBound(to: Float.self), count: rows * tensor.rowLength)
+    }
+
+    public func argmaxRows(_ tensor: Tensor, rows: Int, into tokens: UnsafeMutablePointer<Int32>) throws(BackendError) {
+        precondition(tensor.type == .f32 && rows <= tensor.rowCount)
+        if (tokenBuffer?.byteCount ?? 0) < 4 * rows {
+            do {
+                if let tokenBuffer { retired.append(tokenBuffer) }
+                tokenBuffer = try context.makeBuffer(bytes: 4 * max(rows, 64), hostVisible: true)
+            } catch {
+                throw .device("\(error)")
+            }
+        }
+        if rows > 0 { argmax(tensor, rows: rows, into: tokenBuffer!) }
+        try finishStep()
+        tokens.update(from: tokenBuffer!.contents!.assumingMemoryBound(to: Int32.self), count: rows)
+    }
+
+    /// Runs what the step recorded and reports its failure.
+    private func finishStep() throws(BackendError) {
         finishPendingWork()
         if let error = pendingError {
             pendingError = nil
             throw error
         }
-        return UnsafeMutableBufferPointer(start: readback!.contents!.assumingMemoryBound(to: Float.self), count: rows * tensor.rowLength)
     }
 
     /// Waits for a submission whose wait timed out before.
@@ -200,7 +255,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     /// Records (or finds recorded) the commands so far, submits them and waits.
     private func finishPendingWork() {
         guard !commands.isEmpty else { return }
-        defer { commands.removeAll(keepingCapacity: true) }
+        defer { commands.removeAll() }
         guard pendingError == nil else {
             timeline?.discard()
             return
@@ -214,7 +269,7 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                 recordings.append(recordings.remove(at: known))
             } else {
                 recording = try context.makeRecording()
-                try recording.record(commands)
+                try commands.record(into: recording)
                 recordings.append((commands, recording))
                 if recordings.count > Self.recordingLimit { recordings.removeFirst() }
             }
@@ -237,184 +292,4 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
 
     /// Recordings made so far (replays do not add one): for tests.
     public var recordingCount: Int { recordings.count }
-
-    // MARK: Operations
-
-    public func run(_ operation: StepOperation) {
-        if !timelineChecked && Trace.isOn(.op) {
-            timelineChecked = true
-            timeline = GPUTimeline(context: context)
-        }
-        guard let timeline, let opening = timeline.begin(operation.name) else { return record(operation) }
-        commands.append(contentsOf: opening)
-        record(operation)
-        commands.append(timeline.end())
-    }
-
-    private func record(_ operation: StepOperation) {
-        switch operation {
-        case let .embed(table, output): embed(table, into: output)
-        case let .rmsNorm(x, adding, weight, epsilon, output):
-            rmsNorm(x, adding: adding, weight: weight, epsilon: epsilon, width: x.rowLength, rows: rowCount, into: output)
-        case let .matmul(x, weights, outputs):
-            for (weight, output) in zip(weights, outputs) { matmul(x, weight: weight, tokens: rowCount, into: output) }
-            commands.append(.barrier)
-        case let .matmulGated(x, gate, up, activation, output): matmulGated(x, gate: gate, up: up, activation: activation, into: output)
-        case let .attention(query, key, value, sequences, rope, shape, output):
-            attention(query: query, key: key, value: value, sequences: sequences, rope: rope, shape: shape, into: output)
-        case let .logits(x, gathered, weights, outputs): logits(x, gathered: gathered, weights: weights, into: outputs)
-        case let .addBias(x, bias): elementwise(0, x, other: bias, count: rowCount * x.rowLength, width: x.rowLength)
-        case let .rmsNormHeads(x, headDimension, weight, epsilon):
-            rmsNorm(x, adding: nil, weight: weight, epsilon: epsilon, width: headDimension, rows: rowCount * x.rowLength / headDimension, into: x)
-        case let .scale(x, factor): elementwise(1, x, count: rowCount * x.rowLength, width: x.rowLength, factor: factor)
-        case let .softcap(x, rows, cap): elementwise(2, x, count: rows * x.rowLength, width: x.rowLength, factor: cap)
-        }
-    }
-
-    private func pipeline(_ name: String, bindings: Int, pushWords: Int, constants: [UInt32]) -> UInt32? {
-        do {
-            return try context.pipeline(name, bindings: bindings, pushBytes: 4 * pushWords, constants: constants)
-        } catch {
-            pendingError = .device("\(error)")
-            return nil
-        }
-    }
-
-    private func dispatch(_ pipeline: UInt32, _ buffers: [VulkanBuffer], _ push: [UInt32], groups: Int, height: Int = 1) {
-        // Past 65,535 workgroups in x (the least a device must allow), the rest go to y.
-        let x = min(groups, 65535), y = (groups + x - 1) / max(x, 1)
-        commands.append(.dispatch(Dispatch(pipeline: pipeline, buffers: buffers, push: push, groups: [UInt32(x), UInt32(y * height), 1])))
-    }
-
-    private func embed(_ table: Tensor, into output: Tensor) {
-        guard let pipeline = pipeline("embed", bindings: 5, pushWords: 7, constants: [64, table.type.rawValue]) else { return }
-        for part in table.gpuParts {
-            commands.append(.dispatch(Dispatch(
-                pipeline: pipeline, buffers: [part.buffer, part.buffer, part.buffer, stepBuffer, output.gpu.buffer],
-                push: [UInt32(table.rowLength), UInt32(table.rowBytes), UInt32(part.offset), UInt32(part.firstRow), UInt32(part.rows),
-                       output.wordOffset, UInt32(output.rowLength)],
-                groups: [UInt32(rowCount), 1, 1])))
-        }
-        commands.append(.barrier)
-    }
-
-    private func rmsNorm(_ x: Tensor, adding: Tensor?, weight: Tensor, epsilon: Float, width: Int, rows: Int, into output: Tensor) {
-        precondition(weight.type == .f32, "norm weight \(weight.name) is \(weight.type); the GPU reads F32 norms")
-        guard let pipeline = pipeline("rms_norm", bindings: 4, pushWords: 7, constants: [128]) else { return }
-        let adding = adding ?? x, w = weight.gpu
-        dispatch(pipeline, [x.gpu.buffer, adding.gpu.buffer, w.buffer, output.gpu.buffer],
-                 [UInt32(width), adding === x ? 0 : 1, epsilon.bitPattern, x.wordOffset, adding.wordOffset, UInt32(w.offset / 4),
-                  output.wordOffset], groups: rows)
-        commands.append(.barrier)
-    }
-
-    /// `output[t] = weight * x[t]` for `tokens` rows of `x` (no barrier: the caller adds one after a group).
-    private func matmul(_ x: Tensor, weight: Tensor, tokens: Int, into output: Tensor, outputBuffer: VulkanBuffer? = nil,
-                        outputOffset: UInt32? = nil, outputStride: Int? = nil) {
-        // Invocations per row: spread, about four chunks of four values each, a power of 2 up to the
-        // workgroup, so that a row's reads are spread over its invocations; else one each (on lavapipe,
-        // whose SIMD lanes are a workgroup's invocations, 1.3-2x faster).
-        let chunks = (weight.rowLength + 3) / 4
-        var rowThreads = 1
-        while spreadsRows && rowThreads * 2 <= min(64, chunks / 4) { rowThreads *= 2 }
-        let rowsPerGroup = 64 / rowThreads
-        guard let pipeline = pipeline("matmul", bindings: 5, pushWords: 9, constants: [64, weight.type.rawValue, UInt32(rowThreads)]) else { return }
-        for part in weight.gpuParts {
-            dispatch(pipeline, [part.buffer, part.buffer, part.buffer, x.gpu.buffer, outputBuffer ?? output.gpu.buffer],
-                     [UInt32(weight.rowLength), UInt32(part.rows), UInt32(weight.rowBytes), UInt32(part.offset), UInt32(tokens),
-                      x.wordOffset, UInt32(x.rowLength), (outputOffset ?? output.wordOffset) + UInt32(part.firstRow),
-                      UInt32(outputStride ?? output.rowLength)], groups: (part.rows + rowsPerGroup - 1) / rowsPerGroup)
-        }
-    }
-
-    private func matmulGated(_ x: Tensor, gate: Tensor, up: Tensor, activation: GateActivation, into output: Tensor) {
-        let count = x.rowCount * gate.rowCount
-        if gatedScratch[count] == nil {
-            do {
-                gatedScratch[count] = (try context.makeBuffer(bytes: 4 * count, hostVisible: false),
-                                       try context.makeBuffer(bytes: 4 * count, hostVisible: false))
-            } catch {
-                pendingError = .device("\(error)")
-                return
-            }
-        }
-        let scratch = gatedScratch[count]!
-        matmul(x, weight: gate, tokens: rowCount, into: output, outputBuffer: scratch.gate, outputOffset: 0, outputStride: gate.rowCount)
-        matmul(x, weight: up, tokens: rowCount, into: output, outputBuffer: scratch.up, outputOffset: 0, outputStride: gate.rowCount)
-        commands.append(.barrier)
-        guard let pipeline = pipeline("elementwise", bindings: 3, pushWords: 6, constants: [256, activation == .silu ? 3 : 4]) else { return }
-        let elements = rowCount * gate.rowCount
-        dispatch(pipeline, [scratch.gate, scratch.up, output.gpu.buffer], [UInt32(elements), UInt32(gate.rowCount), 0, 0, 0, output.wordOffset],
-                 groups: (elements + 255) / 256)
-        commands.append(.barrier)
-    }
-
-    private func elementwise(_ operation: UInt32, _ x: Tensor, other: Tensor? = nil, count: Int, width: Int, factor: Float = 0) {
-        guard count > 0, let pipeline = pipeline("elementwise", bindings: 3, pushWords: 6, constants: [256, operation]) else { return }
-        let other = other ?? x
-        dispatch(pipeline, [x.gpu.buffer, other.gpu.buffer, x.gpu.buffer],
-                 [UInt32(count), UInt32(width), factor.bitPattern, x.wordOffset, other.wordOffset, x.wordOffset], groups: (count + 255) / 256)
-        commands.append(.barrier)
-    }
-
-    /// The rope table of `rope` on the device, covering positions up to `last`.
-    private func ropeBuffer(_ rope: RopeParameters, through last: Int) -> VulkanBuffer? {
-        if let known = ropeTables[rope], known.table.positions > last { return known.buffer }
-        let table = ropeTables[rope]?.table ?? RopeTable(rope)
-        table.prepare(through: max(last, 4095))
-        do {
-            let buffer = try context.makeBuffer(bytes: 4 * table.positions * rope.dimensions, hostVisible: true)
-            table.withValues { buffer.contents!.copyMemory(from: $0.baseAddress!, byteCount: 4 * table.positions * rope.dimensions) }
-            if let old = ropeTables[rope]?.buffer { retired.append(old) }
-            ropeTables[rope] = (table, buffer)
-            return buffer
-        } catch {
-            pendingError = .device("\(error)")
-            return nil
-        }
-    }
-
-    private func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
-                           shape: AttentionShape, into output: Tensor) {
-        guard let first = sequences.first else { return }
-        let half: UInt32 = first.keyCache.type == .f16 ? 1 : 0, elementBytes = first.keyCache.type == .f16 ? 2 : 4
-        let last = sequences.map { $0.start + $0.rows.count }.max()! - 1
-        guard let table = ropeBuffer(rope, through: last),
-              let store = pipeline("rope_store", bindings: 9, pushWords: 15, constants: [64, half]),
-              let attend = pipeline("attention", bindings: 7, pushWords: 13, constants: [64, half, 256])
-        else { return }
-        precondition(shape.headDimension <= 256, "the GPU's attention handles heads up to 256 wide")
-        for sequence in sequences {
-            let keys = sequence.keyCache.gpu, values = sequence.valueCache.gpu
-            dispatch(store, [query.gpu.buffer, key.gpu.buffer, value.gpu.buffer, stepBuffer, table, keys.buffer, keys.buffer,
-                             values.buffer, values.buffer],
-                     [UInt32(sequence.rows.lowerBound), query.wordOffset, UInt32(query.rowLength), key.wordOffset, UInt32(key.rowLength),
-                      value.wordOffset, UInt32(value.rowLength), UInt32(shape.headCount), UInt32(shape.kvHeadCount),
-                      UInt32(shape.headDimension), UInt32(rope.dimensions / 2), rope.pairing == .halves ? 1 : 0,
-                      UInt32(sequence.keyCache.rowCount), UInt32(keys.offset / elementBytes), UInt32(values.offset / elementBytes)],
-                     groups: sequence.rows.count)
-        }
-        commands.append(.barrier)
-        for sequence in sequences {
-            let keys = sequence.keyCache.gpu, values = sequence.valueCache.gpu
-            dispatch(attend, [query.gpu.buffer, stepBuffer, keys.buffer, keys.buffer, values.buffer, values.buffer, output.gpu.buffer],
-                     [UInt32(sequence.rows.lowerBound), query.wordOffset, UInt32(query.rowLength), output.wordOffset, UInt32(output.rowLength),
-                      UInt32(shape.headCount), UInt32(shape.kvHeadCount), UInt32(shape.headDimension), UInt32(sequence.keyCache.rowCount),
-                      UInt32(keys.offset / elementBytes), UInt32(values.offset / elementBytes), UInt32(shape.slidingWindow ?? 0),
-                      shape.scale.bitPattern], groups: sequence.rows.count, height: shape.headCount)
-        }
-        commands.append(.barrier)
-    }
-
-    private func logits(_ x: Tensor, gathered: Tensor, weights: [Tensor], into outputs: [Tensor]) {
-        guard !logitRows.isEmpty else { return }
-        let rowBytes = 4 * x.rowLength
-        for (index, row) in logitRows.enumerated() {
-            commands.append(.copy(from: x.gpu.buffer, sourceOffset: x.gpu.offset + row * rowBytes, to: gathered.gpu.buffer,
-                                  destinationOffset: gathered.gpu.offset + index * rowBytes, bytes: rowBytes))
-        }
-        commands.append(.barrier)
-        for (weight, output) in zip(weights, outputs) { matmul(gathered, weight: weight, tokens: logitRows.count, into: output) }
-        commands.append(.barrier)
-    }
 }

@@ -8,14 +8,22 @@ import CEmberVulkan
 public final class VulkanContext: @unchecked Sendable {
     let handle: OpaquePointer
     public let device: VulkanDevice
+    /// A shader and up to four specialization constants: looked up on every dispatch of a step, so
+    /// without an array.
     private struct PipelineKey: Hashable {
         let shader: String
-        let constants: [UInt32]
+        let constants: SIMD4<UInt32>
+        let count: Int
     }
     private var pipelines: [PipelineKey: UInt32] = [:]
 
+    /// Whether device-local memory that the host can map is mapped (false: it is reached as on a
+    /// discrete GPU, through staging copies; for tests).
+    let mapsDeviceMemory: Bool
+
     /// Opens device `index` (`ember devices` lists them).
-    public init(device index: Int = 0) throws(VulkanError) {
+    public init(device index: Int = 0, mapsDeviceMemory: Bool = true) throws(VulkanError) {
+        self.mapsDeviceMemory = mapsDeviceMemory
         let devices = try VulkanDevice.all()
         guard devices.indices.contains(index) else {
             throw .unavailable(devices.isEmpty ? "no Vulkan device: the loader found no driver (Debian: apt install mesa-vulkan-drivers for lavapipe, or a GPU's driver)"
@@ -34,20 +42,24 @@ public final class VulkanContext: @unchecked Sendable {
     /// A zeroed storage buffer: device-local, or host-visible (mapped: `contents`).
     public func makeBuffer(bytes: Int, hostVisible: Bool) throws(VulkanError) -> VulkanBuffer {
         var raw = ek_vk_buffer()
-        try VulkanError.check(ek_vk_buffer_create(handle, UInt64(max(bytes, 4)), hostVisible ? 1 : 0, &raw), "vkAllocateMemory (\(bytes) bytes)")
+        let kind: Int32 = hostVisible ? 1 : mapsDeviceMemory ? 0 : 2
+        try VulkanError.check(ek_vk_buffer_create(handle, UInt64(max(bytes, 4)), kind, &raw), "vkAllocateMemory (\(bytes) bytes)")
         return VulkanBuffer(context: self, raw: raw)
     }
 
     /// The pipeline of shader `name` (Shaders/`name`.comp) with these specialization constants, made on
     /// first use and cached.
-    public func pipeline(_ name: String, bindings: Int, pushBytes: Int, constants: [UInt32] = []) throws(VulkanError) -> UInt32 {
-        let key = PipelineKey(shader: name, constants: constants)
+    public func pipeline<let N: Int>(_ name: String, bindings: Int, pushBytes: Int, constants: InlineArray<N, UInt32>) throws(VulkanError) -> UInt32 {
+        precondition(N <= 4, "at most four specialization constants")
+        var packed = SIMD4<UInt32>()
+        for index in constants.indices { packed[index] = constants[index] }
+        let key = PipelineKey(shader: name, constants: packed, count: N)
         if let id = pipelines[key] { return id }
         guard let shader = ek_shader_named(name) else { throw .unavailable("no shader named \(name)") }
         var id: UInt32 = 0
-        let result = constants.withUnsafeBufferPointer { constants in
+        let result = withUnsafeBytes(of: packed) { constants in
             ek_vk_pipeline_create(handle, shader.pointee.code, shader.pointee.bytes, UInt32(bindings), UInt32(pushBytes),
-                                  constants.baseAddress, UInt32(constants.count), &id)
+                                  constants.baseAddress!.assumingMemoryBound(to: UInt32.self), UInt32(N), &id)
         }
         try VulkanError.check(result, "vkCreateComputePipelines (\(name))")
         pipelines[key] = id
@@ -55,6 +67,10 @@ public final class VulkanContext: @unchecked Sendable {
     }
 
     public var pipelineCount: Int { pipelines.count }
+
+    /// Device objects made so far (memory, pipelines, command buffers, query pools): unchanged by a
+    /// step that allocates nothing on the device.
+    public var objectsMade: Int { Int(ek_vk_objects_made(handle)) }
 
     public func makeRecording() throws(VulkanError) -> VulkanRecording {
         guard let recording = ek_vk_recording_create(handle) else { throw .failed(call: "vkAllocateCommandBuffers", result: -1) }

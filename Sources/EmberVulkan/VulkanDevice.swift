@@ -15,6 +15,7 @@ public struct VulkanDevice: Sendable, Equatable {
     public let deviceLocalBytes: UInt64
     public let subgroupSize: Int
     public let subgroupArithmetic: Bool
+    public let subgroupShuffle: Bool
     public let float16Arithmetic: Bool
     public let int8Arithmetic: Bool
     public let storage16Bit: Bool
@@ -42,6 +43,7 @@ public struct VulkanDevice: Sendable, Equatable {
         deviceLocalBytes = info.device_local_bytes
         subgroupSize = Int(info.subgroup_size)
         subgroupArithmetic = info.subgroup_arithmetic != 0
+        subgroupShuffle = info.subgroup_shuffle != 0
         float16Arithmetic = info.shader_float16 != 0
         int8Arithmetic = info.shader_int8 != 0
         storage16Bit = info.storage_16bit != 0
@@ -80,6 +82,7 @@ public struct VulkanDevice: Sendable, Equatable {
         let memory = "\(tenths / 10).\(tenths % 10) GiB"
         var features = ["Vulkan \(apiVersion)", "\(memory) device memory", "subgroup \(subgroupSize)"]
         if subgroupArithmetic { features.append("subgroup arithmetic") }
+        if subgroupShuffle { features.append("subgroup shuffle") }
         if float16Arithmetic { features.append("fp16 arithmetic") }
         if int8Arithmetic { features.append("int8 arithmetic") }
         if timestamps { features.append("timestamps") }

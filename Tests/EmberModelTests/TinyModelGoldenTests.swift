@@ -52,13 +52,27 @@ import Testing
 
     /// Where a model runs and what its cache holds.
     struct Setting: CustomTestStringConvertible, Sendable {
-        let gpu: Bool
+        enum Device { case cpu, gpu, gpuWithAGPUsShapes }
+        let device: Device
         let cacheType: CacheType
-        var testDescription: String { "\(gpu ? "gpu" : "cpu") \(cacheType)" }
+        var testDescription: String { "\(device) \(cacheType)" }
+
+        func backend() throws -> Backend {
+            switch device {
+            case .cpu: CPUBackend(threadCount: 2)
+            case .gpu: try VulkanBackend(threadCount: 2)
+            // What a discrete GPU runs, forced on lavapipe: rows spread over invocations, subgroup
+            // reductions, every product of two or more tokens in blocks, decode attention split in 3
+            // ranges, weights uploaded and tensors zeroed through copies rather than mapped memory.
+            case .gpuWithAGPUsShapes: try VulkanBackend(threadCount: 2, spreadRows: true, subgroups: true, attentionSplits: 3,
+                                                        tiledProductTokens: 2, mapsDeviceMemory: false)
+            }
+        }
     }
 
-    static let settings = [Setting(gpu: false, cacheType: .f32), Setting(gpu: false, cacheType: .f16)]
-        + (usableVulkanDevice || requireVulkan ? [Setting(gpu: true, cacheType: .f32), Setting(gpu: true, cacheType: .f16)] : [])
+    static let settings = [Setting(device: .cpu, cacheType: .f32), Setting(device: .cpu, cacheType: .f16)]
+        + (usableVulkanDevice || requireVulkan
+            ? [.gpu, .gpuWithAGPUsShapes].flatMap { device in [CacheType.f32, .f16].map { Setting(device: device, cacheType: $0) } } : [])
 
     @Test(arguments: ["llama", "qwen2", "qwen3", "phi3", "phi3-longrope", "gemma3"], settings)
     func matchesTransformersInFloat64(model name: String, setting: Setting) throws {
@@ -70,8 +84,7 @@ import Testing
         let tokenizer = try Tokenizer(metadata: file.metadata)
         // Prompts in chunks of 4: Gemma 3's local layers (a window of 8) then keep a ring of 11 rows,
         // which the prompt and greedy tokens go round several times.
-        let backend: Backend = setting.gpu ? try VulkanBackend(threadCount: 2) : CPUBackend(threadCount: 2)
-        let model = try ModelLoader.load(file, backend: backend, promptChunkTokens: 4)
+        let model = try ModelLoader.load(file, backend: try setting.backend(), promptChunkTokens: 4)
         #expect(model.architecture == goldens.architecture && goldens.prompts.count >= 4)
         for prompt in goldens.prompts {
             #expect(tokenizer.encode(prompt.text, addSpecial: true, parseSpecial: false) == prompt.ids, "\(prompt.text)")

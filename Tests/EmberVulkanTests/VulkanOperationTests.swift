@@ -70,8 +70,14 @@ struct VulkanOperationTests {
         let gpu: Backend
         var backends: [Backend] { [cpu, gpu] }
 
-        init(spreadRows: Bool? = nil, blockBytes: Int? = nil) throws {
-            gpu = try VulkanBackend(spreadRows: spreadRows, blockBytes: blockBytes)
+        init(spreadRows: Bool? = nil, subgroups: Bool = false, attentionSplits: Int? = nil, tilePromptAttention: Bool = true,
+             tiledProductTokens: Int? = nil, blockBytes: Int? = nil, mapsDeviceMemory: Bool = true) throws {
+            let gpu = try VulkanBackend(spreadRows: spreadRows, subgroups: subgroups, attentionSplits: attentionSplits,
+                                        tilePromptAttention: tilePromptAttention, tiledProductTokens: tiledProductTokens, blockBytes: blockBytes,
+                                        mapsDeviceMemory: mapsDeviceMemory)
+            // lavapipe has subgroup arithmetic and shuffles: the subgroup builds are tested wherever asked for.
+            #expect(gpu.usesSubgroups == subgroups, "subgroups asked: \(subgroups), used: \(gpu.usesSubgroups)")
+            self.gpu = gpu
         }
 
         func bind(_ name: String) throws -> [Tensor] {
@@ -126,23 +132,31 @@ struct VulkanOperationTests {
         Self.expectClose(try pair.read(output, rows: 4), tolerance: 1e-6, "embed \(type)")
     }
 
-    /// Both shapes of the matrix product: a row per invocation, and rows spread over invocations.
-    @Test(arguments: weightTypes, [false, true])
-    func matmulOfEveryType(type: TensorType, spreadRows: Bool) throws {
-        let pair = try Pair(spreadRows: spreadRows)
+    /// The matrix product's shapes: a row per invocation; rows spread over invocations whose partial
+    /// sums meet through shared memory or through subgroup shuffles; 64 x 64 blocks of rows and tokens
+    /// (with the weights uploaded through a staging copy, as to a discrete GPU).
+    enum MatmulShape: CaseIterable { case rowPerInvocation, spread, spreadWithSubgroups, tiled }
+
+    @Test(arguments: weightTypes, MatmulShape.allCases)
+    func matmulOfEveryType(type: TensorType, shape: MatmulShape) throws {
+        let pair = try Pair(spreadRows: shape != .rowPerInvocation, subgroups: shape == .spreadWithSubgroups,
+                            tiledProductTokens: shape == .tiled ? 1 : .max, mapsDeviceMemory: shape != .tiled)
         let columns = Self.columns(type)
-        let weight = try pair.bind("w.\(type)"), x = pair.make("x", rows: 12, columns: columns), output = pair.make("y", rows: 12, columns: 37)
-        // Eleven rows: two sequences, one a prompt of ten rows (more than one pass of eight tokens).
-        try pair.begin(Self.step([(tokens: Array(0 ..< 10), start: 0), (tokens: [999], start: 7)]), x: x)
+        // Two sequences, one a prompt of ten rows (more than one pass of four tokens), or of 70 for
+        // the blocks (two blocks of tokens).
+        let prompt = shape == .tiled ? 70 : 10
+        let weight = try pair.bind("w.\(type)"), x = pair.make("x", rows: prompt + 1, columns: columns)
+        let output = pair.make("y", rows: prompt + 1, columns: 37)
+        try pair.begin(Self.step([(tokens: (0 ..< Int32(prompt)).map { $0 * 13 }, start: 0), (tokens: [999], start: 7)]), x: x)
         for (backend, (w, (x, y))) in zip(pair.backends, zip(weight, zip(x, output))) { backend.matmul(x, weights: [w], into: [y]) }
-        Self.expectClose(try pair.read(output, rows: 11), tolerance: 2e-4, "matmul \(type), spread \(spreadRows)")
+        Self.expectClose(try pair.read(output, rows: prompt + 1), tolerance: 2e-4, "matmul \(type), \(shape)")
     }
 
     /// Blocks of 8 KiB, as a device whose bindings see little would have: every weight and table
     /// here is split by rows across blocks, and each part multiplies or embeds its own rows.
-    @Test(arguments: [TensorType.q4_K, .q8_0, .f32])
-    func weightsSplitAcrossBlocks(type: TensorType) throws {
-        let pair = try Pair(blockBytes: 8192)
+    @Test(arguments: [TensorType.q4_K, .q8_0, .f32], [false, true])
+    func weightsSplitAcrossBlocks(type: TensorType, tiled: Bool) throws {
+        let pair = try Pair(tiledProductTokens: tiled ? 1 : .max, blockBytes: 8192)
         #expect(try pair.bind("w.\(type)")[1].byteCount > 8192)
         let columns = Self.columns(type)
         let weight = try pair.bind("w.\(type)")
@@ -156,7 +170,7 @@ struct VulkanOperationTests {
             backend.matmul(x[index], weights: [weight[index]], into: [output[index]])
             backend.embed(table: weight[index], into: embedded[index])
         }
-        Self.expectClose(try pair.read(output, rows: 3), tolerance: 2e-4, "split matmul \(type)")
+        Self.expectClose(try pair.read(output, rows: 3), tolerance: 2e-4, "split matmul \(type), tiled \(tiled)")
         Self.expectClose(try pair.read(embedded, rows: 3), tolerance: 1e-6, "split embedding \(type)")
     }
 
@@ -172,9 +186,11 @@ struct VulkanOperationTests {
         Self.expectClose(try pair.read(output, rows: 3), tolerance: 5e-4, "gated \(activation)")
     }
 
-    /// Rows of 104 (the CPU's norm wants a multiple of 8; not one of the GPU's workgroup).
-    @Test func normsBiasScaleAndSoftcap() throws {
-        let pair = try Pair()
+    /// Rows of 104 (the CPU's norm wants a multiple of 8; not one of the GPU's workgroup), the sums
+    /// of squares reduced through shared memory and through subgroups.
+    @Test(arguments: [false, true])
+    func normsBiasScaleAndSoftcap(subgroups: Bool) throws {
+        let pair = try Pair(subgroups: subgroups)
         let width = 104
         let x = pair.make("x", rows: 5, columns: width), adding = pair.make("a", rows: 5, columns: width), normed = pair.make("n", rows: 5, columns: width)
         let weight = try pair.bind("norm.104"), headWeight = try pair.bind("norm.64")
@@ -203,22 +219,29 @@ struct VulkanOperationTests {
         Self.expectClose(try pair.read(heads, rows: 5), tolerance: 1e-5, "rms_norm_heads")
     }
 
-    /// Two sequences in one step (a prompt of five and a decode step), over two steps, with each cache
+    /// How the GPU lays out attention: the prompt's rows one per workgroup or in tiles of 8, the decode
+    /// row's positions whole or split into 3 ranges (some empty).
+    enum AttentionLayout: CaseIterable { case rowsWhole, tilesSplit, tilesWhole, rowsSplit }
+
+    /// Two sequences in one step (a prompt of eleven and a decode step), over two steps, with each cache
     /// type, both RoPE pairings, grouped heads and a sliding window whose ring the second step wraps.
-    @Test(arguments: [(TensorType.f16, RopePairing.adjacent, Optional<Int>.none), (.f32, .halves, 4), (.f16, .halves, nil)])
-    func attentionOverTwoSequencesAndTwoSteps(cache: TensorType, pairing: RopePairing, window: Int?) throws {
-        let pair = try Pair()
+    @Test(arguments: [(TensorType.f16, RopePairing.adjacent, Optional<Int>.none), (.f32, .halves, 4), (.f16, .halves, nil)],
+          AttentionLayout.allCases)
+    func attentionOverTwoSequencesAndTwoSteps(settings: (cache: TensorType, pairing: RopePairing, window: Int?), layout: AttentionLayout) throws {
+        let (cache, pairing, window) = settings
+        let pair = try Pair(attentionSplits: layout == .tilesSplit || layout == .rowsSplit ? 3 : 1,
+                            tilePromptAttention: layout == .tilesSplit || layout == .tilesWhole)
         let shape = AttentionShape(headCount: 4, kvHeadCount: 2, headDimension: 32, slidingWindow: window)
         let rope = RopeParameters(dimensions: 32, pairing: pairing, base: 10000)
-        let query = pair.make("q", rows: 8, columns: 128), key = pair.make("k", rows: 8, columns: 64), value = pair.make("v", rows: 8, columns: 64)
-        let output = pair.make("o", rows: 8, columns: 128)
-        // A ring of window + 5 - 1 rows for a windowed layer (the most rows of one step), else the context.
-        let cacheRows = window.map { $0 + 4 } ?? 32
+        let query = pair.make("q", rows: 12, columns: 128), key = pair.make("k", rows: 12, columns: 64), value = pair.make("v", rows: 12, columns: 64)
+        let output = pair.make("o", rows: 12, columns: 128)
+        // A ring of window + 11 - 1 rows for a windowed layer (the most rows of one step), else the context.
+        let cacheRows = window.map { $0 + 10 } ?? 32
         let caches = (0 ..< 2).map { _ in (pair.make("kc", rows: cacheRows, columns: 64, type: cache), pair.make("vc", rows: cacheRows, columns: 64, type: cache)) }
         let inputs64 = try pair.bind("inputs.64"), inputs128 = try pair.bind("inputs.128")
         var starts = [0, 9]
         for round in 0 ..< 2 {
-            let lengths = round == 0 ? [5, 1] : [3, 1]
+            let lengths = round == 0 ? [11, 1] : [3, 1]
             let tokens = lengths.enumerated().map { sequence, count in (0 ..< count).map { Int32(100 * round + 10 * sequence + $0) } }
             let step = Self.step(zip(tokens, starts).map { (tokens: $0, start: $1) })
             for (index, backend) in pair.backends.enumerated() {
@@ -234,7 +257,7 @@ struct VulkanOperationTests {
                                   into: output[index])
             }
             Self.expectClose(try pair.read(output, rows: step.rowCount), tolerance: cache == .f16 ? 2e-3 : 1e-5,
-                             "attention round \(round) \(cache) \(pairing) window \(window.map(String.init) ?? "none")")
+                             "attention round \(round) \(cache) \(pairing) window \(window.map(String.init) ?? "none"), \(layout)")
             starts = zip(starts, lengths).map(+)
         }
     }
@@ -252,6 +275,31 @@ struct VulkanOperationTests {
             backend.logits(x[index], gathered: gathered[index], weights: [weight[index]], into: [logits[index]])
         }
         Self.expectClose(try pair.read(logits, rows: 2), tolerance: 2e-4, "logits")
+    }
+
+    /// Greedy tokens chosen on the device are the host's: the largest of each row, the lowest index on
+    /// ties (every row capped to a few values by a tiny softcap, then all zeros).
+    @Test func argmaxOfEachRowIsTheHosts() throws {
+        let pair = try Pair()
+        let x = pair.make("x", rows: 6, columns: 512)
+        try pair.begin(Self.step([(tokens: [3, 14, 159, 265, 358, 979], start: 0)]), x: x)
+        /// Each backend's choice, and the first index of each row's largest value; how often it occurs.
+        func choices() throws -> (cpu: [Int32], gpu: [Int32], expected: [Int32], ties: [Int]) {
+            var tokens = [[Int32]](repeating: [Int32](repeating: -1, count: 6), count: 2)
+            for (index, backend) in pair.backends.enumerated() { try backend.argmaxRows(x[index], rows: 6, into: &tokens[index]) }
+            let values = try pair.read(x, rows: 6).cpu
+            let rows = (0 ..< 6).map { Array(values[$0 * 512 ..< ($0 + 1) * 512]) }
+            return (tokens[0], tokens[1], rows.map { Int32($0.firstIndex(of: $0.max()!)!) }, rows.map { row in row.filter { $0 == row.max() }.count })
+        }
+        let distinct = try choices()
+        #expect(distinct.gpu == distinct.expected && distinct.cpu == distinct.expected)
+        for (index, backend) in pair.backends.enumerated() { backend.softcap(x[index], rows: 6, cap: 1e-3) }
+        let capped = try choices()
+        #expect(capped.ties.allSatisfy { $0 > 1 }, "the cap makes ties: \(capped.ties)")
+        #expect(capped.gpu == capped.expected && capped.cpu == capped.expected)
+        for (index, backend) in pair.backends.enumerated() { backend.scale(x[index], by: 0) }
+        let zeros = try choices()
+        #expect(zeros.gpu == [0, 0, 0, 0, 0, 0] && zeros.cpu == zeros.gpu)
     }
 
     /// A decode step of the same shape as the one before replays its command buffer.

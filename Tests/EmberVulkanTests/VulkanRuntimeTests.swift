@@ -80,7 +80,7 @@ struct VulkanRuntimeTests {
         let again = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [64])
         let other = try context.pipeline("rms_norm", bindings: 4, pushBytes: 28, constants: [32])
         #expect(first == again && first != other && context.pipelineCount == 2)
-        #expect(throws: VulkanError.self) { try context.pipeline("no_such_shader", bindings: 1, pushBytes: 0) }
+        #expect(throws: VulkanError.self) { try context.pipeline("no_such_shader", bindings: 1, pushBytes: 0, constants: [64]) }
     }
 
     /// A recording made once and submitted again after its inputs change computes from the new inputs:

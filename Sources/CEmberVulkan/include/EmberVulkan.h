@@ -37,6 +37,9 @@ typedef struct ek_vk_context ek_vk_context;
 /// A logical device with a compute queue on device `index`; NULL with `error` set when it cannot be made.
 ek_vk_context *ek_vk_context_create(int index, char *error, size_t error_size);
 void ek_vk_context_destroy(ek_vk_context *context);
+/// How many device objects (memory allocations, pipelines, command buffers, query pools) the context
+/// has made: a step that makes none leaves it unchanged.
+uint64_t ek_vk_objects_made(ek_vk_context *context);
 
 typedef struct ek_vk_buffer {
     uint64_t buffer, memory;
@@ -45,8 +48,9 @@ typedef struct ek_vk_buffer {
     uint64_t size;
 } ek_vk_buffer;
 
-/// A zeroed storage buffer of `size` bytes: device-local, or host-visible and coherent (staging, step
-/// inputs). Device-local memory that the host can map (lavapipe, integrated GPUs) is mapped as well.
+/// A zeroed storage buffer of `size` bytes: device-local (`host_visible` 0), or host-visible and
+/// coherent (1: staging, step inputs). Device-local memory that the host can map (lavapipe, integrated
+/// GPUs) is mapped as well, unless `host_visible` is 2 (as a discrete GPU's would be: for tests).
 int ek_vk_buffer_create(ek_vk_context *context, uint64_t size, int host_visible, ek_vk_buffer *buffer);
 void ek_vk_buffer_destroy(ek_vk_context *context, ek_vk_buffer *buffer);
 
@@ -86,6 +90,9 @@ void ek_vk_fill(ek_vk_recording *recording, uint64_t buffer, uint64_t offset, ui
 int ek_vk_end(ek_vk_recording *recording);
 /// Submits the recording; `ek_vk_wait` waits at most `timeout_ns` for it (VK_TIMEOUT = 2, device lost = -4).
 int ek_vk_submit(ek_vk_recording *recording);
+/// Has `hook` called with 1 before and 0 after the driver's calls of `ek_vk_submit` and `ek_vk_wait`:
+/// a test that counts allocations tells the driver's own from Ember's with it.
+void ek_vk_set_driver_call_hook(void (*hook)(int entering));
 int ek_vk_wait(ek_vk_recording *recording, uint64_t timeout_ns);
 
 #endif
