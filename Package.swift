@@ -45,10 +45,12 @@ let package = Package(
         // The Jinja template engine of chat templates: no dependencies.
         .target(name: "EmberJinja"),
         .target(name: "EmberTokenizer", dependencies: ["EmberFormats", "EmberJinja", "EmberTrace"]),
+        // Grammars (GBNF, JSON schemas) and the token masks of constrained decoding: no dependencies.
+        .target(name: "EmberGrammar"),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         .target(name: "EmberEngine", dependencies: [
-            "EmberCompute", "EmberFormats", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace", "EmberVulkan",
-            .product(name: "Logging", package: "swift-log"),
+            "EmberCompute", "EmberFormats", "EmberGrammar", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace",
+            "EmberVulkan", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberStore", dependencies: [
             "EmberFormats", "EmberTrace",
@@ -60,13 +62,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberServer", dependencies: [
-            "EmberEngine", "EmberTokenizer", "EmberTrace",
+            "EmberEngine", "EmberGrammar", "EmberTokenizer", "EmberTrace",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ember", dependencies: [
-            "EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberServer", "EmberStore", "EmberTrace", "EmberVulkan",
+            "EmberCompute", "EmberEngine", "EmberFormats", "EmberGrammar", "EmberModel", "EmberServer", "EmberStore", "EmberTrace", "EmberVulkan",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -85,6 +87,7 @@ let package = Package(
                           path: "Tools/SamplerBench"),
         .executableTarget(name: "ember-download-bench", dependencies: ["EmberStore", "EmberTestSupport", "EmberTrace"], path: "Tools/DownloadBench"),
         .testTarget(name: "EmberJinjaTests", dependencies: ["EmberJinja"]),
+        .testTarget(name: "EmberGrammarTests", dependencies: ["EmberGrammar"]),
         .testTarget(name: "EmberVulkanTests", dependencies: ["EmberCompute", "EmberFormats", "EmberTestSupport", "EmberVulkan"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),

@@ -1,5 +1,7 @@
 // What one generation request asks for, how it ended, and what it cost.
 
+import EmberGrammar
+
 public struct GenerationParameters: Sendable {
     /// Most tokens to generate (-n); nil generates until an end token, a stop string or a full context.
     public var maxTokens: Int? = 256
@@ -11,6 +13,9 @@ public struct GenerationParameters: Sendable {
     public var ignoresEndOfGeneration = false
     /// Report each generated token's log-probability and this many most likely alternatives (nil: none).
     public var logprobs: Int? = nil
+    /// The text generated must be a sentence of this grammar (structured output: a JSON schema or
+    /// GBNF); generation ends when the grammar allows nothing more.
+    public var grammar: Grammar? = nil
 
     public init(maxTokens: Int? = 256, sampling: SamplingParameters = SamplingParameters(), stopStrings: [String] = [],
                 ignoresEndOfGeneration: Bool = false) {

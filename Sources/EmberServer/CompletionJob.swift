@@ -20,12 +20,12 @@ struct CompletionJob {
     static let chatFields: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
         "presence_penalty", "frequency_penalty", "repeat_penalty", "logprobs", "top_logprobs", "n", "stream", "stream_options", "user",
-        "ignore_eos", "timeout", "logit_bias",
+        "ignore_eos", "timeout", "logit_bias", "response_format", "grammar",
     ]
     static let textFields: Set<String> = [
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
         "frequency_penalty", "repeat_penalty", "logprobs", "n", "stream", "stream_options", "user", "ignore_eos", "timeout",
-        "logit_bias",
+        "logit_bias", "response_format", "grammar",
     ]
 
     init(_ body: [UInt8], kind: Kind, model served: ServedModel) throws(APIError) {
@@ -72,6 +72,7 @@ struct CompletionJob {
             throw .badRequest("'stop' takes up to 4 non-empty strings", param: "stop")
         }
         parameters.stopStrings = stops
+        parameters.grammar = try StructuredOutput.grammar(body: body, fields: fields)
         switch kind {
         case .chat:
             let wanted = try fields.bool("logprobs") ?? false

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import EmberEngine
+import EmberGrammar
 import EmberModel
 
 struct SamplingOptions: ParsableArguments {
@@ -43,6 +44,12 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("stop"), help: "Stop at this string (not printed); repeatable.")
     var stop: [String] = []
 
+    @Option(name: .customLong("grammar"), help: ArgumentHelp("Constrain the output to this GBNF grammar (llama.cpp's format).", valueName: "FILE"))
+    var grammarFile: String?
+
+    @Option(name: .customLong("json-schema"), help: ArgumentHelp("Constrain the output to JSON that this JSON schema accepts.", valueName: "FILE"))
+    var jsonSchemaFile: String?
+
     func validate() throws {
         if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temp must be 0 (greedy) or more, not \(temperature)") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], not \(topP)") }
@@ -52,6 +59,7 @@ struct SamplingOptions: ParsableArguments {
         if !presencePenalty.isFinite { throw ValidationError("--presence-penalty must be a finite number, not \(presencePenalty)") }
         if !frequencyPenalty.isFinite { throw ValidationError("--frequency-penalty must be a finite number, not \(frequencyPenalty)") }
         if let seed, seed < -1 { throw ValidationError("--seed must be 0 or more, or -1 for a random one, not \(seed)") }
+        if grammarFile != nil && jsonSchemaFile != nil { throw ValidationError("--grammar and --json-schema: give one or the other") }
         for entry in logitBias where Self.bias(entry) == nil {
             throw ValidationError("--logit-bias takes TOKEN_ID+BIAS or TOKEN_ID-BIAS (e.g. 15043+1.5), not '\(entry)'")
         }
@@ -82,8 +90,24 @@ struct SamplingOptions: ParsableArguments {
             sampling.logitBias[token, default: 0] += bias
         }
         sampling.seed = try chosenSeed(greedy: temperature == 0)
-        return GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop,
-                                    ignoresEndOfGeneration: ignoreEOS)
+        var parameters = GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop,
+                                              ignoresEndOfGeneration: ignoreEOS)
+        parameters.grammar = try grammar()
+        return parameters
+    }
+
+    /// The grammar of --grammar or --json-schema, read and checked.
+    private func grammar() throws -> Grammar? {
+        guard let (path, option) = grammarFile.map({ ($0, "--grammar") }) ?? jsonSchemaFile.map({ ($0, "--json-schema") }) else { return nil }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw CommandFailure("\(option) \(path): cannot read it (\(error.localizedDescription))")
+        }
+        do {
+            return option == "--grammar" ? try GBNFParser.parse(text) : try JSONSchemaGrammar.grammar(schema: text)
+        } catch {
+            throw CommandFailure("\(option) \(path): \(error)")
+        }
     }
 
     /// The seed given, or a random one, printed so that the run can be repeated (not for greedy runs,

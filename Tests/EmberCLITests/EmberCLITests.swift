@@ -34,6 +34,38 @@ import Testing
         #expect(first.stdout == second.stdout)
     }
 
+    /// `--json-schema` and `--grammar`: the output follows them, sampled too; a schema keyword Ember
+    /// cannot follow, a grammar that does not parse and a missing file are one line naming the problem.
+    @Test func realModelStructuredOutputFollowsTheSchemaOrGrammar() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ember-cli-grammar-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func write(_ name: String, _ text: String) throws -> String {
+            let path = directory.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let schema = try write("city.json", #"{"type":"object","properties":{"city":{"type":"string","maxLength":20},"population":{"type":"integer"}},"required":["city","population"]}"#)
+        for temperature in ["0", "0.8"] {
+            let result = try Self.ember(["run", "-p", "Name a big city as JSON.", "-n", "200", "--temp", temperature, "--seed", "4",
+                                         "--json-schema", schema])
+            #expect(result.status == 0 && result.stderr.contains("stop: endOfGeneration"), "\(result.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            #expect(object?["city"] is String && object?["population"] is Int, "\(result.stdout)")
+        }
+        let grammar = try write("answer.gbnf", #"root ::= ("yes" | "no") "!""#)
+        let answer = try Self.ember(["run", "-p", "Is the sea salty?", "--temp", "0.8", "--grammar", grammar])
+        #expect(answer.status == 0 && ["yes!", "no!"].contains(answer.stdout), "\(answer.stdout)")
+
+        let pattern = try write("pattern.json", #"{"type":"string","pattern":"^a"}"#)
+        let broken = try write("broken.gbnf", #"root ::= "a"# + "\n")
+        for (arguments, message) in [(["--json-schema", pattern], "'pattern' is not supported"), (["--grammar", broken], "unterminated string"),
+                                     (["--grammar", "/nonexistent/g.gbnf"], "/nonexistent/g.gbnf: cannot read it")] {
+            let result = try Self.ember(["run", "-p", "hi"] + arguments)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(result.stderr)")
+        }
+    }
+
     @Test func realModelPromptLongerThanTheContextIsAClearError() throws {
         let result = try Self.ember(["run", "-c", "8", "-p", String(repeating: "word ", count: 50)])
         #expect(result.status != 0)

@@ -10,9 +10,7 @@ client that disconnects mid-stream (its slot is free at once), and every kind of
 import concurrent.futures
 import http.client
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 import unittest
@@ -21,30 +19,14 @@ import urllib.request
 
 import openai
 
+import ember_server
+
 EMBER = sys.argv.pop(1) if len(sys.argv) > 1 else ".build/release/ember"
 KEY = "test-key"
 
 
-class Server:
-    def __init__(self, *arguments):
-        self.process = subprocess.Popen([EMBER, "serve", "--port", "0", *arguments], stderr=subprocess.PIPE, text=True)
-        line = self.process.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        if not match:
-            self.process.kill()
-            raise RuntimeError(f"ember serve did not start: {line}{self.process.stderr.read()}")
-        self.url = f"http://127.0.0.1:{match.group(1)}"
-
-    def client(self, key=KEY, **options):
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, **options)
-
-    def metric(self, name):
-        text = urllib.request.urlopen(self.url + "/metrics").read().decode()
-        return float(re.search(rf"^{name} (\S+)$", text, re.M).group(1))
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+def Server(*arguments):
+    return ember_server.Server(EMBER, *arguments, key=KEY)
 
 
 def setUpModule():
