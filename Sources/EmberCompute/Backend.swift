@@ -133,6 +133,11 @@ public protocol Backend: AnyObject, Sendable {
     /// ties: `LogitScan.argmax`), written to `indices`: greedy tokens, chosen where the logits are, so
     /// that a device sends back only the token ids. Runs what was recorded, as `hostFloats` does.
     func argmaxRows(_ tensor: Tensor, rows: Int, into indices: UnsafeMutablePointer<Int32>) throws(BackendError)
+    /// Copies rows `rows` of a tensor to host memory (`rows.count * rowBytes` bytes at `destination`),
+    /// after running what was recorded: a KV cache's contents kept aside for a later request.
+    func readRows(_ tensor: Tensor, _ rows: Range<Int>, into destination: UnsafeMutableRawPointer) throws(BackendError)
+    /// Copies host memory into rows `rows` of a tensor, between steps.
+    func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) throws(BackendError)
 }
 
 extension Backend {

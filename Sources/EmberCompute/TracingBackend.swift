@@ -95,4 +95,12 @@ public final class TracingBackend: Backend, @unchecked Sendable {
     public func argmaxRows(_ tensor: Tensor, rows: Int, into indices: UnsafeMutablePointer<Int32>) throws(BackendError) {
         try wrapped.argmaxRows(tensor, rows: rows, into: indices)
     }
+
+    public func readRows(_ tensor: Tensor, _ rows: Range<Int>, into destination: UnsafeMutableRawPointer) throws(BackendError) {
+        try wrapped.readRows(tensor, rows, into: destination)
+    }
+
+    public func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) throws(BackendError) {
+        try wrapped.writeRows(tensor, rows, from: source)
+    }
 }

@@ -1,7 +1,10 @@
 // Many sequences at once (continuous batching). Each step runs one forward pass over the next token of
 // every sequence that is generating and one chunk of the prompt of a sequence that is starting; new
 // requests take a free KV cache slot between steps, and a cancelled or timed-out one gives its slot
-// back at the start of the next step. A sequence's output is the same as alone: the decode rows are
+// back at the start of the next step. A slot keeps the tokens whose keys and values it holds after its
+// request ends, and a new request takes the free slot that shares the longest prefix with its prompt
+// when that is over half of it (else the one used least recently), so a prompt that repeats a system
+// prompt or a document computes only what follows the shared part. A sequence's output is the same as alone: the decode rows are
 // multiplied as single steps whatever shares the pass, and a prompt is cut into the same chunks as a
 // lone prompt, each multiplied as a segment of its own (the CPU backend's segments, CPUStep.swift), so every row takes
 // the kernel path it would alone.
@@ -23,12 +26,15 @@ public final class Scheduler: @unchecked Sendable {
         public var cacheType = CacheType.f16
         /// Requests that may wait for a slot; more are refused (`SchedulerError.queueFull`).
         public var queueLimit = 64
+        /// Host memory for the keys and values of prompts whose slot went to another request (0: none).
+        public var prefixMemory = 0
 
-        public init(parallel: Int = 4, contextLength: Int = 4096, cacheType: CacheType = .f16, queueLimit: Int = 64) {
+        public init(parallel: Int = 4, contextLength: Int = 4096, cacheType: CacheType = .f16, queueLimit: Int = 64, prefixMemory: Int = 0) {
             self.parallel = parallel
             self.contextLength = contextLength
             self.cacheType = cacheType
             self.queueLimit = queueLimit
+            self.prefixMemory = prefixMemory
         }
     }
 
@@ -50,6 +56,8 @@ public final class Scheduler: @unchecked Sendable {
         public var decodeTime: Duration = .zero
         /// Waiting for a slot.
         public var queueTime: Duration = .zero
+        /// Prompt tokens whose keys and values the slot already held (a shared prefix), not computed again.
+        public var cachedPromptTokens = 0
     }
 
     /// A submitted request: its events, in order, end with `finished` or `failed`.
@@ -77,7 +85,8 @@ public final class Scheduler: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`:
     private var waiting: [Sequence] = []
-    private var freeSlots: [KVCache]
+    /// Least recently used first.
+    private var freeSlots: [Slot]
     private var stopping = false
     private var snapshotValue = Snapshot()
     /// Queued requests that no free slot awaits (the loop moves the others into theirs at once).
@@ -89,15 +98,20 @@ public final class Scheduler: @unchecked Sendable {
     // Touched by the loop thread only:
     private var active: [Sequence] = []
     private var batch = ForwardBatch()
+    private let prefixes: PrefixStore
+    /// Steps run so far, and requests submitted (under `condition`): the numbers in the trace.
+    private var steps = 0
+    private var requests = 0
 
     public init(model: LanguageModel, tokenizer: Tokenizer, configuration: Configuration = Configuration()) {
         self.model = model
         self.tokenizer = tokenizer
         self.configuration = configuration
         freeSlots = (0 ..< max(configuration.parallel, 1)).map { _ in
-            model.makeCache(capacity: configuration.contextLength, type: configuration.cacheType)
+            Slot(cache: model.makeCache(capacity: configuration.contextLength, type: configuration.cacheType))
         }
         snapshotValue.cachePositions = freeSlots.count * configuration.contextLength
+        prefixes = PrefixStore(budget: configuration.prefixMemory)
         let thread = Thread { [self] in loop() }
         thread.name = "ember-scheduler"
         thread.start()
@@ -116,8 +130,9 @@ public final class Scheduler: @unchecked Sendable {
         guard !stopping else { throw .shuttingDown }
         // Requests the loop has not yet moved into a free slot are not waiting for one.
         guard waiting.count < configuration.queueLimit + freeSlots.count else { throw .queueFull(limit: configuration.queueLimit) }
+        requests += 1
         let sequence = Sequence(prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
-                                vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag)
+                                vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag, id: requests)
         waiting.append(sequence)
         snapshotValue.waiting = waitingForSlot
         // A consumer that goes away (a client that disconnected) cancels the request.
@@ -179,21 +194,33 @@ public final class Scheduler: @unchecked Sendable {
             active.removeAll { sequence in
                 guard let reason = sequence.endReason(now: now) else { return false }
                 leaving.append((sequence, reason))
-                freeSlots.append(sequence.cache!)
+                freeSlots.append(sequence.slot!)
                 return true
             }
-            while !waiting.isEmpty, let slot = freeSlots.popLast() {
+            // The slot sharing the longest prefix when it is over half the prompt (llama.cpp's
+            // similarity rule), else the least recently used one, refilled from the prefix store.
+            var starting: [(Sequence, Slot, shared: Int?)] = []
+            while !waiting.isEmpty, !freeSlots.isEmpty {
                 let sequence = waiting.removeFirst()
-                slot.reset()
-                sequence.start(in: slot, now: now)
+                let shared = freeSlots.map { $0.sharedPrefix(with: sequence.prompt) }
+                let best = shared.indices.max { shared[$0] < shared[$1] }!
+                let reused = 2 * shared[best] > sequence.prompt.count
+                starting.append((sequence, freeSlots.remove(at: reused ? best : 0), reused ? shared[best] : nil))
                 active.append(sequence)
             }
             snapshotValue.waiting = waitingForSlot
             snapshotValue.active = active.count
             condition.unlock()
+            // Copies to and from host memory happen outside the lock.
+            for (sequence, slot, shared) in starting {
+                sequence.start(in: slot, reusing: shared ?? refill(slot, for: sequence.prompt), now: now)
+            }
             for (sequence, reason) in leaving { finish(sequence, reason) }
             if !active.isEmpty {
-                Trace.span("scheduler.step", args: ["sequences": .int(active.count)]) { step() }
+                steps += 1
+                // The requests of the step, as it starts (its end may have released some).
+                let running = Trace.isOn(.phase) ? active.map { String($0.trace.id) }.joined(separator: ",") : "", count = active.count
+                Trace.span("scheduler.step", args: ["step": .int(steps), "sequences": .int(count), "requests": .string(running)]) { step() }
             }
             publishSnapshot()
         }
@@ -219,10 +246,10 @@ public final class Scheduler: @unchecked Sendable {
     /// `starting`, cut as a lone prompt would be.
     private func forward(_ group: ArraySlice<Sequence>, chunkOf starting: Sequence?) {
         batch.removeAll()
-        for sequence in group { batch.append(CollectionOfOne(sequence.nextToken!), cache: sequence.cache!, wantsLogits: true) }
+        for sequence in group { batch.append(CollectionOfOne(sequence.nextToken!), cache: sequence.slot!.cache, wantsLogits: true) }
         let chunk = starting.map { $0.nextPromptChunk(limit: model.promptChunkTokens) }
         if let starting, let chunk {
-            batch.append(chunk, cache: starting.cache!, wantsLogits: chunk.endIndex == starting.prompt.endIndex)
+            batch.append(chunk, cache: starting.slot!.cache, wantsLogits: chunk.endIndex == starting.prompt.endIndex)
         }
         guard !batch.isEmpty else { return }
         var choosing = Array(group)
@@ -232,12 +259,12 @@ public final class Scheduler: @unchecked Sendable {
             // When every sequence decodes greedily as the model chooses, only the tokens come back.
             if choosing.allSatisfy({ $0.state.takesGreedyTokens }) {
                 let tokens = try Trace.span("forward", args: args) { () throws(ModelError) in try model.forwardGreedy(batch) }
-                if let starting, let chunk { starting.prefilled = chunk.endIndex }
+                record(group, chunk: chunk, of: starting)
                 for (sequence, token) in zip(choosing, tokens) { accept(sequence, token: token, logits: nil) }
                 return
             }
             let logits = try Trace.span("forward", args: args) { () throws(ModelError) in try model.forward(batch) }
-            if let starting, let chunk { starting.prefilled = chunk.endIndex }
+            record(group, chunk: chunk, of: starting)
             let width = model.vocabularySize
             let rows = choosing.indices.map { UnsafeMutableBufferPointer(rebasing: logits[$0 * width ..< ($0 + 1) * width]) }
             // Each sequence samples its own row: on the pool's threads together, so that the samplers
@@ -254,11 +281,53 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
+    /// Puts what `slot` holds into the prefix store and the stored prefix that `prompt` shares most
+    /// into the slot; returns how many of its positions the prompt starts with.
+    private func refill(_ slot: Slot, for prompt: [Int32]) -> Int {
+        guard prefixes.budget > 0 else { return 0 }
+        do {
+            if slot.tokens.count >= PrefixStore.shortest {
+                let snapshot = try Trace.span("prefix.save", args: ["tokens": .int(slot.tokens.count)]) { () throws(BackendError) in
+                    try slot.cache.snapshot()
+                }
+                prefixes.keep(slot.tokens, snapshot)
+            }
+            slot.forget()
+            guard let (entry, shared) = prefixes.take(for: prompt) else { return 0 }
+            try Trace.span("prefix.restore", args: ["tokens": .int(entry.tokens.count)]) { () throws(BackendError) in
+                try slot.cache.restore(entry.snapshot)
+            }
+            slot.tokens = entry.tokens
+            return shared
+        } catch {
+            // A copy that failed leaves nothing to reuse: the prompt is computed whole.
+            slot.forget()
+            return 0
+        }
+    }
+
+    /// After a pass: the tokens each slot's cache now holds, how far the starting prompt has come, and
+    /// the step each took part in.
+    private func record(_ group: ArraySlice<Sequence>, chunk: ArraySlice<Int32>?, of starting: Sequence?) {
+        for sequence in group {
+            sequence.slot!.tokens.append(sequence.nextToken!)
+            sequence.trace.took(step: steps)
+        }
+        if let starting, let chunk {
+            starting.prefilled = chunk.endIndex
+            starting.slot!.tokens += chunk
+            starting.trace.took(step: steps)
+        }
+    }
+
     /// Takes the sequence's chosen next token and streams what it makes visible.
     /// `logits` is the sequence's row, when the step read them (always, when it asks for logprobs).
     private func accept(_ sequence: Sequence, token chosen: Int32, logits: UnsafeMutableBufferPointer<Float>?) {
         let (token, text) = sequence.state.accept(token: chosen)
-        if sequence.firstToken == nil { sequence.firstToken = .now }
+        if sequence.firstToken == nil {
+            sequence.firstToken = .now
+            sequence.trace.firstToken = TraceClock.now()
+        }
         let probabilities = sequence.state.parameters.logprobs.flatMap { top in
             sequence.state.generated.last.flatMap { token in logits.map { TokenLogprobs(token: token, logits: UnsafeBufferPointer($0), top: top) } }
         }
@@ -268,16 +337,19 @@ public final class Scheduler: @unchecked Sendable {
         if token == nil {
             release(sequence)
             finish(sequence, sequence.state.stopReason ?? .endOfGeneration)
-        } else if sequence.cache!.length >= sequence.cache!.capacity {
+        } else if sequence.slot!.cache.length >= sequence.slot!.cache.capacity {
             release(sequence)
             finish(sequence, .contextFull)
         }
     }
 
     private func fail(_ sequence: Sequence, _ error: EngineError) {
+        // What a failed pass left in the cache is not known: the slot starts afresh.
+        sequence.slot?.forget()
         release(sequence)
         sequence.continuation.yield(.failed(error))
         sequence.continuation.finish()
+        sequence.writeTrace(end: "failed")
     }
 
     /// Ends the sequence's stream with what it holds back and its statistics.
@@ -286,6 +358,8 @@ public final class Scheduler: @unchecked Sendable {
         if !rest.isEmpty { sequence.continuation.yield(.text(rest, token: nil, logprobs: nil)) }
         sequence.continuation.yield(.finished(sequence.statistics(reason: sequence.state.stopReason ?? reason)))
         sequence.continuation.finish()
+        let end = sequence.state.stopReason ?? reason
+        sequence.writeTrace(end: end == .cancelled || end == .timedOut ? end.rawValue : "finished")
     }
 
     /// Takes a finished sequence out of the active ones and frees its slot.
@@ -293,13 +367,13 @@ public final class Scheduler: @unchecked Sendable {
         guard let index = active.firstIndex(where: { $0 === sequence }) else { return }
         active.remove(at: index)
         condition.lock()
-        freeSlots.append(sequence.cache!)
+        freeSlots.append(sequence.slot!)
         snapshotValue.active = active.count
         condition.unlock()
     }
 
     private func publishSnapshot() {
-        let used = active.reduce(0) { $0 + ($1.cache?.length ?? 0) }
+        let used = active.reduce(0) { $0 + ($1.slot?.cache.length ?? 0) }
         condition.lock()
         snapshotValue.waiting = waitingForSlot
         snapshotValue.active = active.count
@@ -335,18 +409,22 @@ private final class Sequence {
     let cancelFlag: CancelFlag
     let submitted: ContinuousClock.Instant
     let deadline: ContinuousClock.Instant?
-    var cache: KVCache?
+    var slot: Slot?
     var started: ContinuousClock.Instant?
     var firstToken: ContinuousClock.Instant?
-    /// Prompt tokens run so far.
+    /// Prompt tokens run so far (or found in the slot's cache).
     var prefilled = 0
+    var reusedPromptTokens = 0
     /// The token to run next, once the prompt is done and until the sequence ends.
     var nextToken: Int32?
     /// The token sampled from the last step's logits, before `accept` takes it.
     var chosen: Int32 = 0
+    /// Its row in the trace.
+    var trace: RequestTrace
 
     init(prompt: [Int32], parameters: GenerationParameters, timeout: Duration?, tokenizer: Tokenizer,
-         vocabularySize: Int, continuation: AsyncStream<Scheduler.Event>.Continuation, cancelFlag: CancelFlag) {
+         vocabularySize: Int, continuation: AsyncStream<Scheduler.Event>.Continuation, cancelFlag: CancelFlag, id: Int) {
+        trace = RequestTrace(id: id)
         self.prompt = prompt
         state = GenerationState(prompt: prompt, parameters: parameters, tokenizer: tokenizer, vocabularySize: vocabularySize)
         self.continuation = continuation
@@ -358,9 +436,17 @@ private final class Sequence {
 
     var isPrefilling: Bool { prefilled < prompt.count }
 
-    func start(in slot: KVCache, now: ContinuousClock.Instant) {
-        cache = slot
+    /// Takes `slot`, keeping the first `shared` tokens its cache holds (those its prompt starts with).
+    func start(in slot: Slot, reusing shared: Int, now: ContinuousClock.Instant) {
+        self.slot = slot
+        prefilled = slot.keep(shared)
+        reusedPromptTokens = prefilled
         started = now
+        trace.started = TraceClock.now()
+    }
+
+    func writeTrace(end: String) {
+        trace.write(end: end, promptTokens: prompt.count, cachedTokens: reusedPromptTokens, generatedTokens: state.generated.count)
     }
 
     /// The prompt's next chunk: the same cuts as a lone prompt's (`LanguageModel.prefill`).
@@ -379,6 +465,7 @@ private final class Sequence {
         let now = ContinuousClock.now
         var statistics = Scheduler.SequenceStatistics()
         statistics.promptTokens = prompt.count
+        statistics.cachedPromptTokens = reusedPromptTokens
         statistics.generatedTokens = state.generated.count
         statistics.stopReason = reason
         statistics.queueTime = (started ?? now) - submitted
@@ -399,5 +486,33 @@ public enum SchedulerError: Error, Equatable, CustomStringConvertible {
         case let .queueFull(limit): "the server is busy: \(limit) requests are already waiting; retry later"
         case .shuttingDown: "the server is shutting down"
         }
+    }
+}
+
+/// A KV cache of the scheduler and the tokens whose keys and values it holds, which outlive the
+/// request that computed them.
+private final class Slot {
+    let cache: KVCache
+    var tokens: [Int32] = []
+
+    init(cache: KVCache) { self.cache = cache }
+
+    /// How many of `prompt`'s first tokens the cache holds, leaving the last one to compute (its
+    /// logits choose the first token).
+    func sharedPrefix(with prompt: [Int32]) -> Int {
+        min(zip(tokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1)
+    }
+
+    /// Keeps the first `count` positions (fewer when a ring cannot rewind that far) and returns how
+    /// many it kept.
+    func keep(_ count: Int) -> Int {
+        let kept = cache.truncate(to: count)
+        tokens.removeSubrange(kept...)
+        return kept
+    }
+
+    func forget() {
+        cache.reset()
+        tokens.removeAll()
     }
 }

@@ -21,6 +21,7 @@ public final class KVCache: @unchecked Sendable {
 
     /// Most positions one forward pass may add (a ring is sized for them).
     public let batchRows: Int
+    let backend: Backend
     /// How far back `truncate` can go: a ring has overwritten what lies further back.
     private let rewindLimit: Int
 
@@ -30,6 +31,7 @@ public final class KVCache: @unchecked Sendable {
         self.capacity = capacity
         self.type = type
         self.batchRows = batchRows
+        self.backend = backend
         let rows = Self.layerRows(capacity: capacity, windows: windows, batchRows: batchRows)
         keys = rows.enumerated().map { backend.makeTensor(name: "cache_k.\($0)", type: type.tensorType, rows: $1, columns: width) }
         values = rows.enumerated().map { backend.makeTensor(name: "cache_v.\($0)", type: type.tensorType, rows: $1, columns: width) }
@@ -73,6 +75,43 @@ public final class KVCache: @unchecked Sendable {
 
     /// Bytes the cache occupies.
     public var byteCount: Int { (keys + values).reduce(0) { $0 + $1.byteCount } }
+
+    /// The positions held so far, copied to host memory. Each layer's tensors are copied whole: how a
+    /// backend lays positions out in them is its own (the CPU keeps each head's positions together).
+    public func snapshot() throws(BackendError) -> KVSnapshot {
+        var layers: [[UInt8]] = []
+        for tensor in keys + values {
+            let rows = tensor.rowCount
+            var bytes = [UInt8](repeating: 0, count: rows * tensor.rowBytes)
+            try bytes.withUnsafeMutableBytes { buffer in
+                Result { () throws(BackendError) in if rows > 0 { try backend.readRows(tensor, 0 ..< rows, into: buffer.baseAddress!) } }
+            }.get()
+            layers.append(bytes)
+        }
+        return KVSnapshot(length: length, layers: layers)
+    }
+
+    /// Takes the positions of `snapshot` (of a cache of the same model and shape).
+    public func restore(_ snapshot: KVSnapshot) throws(BackendError) {
+        precondition(snapshot.layers.count == keys.count + values.count && snapshot.length <= capacity)
+        for (tensor, bytes) in zip(keys + values, snapshot.layers) {
+            try bytes.withUnsafeBytes { buffer in
+                Result { () throws(BackendError) in
+                    if !buffer.isEmpty { try backend.writeRows(tensor, 0 ..< buffer.count / tensor.rowBytes, from: buffer.baseAddress!) }
+                }
+            }.get()
+        }
+        length = snapshot.length
+    }
+}
+
+/// A KV cache's positions in host memory (`KVCache.snapshot`), to be restored into a cache later.
+public struct KVSnapshot: Sendable {
+    public let length: Int
+    /// Per layer, keys then values: the rows' bytes.
+    let layers: [[UInt8]]
+
+    public var byteCount: Int { layers.reduce(0) { $0 + $1.count } }
 }
 
 /// What the KV cache stores: F16 halves its memory; F32 keeps keys and values exact.

@@ -39,8 +39,10 @@ struct Reply {
 
     var usage: JSONValue {
         let prompt = statistics?.promptTokens ?? job.prompt.count, completion = statistics?.generatedTokens ?? 0
+        // OpenAI's prompt_tokens_details.cached_tokens: the prompt's prefix a slot already held.
         return ["prompt_tokens": .number(Double(prompt)), "completion_tokens": .number(Double(completion)),
-                "total_tokens": .number(Double(prompt + completion))]
+                "total_tokens": .number(Double(prompt + completion)),
+                "prompt_tokens_details": ["cached_tokens": .number(Double(statistics?.cachedPromptTokens ?? 0))]]
     }
 
     /// The whole response.

@@ -129,4 +129,44 @@ struct TraceEvent: Decodable {
     let ts: Double?
     let dur: Double?
     let cat: String?
+    /// The arguments that are numbers or strings.
+    let args: Arguments?
+
+    private enum Keys: String, CodingKey { case name, ph, pid, tid, ts, dur, cat, args }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        name = try container.decode(String.self, forKey: .name)
+        ph = try container.decode(String.self, forKey: .ph)
+        pid = try container.decode(Int.self, forKey: .pid)
+        tid = try container.decode(Int.self, forKey: .tid)
+        ts = try container.decodeIfPresent(Double.self, forKey: .ts)
+        dur = try container.decodeIfPresent(Double.self, forKey: .dur)
+        cat = try container.decodeIfPresent(String.self, forKey: .cat)
+        args = try? container.decodeIfPresent(Arguments.self, forKey: .args)
+    }
+
+    /// An `args` object's numbers and strings.
+    struct Arguments: Decodable {
+        var numbers: [String: Double] = [:]
+        var texts: [String: String] = [:]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            for key in container.allKeys {
+                if let number = try? container.decode(Double.self, forKey: key) {
+                    numbers[key.stringValue] = number
+                } else if let text = try? container.decode(String.self, forKey: key) {
+                    texts[key.stringValue] = text
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 // `ember trace summary`: where the time went. Spans are grouped by name (count, total, mean and p95
 // duration), and each phase-level span name gets its share of the wall time, from the first event to
-// the end of the last.
+// the end of the last. A server's trace adds its requests (their rows, RequestTrace in EmberEngine):
+// how each ended, and the percentiles of queue time, time to first token and tokens/s.
 
 import FoundationEssentials
 
@@ -25,6 +26,19 @@ public struct TraceSummary: Sendable {
 
     /// The phase-level rows, in the order the phases first started.
     public let phases: [Row]
+
+    /// The requests a server's trace holds.
+    public struct Requests: Sendable, Equatable {
+        /// How many ended each way (finished, cancelled, timedOut, failed).
+        public let ends: [String: Int]
+        /// Milliseconds, per request.
+        public let queue: [Double]
+        public let timeToFirstToken: [Double]
+        /// Tokens after the first per second of decoding, for requests that made more than one.
+        public let tokensPerSecond: [Double]
+    }
+
+    public let requests: Requests?
 
     public init(contentsOf path: String) throws(TraceError) {
         struct File: Decodable { let traceEvents: [TraceEvent] }
@@ -54,13 +68,40 @@ public struct TraceSummary: Sendable {
         let rows = byName.map { name, group -> (Row, Double) in
             let sorted = group.durations.sorted()
             let total = sorted.reduce(0, +)
-            let rank = max(0, Int((0.95 * Double(sorted.count)).rounded(.up)) - 1)
             let row = Row(name: name, category: group.category, count: sorted.count, total: total,
-                          mean: total / Double(sorted.count), p95: sorted[rank], share: wall > 0 ? total / wall : 0)
+                          mean: total / Double(sorted.count), p95: Self.percentile(sorted, 0.95), share: wall > 0 ? total / wall : 0)
             return (row, group.first)
         }
         self.rows = rows.map(\.0).sorted { $0.total != $1.total ? $0.total > $1.total : $0.name < $1.name }
         phases = rows.filter { $0.0.category == TraceLevel.phase.name }.sorted { $0.1 < $1.1 }.map(\.0)
+        requests = Self.requests(spans)
+    }
+
+    /// Each request's row: its `request` span and the `queued`, `prefill` and `decode` spans beside it.
+    static func requests(_ spans: [TraceEvent]) -> Requests? {
+        var rows: [String: [String: TraceEvent]] = [:]
+        for span in spans where ["request", "queued", "prefill", "decode"].contains(span.name) {
+            rows["\(span.pid)/\(span.tid)", default: [:]][span.name] = span
+        }
+        var ends: [String: Int] = [:], queue: [Double] = [], firstToken: [Double] = [], speeds: [Double] = []
+        for row in rows.values {
+            guard let request = row["request"], let queued = row["queued"]?.dur, let prefill = row["prefill"]?.dur,
+                  let decode = row["decode"]?.dur else { continue }
+            let end = request.args?.texts["end"] ?? "unknown"
+            ends[end, default: 0] += 1
+            queue.append(queued / 1000)
+            let generated = request.args?.numbers["generated_tokens"] ?? 0
+            if generated > 0 { firstToken.append((queued + prefill) / 1000) }
+            if generated > 1 && decode > 0 { speeds.append((generated - 1) / (decode / 1e6)) }
+        }
+        guard !ends.isEmpty else { return nil }
+        return Requests(ends: ends, queue: queue.sorted(), timeToFirstToken: firstToken.sorted(), tokensPerSecond: speeds.sorted())
+    }
+
+    /// The `fraction` percentile of sorted values (nearest rank).
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[max(0, Int((fraction * Double(sorted.count)).rounded(.up)) - 1)]
     }
 
     /// The report `ember trace summary` prints.
@@ -80,6 +121,15 @@ public struct TraceSummary: Sendable {
             lines.append(Self.leftAligned(row.name, nameWidth) + Self.rightAligned(row.category, 7) + Self.rightAligned("\(row.count)", 8)
                 + Self.rightAligned(Self.fixed(row.total / 1000, 3), 12) + Self.rightAligned(Self.fixed(row.mean / 1000, 4), 11)
                 + Self.rightAligned(Self.fixed(row.p95 / 1000, 4), 11) + Self.rightAligned(Self.fixed(row.share * 100, 1) + "%", 8))
+        }
+        if let requests {
+            let total = requests.ends.values.reduce(0, +)
+            let ends = requests.ends.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            lines += ["", "requests: \(total) (\(ends))",
+                      Self.leftAligned("", 18) + Self.rightAligned("p50", 10) + Self.rightAligned("p95", 10) + Self.rightAligned("p99", 10)]
+            for (name, values) in [("queue ms", requests.queue), ("first token ms", requests.timeToFirstToken), ("tokens/s", requests.tokensPerSecond)] {
+                lines.append(Self.leftAligned(name, 18) + [0.5, 0.95, 0.99].map { Self.rightAligned(Self.fixed(Self.percentile(values, $0), 1), 10) }.joined())
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }

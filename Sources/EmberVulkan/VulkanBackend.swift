@@ -206,7 +206,18 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
 
     public func hostFloats(_ tensor: Tensor, rows: Int) throws(BackendError) -> UnsafeMutableBufferPointer<Float> {
         precondition(tensor.type == .f32 && rows <= tensor.rowCount)
-        let bytes = 4 * rows * tensor.rowLength
+        let bytes = try read(tensor, 0 ..< rows)
+        return UnsafeMutableBufferPointer(start: bytes.assumingMemoryBound(to: Float.self), count: rows * tensor.rowLength)
+    }
+
+    public func readRows(_ tensor: Tensor, _ rows: Range<Int>, into destination: UnsafeMutableRawPointer) throws(BackendError) {
+        destination.copyMemory(from: try read(tensor, rows), byteCount: rows.count * tensor.rowBytes)
+    }
+
+    /// Runs what was recorded and copies rows `rows` of `tensor` into the read-back buffer.
+    private func read(_ tensor: Tensor, _ rows: Range<Int>) throws(BackendError) -> UnsafeMutableRawPointer {
+        precondition(rows.upperBound <= tensor.rowCount)
+        let bytes = rows.count * tensor.rowBytes
         if (readback?.byteCount ?? 0) < bytes {
             do {
                 if let readback { retired.append(readback) }
@@ -215,9 +226,23 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
                 throw .device("\(error)")
             }
         }
-        if bytes > 0 { commands.copy(from: tensor.gpu.buffer, offset: tensor.gpu.offset, to: readback!, offset: 0, bytes: bytes) }
+        if bytes > 0 {
+            let part = tensor.gpu
+            commands.copy(from: part.buffer, offset: part.offset + rows.lowerBound * tensor.rowBytes, to: readback!, offset: 0, bytes: bytes)
+        }
         try finishStep()
-        return UnsafeMutableBufferPointer(start: readback!.contents!.assumingMemoryBound(to: Float.self), count: rows * tensor.rowLength)
+        return readback!.contents!
+    }
+
+    public func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) throws(BackendError) {
+        precondition(rows.upperBound <= tensor.rowCount)
+        try finishStep()
+        let part = tensor.gpu
+        do {
+            try upload(source, bytes: rows.count * tensor.rowBytes, to: part.buffer, offset: part.offset + rows.lowerBound * tensor.rowBytes)
+        } catch {
+            throw .device("writing \(tensor.name) on the GPU: \(error)")
+        }
     }
 
     public func argmaxRows(_ tensor: Tensor, rows: Int, into tokens: UnsafeMutablePointer<Int32>) throws(BackendError) {

@@ -32,6 +32,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot; more get 503 with Retry-After.")
     var queue = 64
 
+    @Option(name: .customLong("cache-ram"), parsing: .unconditional,
+            help: "Host memory (MiB) that keeps the keys and values of prompts whose slot went to another request, for later requests that start the same way (0: off).")
+    var cacheRAM = 2048
+
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' on /v1 routes (default: $EMBER_API_KEY).")
     var apiKey: String?
 
@@ -45,6 +49,7 @@ struct ServeCommand: ParsableCommand {
     func validate() throws {
         if parallel < 1 { throw ValidationError("--parallel must be at least 1") }
         if queue < 0 { throw ValidationError("--queue must not be negative") }
+        if !(0 ... 1 << 24).contains(cacheRAM) { throw ValidationError("--cache-ram must be MiB from 0 to 16777216, not \(cacheRAM)") }
         if let timeout, !(timeout > 0 && timeout <= 31_536_000) { throw ValidationError("--timeout must be seconds above 0 and at most a year, not \(timeout)") }
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
     }
@@ -56,8 +61,8 @@ struct ServeCommand: ParsableCommand {
         let template = try loaded.chatTemplate(warn: RuntimeOptions.warn)
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  configuration: .init(parallel: parallel, contextLength: contextLength,
-                                                       cacheType: runtime.cacheType, queueLimit: queue))
+                                  configuration: .init(parallel: parallel, contextLength: contextLength, cacheType: runtime.cacheType,
+                                                       queueLimit: queue, prefixMemory: cacheRAM << 20))
         let file = URL(fileURLWithPath: loaded.location).lastPathComponent
         let served = ServedModel(name: model, aliases: [file, (file as NSString).deletingPathExtension], tokenizer: loaded.tokenizer,
                                  template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970))

@@ -85,6 +85,52 @@ import Testing
         #expect(scheduler.snapshot.active == 0)
     }
 
+    /// Two chat preambles (system prompts) and questions asked after them in turn.
+    static let preambles = ["<|im_start|>system\nYou are a careful assistant. " + String(repeating: "Answer briefly and plainly. ", count: 12),
+                            "<|im_start|>system\nYou write poems about the weather, always in rhyme, " + String(repeating: "with joy. ", count: 12)]
+    static let questions = [(0, "What is the capital of France?"), (1, "Describe rain."), (0, "Name a large ocean."), (1, "Describe snow."),
+                            (0, "What is two plus two?")]
+
+    /// Asks the questions in turn on `scheduler`; each answer must be the one a fresh cache gives, and
+    /// each request from the third on must find `reuses` its preamble (and what its question shares
+    /// with the one two before) already computed.
+    static func askInTurn(_ scheduler: Scheduler, reuses: Bool) async throws {
+        let (model, tokenizer) = try Self.shared.get()
+        func chat(_ preamble: Int, _ question: String) -> [Int32] {
+            tokenizer.encode(preambles[preamble] + "<|im_end|>\n<|im_start|>user\n\(question)<|im_end|>\n<|im_start|>assistant\n")
+        }
+        for (index, (preamble, question)) in questions.enumerated() {
+            let prompt = chat(preamble, question)
+            let result = await Self.collect(try scheduler.submit(prompt: prompt, parameters: Self.parameters(index)))
+            let generator = Generator(model: model, tokenizer: tokenizer, contextLength: 512)
+            var cold = ""
+            _ = try generator.generate(prompt: prompt, parameters: Self.parameters(index)) { cold += $0 }
+            #expect(result.text == cold, "request \(index)")
+            let shared = index < 2 || !reuses ? 0 : zip(prompt, chat(preamble, questions[index - 2].1)).prefix { $0 == $1 }.count
+            #expect(result.statistics?.cachedPromptTokens == shared, "request \(index)")
+            #expect(index < 2 || !reuses || shared > 40)
+        }
+    }
+
+    /// A request whose prompt starts like one a free slot served computes only the rest, in the slot
+    /// that shares the most (the preambles share too little for one to take the other's slot).
+    @Test func realModelSharedPrefixIsReusedAndChangesNothing() async throws {
+        let (model, tokenizer) = try Self.shared.get()
+        let scheduler = Scheduler(model: model, tokenizer: tokenizer, configuration: .init(parallel: 2, contextLength: 512))
+        defer { scheduler.shutdown() }
+        try await Self.askInTurn(scheduler, reuses: true)
+    }
+
+    /// With one slot, a prompt's keys and values go to host memory when another request takes the slot,
+    /// and come back for a later request that starts the same way; without that memory, they are gone.
+    @Test(arguments: [0, 64 << 20])
+    func realModelPrefixesOutliveTheirSlotInHostMemory(memory: Int) async throws {
+        let (model, tokenizer) = try Self.shared.get()
+        let scheduler = Scheduler(model: model, tokenizer: tokenizer, configuration: .init(parallel: 1, contextLength: 512, prefixMemory: memory))
+        defer { scheduler.shutdown() }
+        try await Self.askInTurn(scheduler, reuses: memory > 0)
+    }
+
     @Test func moreSequencesThanOnePassHoldsAllGetWhatTheyGetAlone() async throws {
         // 70 slots, prompts joining one per step and each generating 72 tokens, so that 64 and more
         // decode at once: a step's decode rows go over two forward passes (a pass holds 63 and a prompt

@@ -302,6 +302,20 @@ struct VulkanOperationTests {
         #expect(zeros.gpu == [0, 0, 0, 0, 0, 0] && zeros.cpu == zeros.gpu)
     }
 
+    /// Rows copied out of a tensor and back in (a KV cache kept aside): the same bytes, through mapped
+    /// memory and through staging copies, after the step that wrote them has run.
+    @Test(arguments: [true, false])
+    func rowsGoToTheHostAndBack(mapped: Bool) throws {
+        let gpu = try VulkanBackend(mapsDeviceMemory: mapped)
+        let cache = gpu.makeTensor(name: "cache", type: .f16, rows: 10, columns: 64)
+        let bytes = (0 ..< 4 * 128).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) }
+        try bytes.withUnsafeBytes { try gpu.writeRows(cache, 3 ..< 7, from: $0.baseAddress!) }
+        var back = [UInt8](repeating: 0, count: 6 * 128)
+        try back.withUnsafeMutableBytes { try gpu.readRows(cache, 2 ..< 8, into: $0.baseAddress!) }
+        #expect(Array(back[128 ..< 5 * 128]) == bytes)
+        #expect(back[0 ..< 128].allSatisfy { $0 == 0 } && back[5 * 128 ..< 6 * 128].allSatisfy { $0 == 0 }, "rows around stay zero")
+    }
+
     /// A decode step of the same shape as the one before replays its command buffer.
     @Test func equalStepsReplayTheirRecording() throws {
         let gpu = try VulkanBackend()

@@ -28,3 +28,4 @@ class Server:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.process.stderr.close()

@@ -46,6 +46,16 @@ def chat(client, content, **options):
 
 
 class Completions(unittest.TestCase):
+    def test_a_repeated_system_prompt_is_reported_cached(self):
+        system = "You answer questions about geography. " * 20
+        def ask(question):
+            return main.client().chat.completions.create(model="smollm2", temperature=0, max_tokens=8, messages=[
+                {"role": "system", "content": system}, {"role": "user", "content": question}])
+        first, second = ask("Where is Peru?"), ask("Where is Chad?")
+        self.assertEqual(first.usage.prompt_tokens_details.cached_tokens, 0)
+        self.assertGreater(second.usage.prompt_tokens_details.cached_tokens, 100)
+        self.assertLess(second.usage.prompt_tokens_details.cached_tokens, second.usage.prompt_tokens)
+
     def test_chat_whole(self):
         response = chat(main.client(), "What is the capital of France?", max_tokens=24)
         self.assertEqual(response.object, "chat.completion")

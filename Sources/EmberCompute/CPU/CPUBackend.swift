@@ -62,6 +62,16 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return UnsafeMutableBufferPointer(start: tensor.floats(row: 0), count: rows * tensor.rowLength)
     }
 
+    public func readRows(_ tensor: Tensor, _ rows: Range<Int>, into destination: UnsafeMutableRawPointer) {
+        precondition(rows.upperBound <= tensor.rowCount)
+        destination.copyMemory(from: tensor.data + rows.lowerBound * tensor.rowBytes, byteCount: rows.count * tensor.rowBytes)
+    }
+
+    public func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) {
+        precondition(rows.upperBound <= tensor.rowCount)
+        (tensor.data + rows.lowerBound * tensor.rowBytes).copyMemory(from: source, byteCount: rows.count * tensor.rowBytes)
+    }
+
 
     /// Expands one row of any supported type to floats.
     func dequantizeRow(_ tensor: Tensor, row: Int, into output: UnsafeMutablePointer<Float>) {
