@@ -57,7 +57,8 @@ import Testing
         let (error, seconds) = await failure(pulling: url, with: store(patient))
         let text = try #require(error).description
         #expect(text.contains("refused the connection") && text.contains(url.absoluteString), "\(text)")
-        #expect(seconds < 60, "took \(seconds) s")
+        // Well under the 300 s connect timeout (a starved machine slows the retries down).
+        #expect(seconds < 150, "took \(seconds) s")
         let lines = announced.all
         #expect(lines.count == 4 && lines.first?.contains("refused the connection (nothing listens on that port); trying again in 10 ms (attempt 2 of 5)") == true, "\(lines)")
         #expect(lines.allSatisfy { $0.contains(url.absoluteString) })
@@ -68,7 +69,8 @@ import Testing
         let (error, seconds) = await failure(pulling: url, with: store(patient))
         let text = try #require(error).description
         #expect(text.contains("does not resolve (DNS)") && text.contains(url.host!), "\(text)")
-        #expect(seconds < 60, "took \(seconds) s")
+        // Well under the 300 s connect timeout (a starved machine slows the retries down).
+        #expect(seconds < 150, "took \(seconds) s")
         #expect(announced.all.first?.contains("(attempt 2 of 5)") == true)
     }
 

@@ -56,7 +56,9 @@ public enum TraceChecks {
             // Enclosing spans first when two start together.
             var open: [(start: Double, end: Double, name: String)] = []
             for span in spans.sorted(by: { $0.start != $1.start ? $0.start < $1.start : $0.end > $1.end }) {
-                while let last = open.last, last.end <= span.start { open.removeLast() }
+                // Spans that touch (one ends where the next starts) may differ by a rounding of the
+                // microsecond timestamps.
+                while let last = open.last, last.end <= span.start + 0.001 { open.removeLast() }
                 if let parent = open.last, span.end > parent.end + 0.001 {
                     problems.append("row \(row): \(span.name) at \(span.start) overlaps \(parent.name) without nesting")
                 }
