@@ -21,6 +21,16 @@ final class PrefixStore {
 
     init(budget: Int) { self.budget = budget }
 
+    /// How many of `prompt`'s first tokens `tokens` holds, leaving the last one to compute (its logits
+    /// choose the first token).
+    static func reusablePrefix(of tokens: [Int32], for prompt: [Int32]) -> Int {
+        min(zip(tokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1)
+    }
+
+    /// Whether a shared prefix is over half the prompt (llama.cpp's similarity rule): a slot that
+    /// shares less goes to the request the least recently used one would.
+    static func isWorthReusing(_ shared: Int, for prompt: [Int32]) -> Bool { 2 * shared > prompt.count }
+
     /// Keeps `tokens` and their keys and values, replacing entries it extends and dropping the least
     /// recently used ones to fit; nothing when it alone is over the budget.
     func keep(_ tokens: [Int32], _ snapshot: KVSnapshot) {
@@ -35,11 +45,11 @@ final class PrefixStore {
         bytes += snapshot.byteCount
     }
 
-    /// The entry sharing the longest prefix with `prompt` (leaving its last token to compute), taken
-    /// out of the store, when that prefix is over half the prompt.
+    /// The entry sharing the longest prefix with `prompt`, taken out of the store, when that prefix is
+    /// worth reusing.
     func take(for prompt: [Int32]) -> (entry: Entry, shared: Int)? {
-        let shared = entries.map { min(zip($0.tokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1) }
-        guard let best = shared.indices.max(by: { shared[$0] < shared[$1] }), 2 * shared[best] > prompt.count else { return nil }
+        let shared = entries.map { Self.reusablePrefix(of: $0.tokens, for: prompt) }
+        guard let best = shared.indices.max(by: { shared[$0] < shared[$1] }), Self.isWorthReusing(shared[best], for: prompt) else { return nil }
         let entry = entries.remove(at: best)
         bytes -= entry.snapshot.byteCount
         return (entry, shared[best])

@@ -202,9 +202,9 @@ public final class Scheduler: @unchecked Sendable {
             var starting: [(Sequence, Slot, shared: Int?)] = []
             while !waiting.isEmpty, !freeSlots.isEmpty {
                 let sequence = waiting.removeFirst()
-                let shared = freeSlots.map { $0.sharedPrefix(with: sequence.prompt) }
+                let shared = freeSlots.map { PrefixStore.reusablePrefix(of: $0.tokens, for: sequence.prompt) }
                 let best = shared.indices.max { shared[$0] < shared[$1] }!
-                let reused = 2 * shared[best] > sequence.prompt.count
+                let reused = PrefixStore.isWorthReusing(shared[best], for: sequence.prompt)
                 starting.append((sequence, freeSlots.remove(at: reused ? best : 0), reused ? shared[best] : nil))
                 active.append(sequence)
             }
@@ -496,12 +496,6 @@ private final class Slot {
     var tokens: [Int32] = []
 
     init(cache: KVCache) { self.cache = cache }
-
-    /// How many of `prompt`'s first tokens the cache holds, leaving the last one to compute (its
-    /// logits choose the first token).
-    func sharedPrefix(with prompt: [Int32]) -> Int {
-        min(zip(tokens, prompt).prefix { $0 == $1 }.count, prompt.count - 1)
-    }
 
     /// Keeps the first `count` positions (fewer when a ring cannot rewind that far) and returns how
     /// many it kept.

@@ -52,7 +52,7 @@ public enum GBNFParser {
         mutating func skipSpace() {
             while let c = current {
                 if c == "#" {
-                    while let c = current, c != "\n" { _ = c; advance() }
+                    while current != nil && current != "\n" { advance() }
                 } else if c == " " || c == "\t" || c == "\n" || c == "\r" {
                     advance()
                 } else {

@@ -69,7 +69,11 @@ public enum JSONSchemaGrammar {
 
         /// A rule for `schema` named after `base`; returns its name.
         mutating func rule(_ schema: SchemaJSON, name base: String) throws(GrammarError) -> String {
-            let name = self.name(base)
+            try define(schema, as: self.name(base))
+        }
+
+        /// Rule `name` for `schema`, named before its body is made so that the body may refer to it.
+        mutating func define(_ schema: SchemaJSON, as name: String) throws(GrammarError) -> String {
             rules.append((name, ""))
             let body = try expression(schema, name: name)
             rules[rules.firstIndex { $0.name == name }!].body = body
@@ -244,10 +248,7 @@ public enum JSONSchemaGrammar {
             guard let target = root[parts[1]]?[parts[2]] else { throw .invalidSchema("$ref '\(path)' names no definition") }
             let name = self.name(parts[2])
             references[path] = name
-            rules.append((name, ""))
-            let body = try expression(target, name: name)
-            rules[rules.firstIndex { $0.name == name }!].body = body
-            return name
+            return try define(target, as: name)
         }
 
         /// A GBNF literal for the JSON text of `value`.
