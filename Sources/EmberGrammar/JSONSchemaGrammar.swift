@@ -15,10 +15,34 @@ public enum JSONSchemaGrammar {
     }
 
     public static func gbnf(schema: SchemaJSON) throws(GrammarError) -> String {
-        var converter = Converter(root: schema)
-        let body = try converter.expression(schema, name: "root")
-        return primitives + converter.rules.map { "\($0.name) ::= \($0.body)\n" }.joined() + "root ::= \(body)\n"
+        primitiveRules + (try rules(schema: schema, named: "root"))
     }
+
+    /// The rules of `schema` alone, for a grammar that embeds several schemas beside its own rules (a
+    /// tool call's arguments): the schema's rule is `name`, every other rule made for it starts with
+    /// `name-`, and they use the rules of `primitiveRules`, which the grammar must include once.
+    public static func rules(schema: SchemaJSON, named name: String) throws(GrammarError) -> String {
+        var converter = Converter(root: schema, name: name)
+        let body = try converter.expression(schema, name: name)
+        return converter.rules.map { "\($0.name) ::= \($0.body)\n" }.joined() + "\(name) ::= \(body)\n"
+    }
+
+    /// A GBNF literal that matches exactly `text`.
+    public static func literal(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// JSON's rules (`value`, `object`, `string`, `space`, ...), which the rules of a schema refer to.
+    public static var primitiveRules: String { primitives }
 
     public static func grammar(schema text: String) throws(GrammarError) -> Grammar {
         try GBNFParser.parse(try gbnf(schema: text))
@@ -48,18 +72,23 @@ public enum JSONSchemaGrammar {
 
     struct Converter {
         let root: SchemaJSON
+        /// The root schema's rule; `root` for a whole grammar.
+        let rootName: String
         var rules: [(name: String, body: String)] = []
         /// Rules made for $refs, by reference.
         var references: [String: String] = [:]
 
-        init(root: SchemaJSON) { self.root = root }
+        init(root: SchemaJSON, name: String) {
+            self.root = root
+            rootName = name
+        }
 
         /// A rule name like `base` not used yet.
         mutating func name(_ base: String) -> String {
             let cleaned = String(base.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }).lowercased()
             var candidate = cleaned.isEmpty ? "r" : cleaned, suffix = 1
             while ["space", "boolean", "null", "char", "string", "integral-part", "decimal-part", "integer", "number", "value",
-                   "object", "array", "root"].contains(candidate) || rules.contains(where: { $0.name == candidate })
+                   "object", "array", "root", rootName].contains(candidate) || rules.contains(where: { $0.name == candidate })
                 || references.values.contains(candidate) {
                 suffix += 1
                 candidate = "\(cleaned)-\(suffix)"
@@ -246,23 +275,12 @@ public enum JSONSchemaGrammar {
                 throw .unsupportedSchema("$ref '\(path)' (only #/$defs/NAME and #/definitions/NAME)")
             }
             guard let target = root[parts[1]]?[parts[2]] else { throw .invalidSchema("$ref '\(path)' names no definition") }
-            let name = self.name(parts[2])
+            let name = self.name(rootName == "root" ? parts[2] : "\(rootName)-\(parts[2])")
             references[path] = name
             return try define(target, as: name)
         }
 
         /// A GBNF literal for the JSON text of `value`.
-        func literal(_ value: SchemaJSON) -> String {
-            var out = "\""
-            for scalar in value.text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
+        func literal(_ value: SchemaJSON) -> String { JSONSchemaGrammar.literal(value.text) }
     }
 }

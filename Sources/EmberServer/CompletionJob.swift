@@ -3,6 +3,7 @@
 // is to be sent (whole, or streamed as server-sent events).
 
 import EmberEngine
+import EmberGrammar
 import EmberTokenizer
 
 struct CompletionJob {
@@ -16,11 +17,13 @@ struct CompletionJob {
     let includeUsage: Bool
     /// The request's own time limit (`timeout`, in seconds: Ember's extension), if it set one.
     let timeout: Duration?
+    /// How the reply's tool calls are written, when the request offers tools.
+    let toolFormat: ToolCallFormat?
 
     static let chatFields: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop",
         "presence_penalty", "frequency_penalty", "repeat_penalty", "logprobs", "top_logprobs", "n", "stream", "stream_options", "user",
-        "ignore_eos", "timeout", "logit_bias", "response_format", "grammar",
+        "ignore_eos", "timeout", "logit_bias", "response_format", "grammar", "tools", "tool_choice", "parallel_tool_calls",
     ]
     static let textFields: Set<String> = [
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
@@ -73,6 +76,16 @@ struct CompletionJob {
         }
         parameters.stopStrings = stops
         parameters.grammar = try StructuredOutput.grammar(body: body, fields: fields)
+        let tools = kind == .chat ? try ToolRequest.read(body: body, fields: fields) : nil
+        if let tools, tools.choice != .none {
+            if parameters.grammar != nil {
+                throw .badRequest("'tools' cannot be combined with 'response_format' or 'grammar'", param: "tools")
+            }
+            if tools.mustCall { parameters.grammar = try served.toolFormat.grammar(tools) }
+            toolFormat = served.toolFormat
+        } else {
+            toolFormat = nil
+        }
         switch kind {
         case .chat:
             let wanted = try fields.bool("logprobs") ?? false
@@ -89,7 +102,9 @@ struct CompletionJob {
             guard let messages = try fields.objects("messages"), !messages.isEmpty else {
                 throw .badRequest("'messages' must be a non-empty array of messages", param: "messages")
             }
-            prompt = try served.render(try messages.enumerated().map { index, message throws(APIError) in try Self.message(message, index: index) })
+            let conversation = try messages.enumerated().map { index, message throws(APIError) in try Self.message(message, index: index) }
+            let written = served.toolFormat.prompt(conversation, tools: tools?.offered)
+            prompt = try served.render(written.messages, tools: written.tools)
         case .text:
             guard let prompts = try fields.strings("prompt") else { throw .badRequest("'prompt' is required", param: "prompt") }
             guard prompts.count == 1 else { throw .badRequest("'prompt' must be one string: Ember returns one choice per request", param: "prompt") }
@@ -113,14 +128,20 @@ struct CompletionJob {
         return bias
     }
 
-    /// One chat message: a role Ember's templates know, and text content (a string, or text parts).
+    /// One chat message: a role Ember's templates know, text content (a string, or text parts), and
+    /// an assistant's tool calls or a tool's result.
     private static func message(_ object: [String: JSONValue], index: Int) throws(APIError) -> ChatMessage {
         let param = "messages[\(index)]"
         guard case let .string(role)? = object["role"] else { throw .badRequest("\(param) needs a 'role'", param: param) }
-        guard ["system", "developer", "user", "assistant"].contains(role) else {
-            throw .badRequest("\(param) has role '\(role)': Ember supports system, developer, user and assistant", param: param)
+        guard ["system", "developer", "user", "assistant", "tool"].contains(role) else {
+            throw .badRequest("\(param) has role '\(role)': Ember supports system, developer, user, assistant and tool", param: param)
         }
-        if let unknown = object.keys.first(where: { !["role", "content", "name"].contains($0) }) {
+        let allowed = switch role {
+        case "assistant": ["role", "content", "name", "tool_calls"]
+        case "tool": ["role", "content", "name", "tool_call_id"]
+        default: ["role", "content", "name"]
+        }
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw .badRequest("\(param) has '\(unknown)', which Ember does not support", param: param)
         }
         let content: String
@@ -136,6 +157,34 @@ struct CompletionJob {
         case .null?, nil: content = ""
         default: throw .badRequest("\(param) content must be a string or an array of text parts", param: param)
         }
-        return ChatMessage(role: role == "developer" ? "system" : role, content: content)
+        var message = ChatMessage(role: role == "developer" ? "system" : role, content: content)
+        switch object["tool_calls"] {
+        case nil, .null?: break
+        case let .array(calls)?:
+            message.toolCalls = try calls.enumerated().map { number, call throws(APIError) in try toolCall(call, param: "\(param).tool_calls[\(number)]") }
+        default: throw .badRequest("\(param).tool_calls must be an array of calls", param: param)
+        }
+        if role == "tool" {
+            guard case let .string(id)? = object["tool_call_id"] else {
+                throw .badRequest("\(param) is a tool result and needs the 'tool_call_id' of its call", param: param)
+            }
+            message.toolCallID = id
+        }
+        if case let .string(name)? = object["name"], role == "tool" { message.name = name }
+        return message
+    }
+
+    /// An assistant's past call: `{"id", "type": "function", "function": {"name", "arguments"}}`, the
+    /// arguments JSON text given to the template as the object it stands for.
+    private static func toolCall(_ value: JSONValue, param: String) throws(APIError) -> ChatToolCall {
+        guard case let .object(call) = value, case let .object(function)? = call["function"], case let .string(name)? = function["name"],
+              case let .string(arguments)? = function["arguments"] else {
+            throw .badRequest("\(param) must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}", param: param)
+        }
+        guard let parsed = try? SchemaJSON.parse(arguments) else {
+            throw .badRequest("\(param).function.arguments is not JSON text", param: param)
+        }
+        let id = if case let .string(id)? = call["id"] { id } else { "" }
+        return ChatToolCall(id: id, name: name, arguments: parsed.jinjaValue)
     }
 }

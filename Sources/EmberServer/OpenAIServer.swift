@@ -92,6 +92,7 @@ public struct OpenAIServer: Sendable {
             case let .text(text, _, logprobs): reply.add(text, logprobs: logprobs)
             case let .finished(statistics):
                 metrics.finished(statistics)
+                reply.finishText()
                 if statistics.stopReason == .timedOut, case let (duration?, byRequest) = limit(job) {
                     throw APIError.timeout(duration.seconds, byRequest: byRequest)
                 }
@@ -117,10 +118,12 @@ public struct OpenAIServer: Sendable {
                 for await event in handle.events {
                     switch event {
                     case let .text(text, _, logprobs):
-                        let delta = reply.add(text, logprobs: logprobs)
-                        if !text.isEmpty || delta.logprobs != nil { try await send(reply.chunk(id: id, created: created, piece: delta)) }
+                        let piece = reply.add(text, logprobs: logprobs)
+                        if !piece.isEmpty { try await send(reply.chunk(id: id, created: created, piece: piece)) }
                     case let .finished(statistics):
                         metrics.finished(statistics)
+                        let rest = reply.finishText()
+                        if !rest.isEmpty { try await send(reply.chunk(id: id, created: created, piece: rest)) }
                         reply.statistics = statistics
                         try await send(reply.finalChunk(id: id, created: created))
                         if job.includeUsage { try await send(reply.usageChunk(id: id, created: created)) }

@@ -7,33 +7,49 @@ import EmberTokenizer
 struct Reply {
     let job: CompletionJob
     let tokenizer: Tokenizer
+    /// The reply's text, less its tool calls.
     private(set) var text = ""
     private(set) var logprobs: [TokenLogprobs] = []
     var statistics: Scheduler.SequenceStatistics?
+    /// Takes the tool calls out of the text when the request offers tools.
+    private var toolCalls: ToolCallParser?
 
     init(job: CompletionJob, tokenizer: Tokenizer) {
         self.job = job
         self.tokenizer = tokenizer
+        toolCalls = job.toolFormat.map { ToolCallParser(format: $0) }
     }
 
-    /// What one event adds: text, and the log-probabilities of its token.
+    /// What one event adds: text, steps of tool calls, and the log-probabilities of its token.
     struct Piece {
-        let text: String
+        let parsed: ParsedPiece
         let logprobs: TokenLogprobs?
+
+        var isEmpty: Bool { parsed.isEmpty && logprobs == nil }
     }
 
     @discardableResult
     mutating func add(_ piece: String, logprobs entry: TokenLogprobs?) -> Piece {
-        text += piece
         if let entry { logprobs.append(entry) }
-        return Piece(text: piece, logprobs: entry)
+        return take(toolCalls?.add(piece) ?? ParsedPiece(content: piece), logprobs: entry)
+    }
+
+    /// The end of the text: what the tool-call reader held back.
+    @discardableResult
+    mutating func finishText() -> Piece {
+        take(toolCalls?.finish() ?? ParsedPiece(), logprobs: nil)
+    }
+
+    private mutating func take(_ parsed: ParsedPiece, logprobs entry: TokenLogprobs?) -> Piece {
+        text += parsed.content
+        return Piece(parsed: parsed, logprobs: entry)
     }
 
     var finishReason: JSONValue {
         switch statistics?.stopReason {
         case .maxTokens?, .contextFull?, .timedOut?: "length"
         case nil: .null
-        default: "stop"
+        default: toolCalls?.calls.isEmpty == false ? "tool_calls" : "stop"
         }
     }
 
@@ -49,24 +65,46 @@ struct Reply {
     func object(id: String, created: Int) -> JSONValue {
         let choice: JSONValue = switch job.kind {
         case .chat:
-            ["index": 0, "message": ["role": "assistant", "content": .string(text)], "logprobs": logprobsObject(logprobs),
-             "finish_reason": finishReason]
+            ["index": 0, "message": message, "logprobs": logprobsObject(logprobs), "finish_reason": finishReason]
         case .text:
             ["index": 0, "text": .string(text), "logprobs": logprobsObject(logprobs), "finish_reason": finishReason]
         }
         return header(id: id, created: created, chunk: false).merging(["choices": [choice], "usage": usage])
     }
 
-    /// A streamed chunk with `piece`'s text.
+    /// The chat reply: its text (null when it is only tool calls) and its calls.
+    private var message: JSONValue {
+        let calls = toolCalls?.calls ?? []
+        guard !calls.isEmpty else { return ["role": "assistant", "content": .string(text)] }
+        return ["role": "assistant", "content": text.isEmpty ? .null : .string(text),
+                "tool_calls": .array(calls.map { call in
+                    ["id": .string(call.id), "type": "function", "function": ["name": .string(call.name), "arguments": .string(call.arguments)]]
+                })]
+    }
+
+    /// A streamed chunk with `piece`'s text or tool-call steps: a call's first step carries its index,
+    /// id, type and name, the next ones only pieces of its arguments, as OpenAI sends them.
     func chunk(id: String, created: Int, piece: Piece) -> JSONValue {
         let entries = piece.logprobs.map { [$0] } ?? []
         let choice: JSONValue = switch job.kind {
         case .chat:
-            ["index": 0, "delta": ["content": .string(piece.text)], "logprobs": logprobsObject(entries), "finish_reason": .null]
+            ["index": 0, "delta": delta(piece.parsed), "logprobs": logprobsObject(entries), "finish_reason": .null]
         case .text:
-            ["index": 0, "text": .string(piece.text), "logprobs": logprobsObject(entries), "finish_reason": .null]
+            ["index": 0, "text": .string(piece.parsed.content), "logprobs": logprobsObject(entries), "finish_reason": .null]
         }
         return header(id: id, created: created, chunk: true).merging(["choices": [choice]])
+    }
+
+    private func delta(_ parsed: ParsedPiece) -> JSONValue {
+        guard !parsed.calls.isEmpty else { return ["content": .string(parsed.content)] }
+        let steps: [JSONValue] = parsed.calls.map { step in
+            guard let id = step.id, let name = step.name else {
+                return ["index": .number(Double(step.index)), "function": ["arguments": .string(step.arguments)]]
+            }
+            return ["index": .number(Double(step.index)), "id": .string(id), "type": "function",
+                    "function": ["name": .string(name), "arguments": .string(step.arguments)]]
+        }
+        return parsed.content.isEmpty ? ["tool_calls": .array(steps)] : ["content": .string(parsed.content), "tool_calls": .array(steps)]
     }
 
     /// A streamed chat chunk with `delta` (the first one: the role).

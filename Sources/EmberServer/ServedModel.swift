@@ -2,6 +2,7 @@
 // every request onto it.
 
 import EmberEngine
+import EmberJinja
 import EmberTokenizer
 
 public struct ServedModel: Sendable {
@@ -13,6 +14,8 @@ public struct ServedModel: Sendable {
     public let template: ChatTemplate
     public let scheduler: Scheduler
     public let created: Int
+    /// How the template writes tool calls.
+    let toolFormat: ToolCallFormat
 
     public init(name: String, aliases: Set<String>, tokenizer: Tokenizer, template: ChatTemplate, scheduler: Scheduler, created: Int) {
         self.name = name
@@ -21,13 +24,14 @@ public struct ServedModel: Sendable {
         self.template = template
         self.scheduler = scheduler
         self.created = created
+        toolFormat = ToolCallFormat(template: template)
     }
 
     func answers(to model: String) -> Bool { model == name || aliases.contains(model) }
 
     /// The conversation rendered with the model's template and tokenized, ready for the reply.
-    func render(_ messages: [ChatMessage]) throws(APIError) -> [Int32] {
-        do { return try template.promptTokens(for: messages, tokenizer: tokenizer) } catch {
+    func render(_ messages: [ChatMessage], tools: [JinjaValue]?) throws(APIError) -> [Int32] {
+        do { return try template.promptTokens(for: messages, tools: tools, tokenizer: tokenizer) } catch {
             // Templates raise on conversations they do not accept (roles out of order, ...).
             throw .badRequest("The model's chat template refused the messages: \(error)", param: "messages")
         }

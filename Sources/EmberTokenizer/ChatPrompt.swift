@@ -5,9 +5,9 @@
 import EmberJinja
 
 extension ChatTemplate {
-    public func promptTokens(for messages: [ChatMessage], tokenizer: Tokenizer) throws(JinjaError) -> [Int32] {
+    public func promptTokens(for messages: [ChatMessage], tools: [JinjaValue]? = nil, tokenizer: Tokenizer) throws(JinjaError) -> [Int32] {
         let vocabulary = tokenizer.vocabulary
-        let text = try render(messages: messages, addGenerationPrompt: true,
+        let text = try render(messages: messages, tools: tools, addGenerationPrompt: true,
                               bosToken: vocabulary.bos.map { vocabulary.tokens[Int($0)] } ?? "",
                               eosToken: vocabulary.eos.map { vocabulary.tokens[Int($0)] } ?? "")
         return tokenizer.encode(text, addSpecial: false, parseSpecial: true)

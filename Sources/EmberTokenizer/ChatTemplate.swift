@@ -7,13 +7,47 @@ import EmberJinja
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
     public var content: String
+    /// The calls an assistant message made (OpenAI's `tool_calls`).
+    public var toolCalls: [ChatToolCall]
+    /// A `tool` message's answer to a call: the call's id, and the function's name when given.
+    public var toolCallID: String?
+    public var name: String?
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCalls: [ChatToolCall] = [], toolCallID: String? = nil, name: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+        self.name = name
     }
 
-    var jinjaValue: JinjaValue { .object(JinjaObject([("role", .string(role)), ("content", .string(content))])) }
+    /// The message as transformers hands it to templates: only the members it has.
+    var jinjaValue: JinjaValue {
+        var object = JinjaObject([("role", .string(role)), ("content", .string(content))])
+        if !toolCalls.isEmpty { object["tool_calls"] = .array(toolCalls.map(\.jinjaValue)) }
+        if let toolCallID { object["tool_call_id"] = .string(toolCallID) }
+        if let name { object["name"] = .string(name) }
+        return .object(object)
+    }
+}
+
+/// One function call of an assistant message. Templates write `arguments` with `tojson` (Qwen2.5,
+/// Llama 3.x), so they are given as the parsed object, not OpenAI's JSON text.
+public struct ChatToolCall: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var arguments: JinjaValue
+
+    public init(id: String, name: String, arguments: JinjaValue) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+
+    var jinjaValue: JinjaValue {
+        .object(JinjaObject([("id", .string(id)), ("type", "function"),
+                             ("function", .object(JinjaObject([("name", .string(name)), ("arguments", arguments)])))]))
+    }
 }
 
 public struct ChatTemplate: Sendable {
@@ -26,17 +60,21 @@ public struct ChatTemplate: Sendable {
         template = try JinjaTemplate(source)
     }
 
+    /// Whether the template renders the `tools` it is given (its own tool-call format).
+    public var rendersTools: Bool { source.contains("tools") }
+
     /// The prompt for `messages`. The template sees `messages`, `add_generation_prompt`, `bos_token`,
-    /// `eos_token`, `tools` and `documents` (None, as transformers passes them when absent), and then
-    /// `extra`, which may add variables or replace any of these.
-    public func render(messages: [ChatMessage], addGenerationPrompt: Bool, bosToken: String, eosToken: String,
+    /// `eos_token`, `tools` (the request's tool definitions; None when there are none) and `documents`
+    /// (None, as transformers passes it when absent), and then `extra`, which may add variables or
+    /// replace any of these.
+    public func render(messages: [ChatMessage], tools: [JinjaValue]? = nil, addGenerationPrompt: Bool, bosToken: String, eosToken: String,
                        extra: [String: JinjaValue] = [:], now: JinjaDateTime = .now()) throws(JinjaError) -> String {
         var context: [String: JinjaValue] = [
             "messages": .array(messages.map(\.jinjaValue)),
             "add_generation_prompt": .bool(addGenerationPrompt),
             "bos_token": .string(bosToken),
             "eos_token": .string(eosToken),
-            "tools": .none,
+            "tools": tools.map { .array($0) } ?? .none,
             "documents": .none,
         ]
         context.merge(extra) { _, new in new }

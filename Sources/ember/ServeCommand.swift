@@ -6,6 +6,7 @@ import ArgumentParser
 import EmberEngine
 import EmberServer
 import EmberStore
+import EmberTokenizer
 import Dispatch
 import Foundation
 import NIOCore
@@ -42,6 +43,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("timeout"), parsing: .unconditional, help: "Longest a request may take, in seconds (default: no limit).")
     var timeout: Double?
 
+    @Option(name: .customLong("chat-template-file"),
+            help: "A file with a Jinja chat template to use instead of the model's own.")
+    var chatTemplateFile: String?
+
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
@@ -58,7 +63,7 @@ struct ServeCommand: ParsableCommand {
         try global.apply(command: "serve")
         let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
                                      device: runtime.device.computeDevice)
-        let template = try loaded.chatTemplate(warn: RuntimeOptions.warn)
+        let template = try chatTemplateFile.map(Self.template(file:)) ?? loaded.chatTemplate(warn: RuntimeOptions.warn)
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
                                   configuration: .init(parallel: parallel, contextLength: contextLength, cacheType: runtime.cacheType,
@@ -93,6 +98,15 @@ struct ServeCommand: ParsableCommand {
             throw CommandFailure("cannot serve on \(host):\(port): \(Self.describe(error))")
         }
         scheduler.shutdown()
+    }
+
+    /// The template in `file`, which must parse.
+    static func template(file: String) throws -> ChatTemplate {
+        let source: String
+        do { source = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw CommandFailure("cannot read the chat template \(file): \(error.localizedDescription)")
+        }
+        do { return try ChatTemplate(source) } catch { throw CommandFailure("the chat template \(file) is not valid Jinja: \(error)") }
     }
 
     /// Why listening failed, in words: the errors of binding a socket.

@@ -168,6 +168,8 @@ class BadRequests(unittest.TestCase):
         self.assertIn("'n'", str(caught.exception))
         status, error, _ = self.post(main, json.dumps({"messages": [{"role": "user", "content": "hi"}], "tools": []}))
         self.assertEqual((status, error["param"]), (400, "tools"))
+        status, error, _ = self.post(main, json.dumps({"messages": [{"role": "user", "content": "hi"}], "functions": []}))
+        self.assertEqual((status, error["param"]), (400, "functions"))
 
     def test_unknown_model_is_404(self):
         with self.assertRaises(openai.NotFoundError) as caught:
