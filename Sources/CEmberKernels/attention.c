@@ -1,9 +1,11 @@
-// Attention over an F16 KV cache with AVX2, FMA and F16C, for both x86 levels (the AVX-512 level runs
-// these too). Two kernels, each for the queries of one KV head's group over that head's positions:
-//  - decode (`ek_attend_f16_avx2`): one token's queries; the scores of four positions and three
+// Attention over an F16 or Q8_0 KV cache with AVX2, FMA and F16C, for both x86 levels (the
+// AVX-512 level runs these too). Each kernel's body is written once over `load8`, which widens eight
+// cached elements of a position to floats, and is compiled once per element kind. Two kernels, each
+// for the queries of one KV head's group over that head's positions:
+//  - decode (`ek_attend_avx2`): one token's queries; the scores of four positions and three
 //    queries at a time, each key chunk widened once for the three, then the softmax over the whole
 //    span, then the values a slice of 32 dimensions at a time (each position's slice one cache line);
-//  - prefill (`ek_flash_attend_f16_avx2`, flash attention): up to `EK_FLASH_TOKENS` consecutive
+//  - prefill (`ek_flash_attend_avx2`, flash attention): up to `EK_FLASH_TOKENS` consecutive
 //    tokens' queries against blocks of `EK_FLASH_KEYS` positions: each block's keys are widened and
 //    transposed once for all of them, scores and weighted values are register-tiled products, and an
 //    online softmax carries the maximum and sum from block to block, so no score row of a whole
@@ -22,6 +24,47 @@
 #define UNROLL _Pragma("clang loop unroll(full)")
 
 INLINE __m256 load_half8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+/// Bytes of one position of a head: `head_dim` elements of `kind`.
+INLINE size_t row_bytes(int kind, int head_dim) {
+    switch (kind) {
+    case EK_CACHE_Q8_0: return (size_t)head_dim / 32 * 34;
+    default: return (size_t)head_dim * 2;
+    }
+}
+
+INLINE float half_at(const uint8_t *p) {
+    uint16_t bits;
+    __builtin_memcpy(&bits, p, 2);
+    return _cvtsh_ss(bits);
+}
+
+/// Elements of `kind` that share a scale: a block of 32, or a chunk of 8 for F16, which has none. Loops
+/// go a block at a time, so that each block's scale is read once.
+INLINE int block_elements(int kind) { return kind == EK_CACHE_F16 ? 8 : 32; }
+
+/// The scale of the block holding element c of the position at `row`, in every lane (0 for F16).
+INLINE __m256 block_scale(int kind, const uint8_t *row, int c) {
+    switch (kind) {
+    case EK_CACHE_Q8_0: return _mm256_set1_ps(half_at(row + (size_t)(c >> 5) * 34));
+    default: return _mm256_setzero_ps();
+    }
+}
+
+/// Elements c ..< c + 8 (c a multiple of 8) of the position at `row`, as floats, before their block's
+/// scale. A Q8_0 block is an F16 scale and 32 signed bytes (ggml's layout).
+INLINE __m256 load8_unscaled(int kind, const uint8_t *row, int c) {
+    if (kind == EK_CACHE_F16) return load_half8((const uint16_t *)row + c);
+    __m128i q = _mm_loadl_epi64((const __m128i *)(row + (size_t)(c >> 5) * 34 + 2 + (c & 31)));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+}
+
+/// The same, times their block's scale.
+INLINE __m256 load8_scaled(int kind, const uint8_t *row, int c, __m256 scale) {
+    return kind == EK_CACHE_F16 ? load_half8((const uint16_t *)row + c) : _mm256_mul_ps(load8_unscaled(kind, row, c), scale);
+}
+
+INLINE __m256 load8(int kind, const uint8_t *row, int c) { return load8_scaled(kind, row, c, block_scale(kind, row, c)); }
 
 INLINE float sum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -64,18 +107,23 @@ INLINE __m128 sum4x8(__m256 a, __m256 b, __m256 c, __m256 d) {
 // MARK: - Decode
 
 /// Scores of G queries (G <= 3) against four positions: each key chunk widened once for all G.
-INLINE void scores4(int G, const float *q, int head_dim, const uint16_t *k, float scale, float *out, int stride) {
+INLINE void scores4(int kind, int G, const float *q, int head_dim, const uint8_t *k, float scale, float *out, int stride) {
+    size_t rb = row_bytes(kind, head_dim);
     __m256 a[3][4];
     UNROLL for (int g = 0; g < G; g++) UNROLL for (int j = 0; j < 4; j++) a[g][j] = _mm256_setzero_ps();
-    for (int c = 0; c < head_dim; c += 8) {
-        __m256 k0 = load_half8(k + c), k1 = load_half8(k + head_dim + c);
-        __m256 k2 = load_half8(k + 2 * head_dim + c), k3 = load_half8(k + 3 * head_dim + c);
-        UNROLL for (int g = 0; g < G; g++) {
-            __m256 qv = _mm256_loadu_ps(q + g * head_dim + c);
-            a[g][0] = _mm256_fmadd_ps(qv, k0, a[g][0]);
-            a[g][1] = _mm256_fmadd_ps(qv, k1, a[g][1]);
-            a[g][2] = _mm256_fmadd_ps(qv, k2, a[g][2]);
-            a[g][3] = _mm256_fmadd_ps(qv, k3, a[g][3]);
+    for (int c0 = 0; c0 < head_dim; c0 += block_elements(kind)) {
+        __m256 d0 = block_scale(kind, k, c0), d1 = block_scale(kind, k + rb, c0);
+        __m256 d2 = block_scale(kind, k + 2 * rb, c0), d3 = block_scale(kind, k + 3 * rb, c0);
+        UNROLL for (int c = c0; c < c0 + block_elements(kind); c += 8) {
+            __m256 k0 = load8_scaled(kind, k, c, d0), k1 = load8_scaled(kind, k + rb, c, d1);
+            __m256 k2 = load8_scaled(kind, k + 2 * rb, c, d2), k3 = load8_scaled(kind, k + 3 * rb, c, d3);
+            UNROLL for (int g = 0; g < G; g++) {
+                __m256 qv = _mm256_loadu_ps(q + g * head_dim + c);
+                a[g][0] = _mm256_fmadd_ps(qv, k0, a[g][0]);
+                a[g][1] = _mm256_fmadd_ps(qv, k1, a[g][1]);
+                a[g][2] = _mm256_fmadd_ps(qv, k2, a[g][2]);
+                a[g][3] = _mm256_fmadd_ps(qv, k3, a[g][3]);
+            }
         }
     }
     UNROLL for (int g = 0; g < G; g++) {
@@ -85,17 +133,22 @@ INLINE void scores4(int G, const float *q, int head_dim, const uint16_t *k, floa
 
 /// acc[g][0 ..< width] += sum over positions of weight[g][p] * value[p][offset ..< offset + width], for G
 /// queries (G <= 3) and a slice of width <= 32 (a multiple of 8).
-INLINE void weighted_values(int G, int width, const float *weights, int stride, const uint16_t *values, int head_dim, int offset,
-                            int count, float *acc) {
+INLINE void weighted_values(int kind, int G, int width, const float *weights, int stride, const uint8_t *values, int head_dim,
+                            int offset, int count, float *acc) {
+    size_t rb = row_bytes(kind, head_dim);
     __m256 a[3][4];
     UNROLL for (int g = 0; g < G; g++) UNROLL for (int c = 0; c < 4; c++) a[g][c] = _mm256_setzero_ps();
     for (int p = 0; p < count; p++) {
-        const uint16_t *v = values + (size_t)p * head_dim + offset;
-        __m256 w[3];
-        UNROLL for (int g = 0; g < G; g++) w[g] = _mm256_broadcast_ss(weights + g * stride + p);
+        const uint8_t *v = values + (size_t)p * rb;
+        // A slice is one block of Q8_0: its scale goes into the weights.
+        __m256 w[3], scale = block_scale(kind, v, offset);
+        UNROLL for (int g = 0; g < G; g++) {
+            w[g] = _mm256_broadcast_ss(weights + g * stride + p);
+            if (kind != EK_CACHE_F16) w[g] = _mm256_mul_ps(w[g], scale);
+        }
         UNROLL for (int c = 0; c < 4; c++) {
             if (8 * c < width) {
-                __m256 vc = load_half8(v + 8 * c);
+                __m256 vc = load8_unscaled(kind, v, offset + 8 * c);
                 UNROLL for (int g = 0; g < G; g++) a[g][c] = _mm256_fmadd_ps(w[g], vc, a[g][c]);
             }
         }
@@ -107,8 +160,9 @@ INLINE void weighted_values(int G, int width, const float *weights, int stride, 
     }
 }
 
-void ek_attend_f16_avx2(const float *q, int group, int head_dim, const uint16_t *keys, const uint16_t *values, int count,
-                        float scale, float *state, float *scores) {
+INLINE void attend(int kind, const float *q, int group, int head_dim, const uint8_t *keys, const uint8_t *values, int count,
+                   float scale, float *state, float *scores) {
+    size_t rb = row_bytes(kind, head_dim);
     float *maxima = state, *sums = state + group, *acc = state + 2 * group;
     // Scores, four positions and up to three queries at a time.
     for (int g0 = 0; g0 < group; g0 += 3) {
@@ -117,16 +171,16 @@ void ek_attend_f16_avx2(const float *q, int group, int head_dim, const uint16_t 
         float *out = scores + (size_t)g0 * count;
         int p = 0;
         for (; p + 4 <= count; p += 4) {
-            const uint16_t *k = keys + (size_t)p * head_dim;
-            if (G == 3) scores4(3, qg, head_dim, k, scale, out + p, count);
-            else if (G == 2) scores4(2, qg, head_dim, k, scale, out + p, count);
-            else scores4(1, qg, head_dim, k, scale, out + p, count);
+            const uint8_t *k = keys + (size_t)p * rb;
+            if (G == 3) scores4(kind, 3, qg, head_dim, k, scale, out + p, count);
+            else if (G == 2) scores4(kind, 2, qg, head_dim, k, scale, out + p, count);
+            else scores4(kind, 1, qg, head_dim, k, scale, out + p, count);
         }
         for (; p < count; p++) {
             for (int g = 0; g < G; g++) {
                 __m256 a = _mm256_setzero_ps();
                 for (int c = 0; c < head_dim; c += 8)
-                    a = _mm256_fmadd_ps(_mm256_loadu_ps(qg + g * head_dim + c), load_half8(keys + (size_t)p * head_dim + c), a);
+                    a = _mm256_fmadd_ps(_mm256_loadu_ps(qg + g * head_dim + c), load8(kind, keys + (size_t)p * rb, c), a);
                 out[g * count + p] = sum8(a) * scale;
             }
         }
@@ -166,18 +220,24 @@ void ek_attend_f16_avx2(const float *q, int group, int head_dim, const uint16_t 
             int G = group - g0 < 3 ? group - g0 : 3;
             const float *w = scores + (size_t)g0 * count;
             float *a = acc + (size_t)g0 * head_dim;
-            if (G == 3) weighted_values(3, width, w, count, values, head_dim, offset, count, a);
-            else if (G == 2) weighted_values(2, width, w, count, values, head_dim, offset, count, a);
-            else weighted_values(1, width, w, count, values, head_dim, offset, count, a);
+            if (G == 3) weighted_values(kind, 3, width, w, count, values, head_dim, offset, count, a);
+            else if (G == 2) weighted_values(kind, 2, width, w, count, values, head_dim, offset, count, a);
+            else weighted_values(kind, 1, width, w, count, values, head_dim, offset, count, a);
         }
     }
+}
+
+void ek_attend_avx2(int kind, const float *q, int group, int head_dim, const void *keys, const void *values, int count, float scale,
+                    float *state, float *scores) {
+    if (kind == EK_CACHE_Q8_0) attend(EK_CACHE_Q8_0, q, group, head_dim, keys, values, count, scale, state, scores);
+    else attend(EK_CACHE_F16, q, group, head_dim, keys, values, count, scale, state, scores);
 }
 
 // MARK: - Prefill (flash attention)
 
 enum { ROW_TILE = 6 };
 
-/// The scratch of `ek_flash_attend_f16_avx2`, in floats, for one call.
+/// The scratch of `ek_flash_attend_avx2`, in floats, for one call.
 size_t ek_flash_scratch_floats(int group, int head_dim) {
     size_t rows = ((size_t)EK_FLASH_TOKENS * group + ROW_TILE - 1) / ROW_TILE * ROW_TILE;
     return rows * (2 * (size_t)head_dim + EK_FLASH_KEYS + 2) + 2 * (size_t)head_dim * EK_FLASH_KEYS;
@@ -226,10 +286,10 @@ INLINE void transpose8(__m256 r[8], float *out, int out_stride) {
     _mm256_storeu_ps(out + 7 * out_stride, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-void ek_flash_attend_f16_avx2(const float *q, size_t q_stride, int group, int head_dim, int tokens, int start,
-                              const uint16_t *keys, const uint16_t *values, float scale, float *out, size_t out_stride,
-                              float *scratch) {
+INLINE void flash_attend(int kind, const float *q, size_t q_stride, int group, int head_dim, int tokens, int start,
+                         const uint8_t *keys, const uint8_t *values, float scale, float *out, size_t out_stride, float *scratch) {
     enum { BK = EK_FLASH_KEYS };
+    size_t rb = row_bytes(kind, head_dim);
     int R = tokens * group, rows = (R + ROW_TILE - 1) / ROW_TILE * ROW_TILE;
     // Scratch: scaled queries and outputs (rows x head_dim), scores (rows x BK), maxima and sums (rows),
     // the block's keys transposed (head_dim x BK) and its values (BK x head_dim).
@@ -257,7 +317,7 @@ void ek_flash_attend_f16_avx2(const float *q, size_t q_stride, int group, int he
             for (int d0 = 0; d0 < head_dim; d0 += 8) {
                 __m256 r8[8];
                 UNROLL for (int j = 0; j < 8; j++) {
-                    r8[j] = j0 + j < n ? load_half8(keys + (size_t)(kb + j0 + j) * head_dim + d0) : _mm256_setzero_ps();
+                    r8[j] = j0 + j < n ? load8(kind, keys + (size_t)(kb + j0 + j) * rb, d0) : _mm256_setzero_ps();
                 }
                 transpose8(r8, kt + (size_t)d0 * BK + j0, BK);
             }
@@ -265,7 +325,7 @@ void ek_flash_attend_f16_avx2(const float *q, size_t q_stride, int group, int he
         for (int j = 0; j < BK; j++) {
             for (int d = 0; d < head_dim; d += 8) {
                 _mm256_storeu_ps(vb + (size_t)j * head_dim + d,
-                                 j < n ? load_half8(values + (size_t)(kb + j) * head_dim + d) : _mm256_setzero_ps());
+                                 j < n ? load8(kind, values + (size_t)(kb + j) * rb, d) : _mm256_setzero_ps());
             }
         }
         // Scores of every row against the block.
@@ -311,6 +371,12 @@ void ek_flash_attend_f16_avx2(const float *q, size_t q_stride, int group, int he
         __m256 normaliser = _mm256_set1_ps(1 / sums[r]);
         for (int d = 0; d < head_dim; d += 8) _mm256_storeu_ps(dst + d, _mm256_mul_ps(normaliser, _mm256_loadu_ps(o + (size_t)r * head_dim + d)));
     }
+}
+
+void ek_flash_attend_avx2(int kind, const float *q, size_t q_stride, int group, int head_dim, int tokens, int start, const void *keys,
+                          const void *values, float scale, float *out, size_t out_stride, float *scratch) {
+    if (kind == EK_CACHE_Q8_0) flash_attend(EK_CACHE_Q8_0, q, q_stride, group, head_dim, tokens, start, keys, values, scale, out, out_stride, scratch);
+    else flash_attend(EK_CACHE_F16, q, q_stride, group, head_dim, tokens, start, keys, values, scale, out, out_stride, scratch);
 }
 
 #pragma clang attribute pop

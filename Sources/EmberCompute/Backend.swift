@@ -138,9 +138,14 @@ public protocol Backend: AnyObject, Sendable {
     func readRows(_ tensor: Tensor, _ rows: Range<Int>, into destination: UnsafeMutableRawPointer) throws(BackendError)
     /// Copies host memory into rows `rows` of a tensor, between steps.
     func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) throws(BackendError)
+    /// Whether its attention reads a KV cache of `type`.
+    func supportsCache(_ type: TensorType) -> Bool
 }
 
 extension Backend {
+    /// F16 and F32, which every backend's attention reads.
+    public func supportsCache(_ type: TensorType) -> Bool { type == .f16 || type == .f32 }
+
     /// On the host: the rows read with `hostFloats`, then scanned.
     public func argmaxRows(_ tensor: Tensor, rows: Int, into indices: UnsafeMutablePointer<Int32>) throws(BackendError) {
         let values = try hostFloats(tensor, rows: rows)

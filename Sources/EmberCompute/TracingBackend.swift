@@ -100,6 +100,8 @@ public final class TracingBackend: Backend, @unchecked Sendable {
         try wrapped.readRows(tensor, rows, into: destination)
     }
 
+    public func supportsCache(_ type: TensorType) -> Bool { wrapped.supportsCache(type) }
+
     public func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) throws(BackendError) {
         try wrapped.writeRows(tensor, rows, from: source)
     }

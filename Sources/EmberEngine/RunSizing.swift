@@ -28,7 +28,7 @@ public struct MemoryShortfall: Error, Equatable, CustomStringConvertible {
             + " of KV cache (\(bytesPerPosition) bytes per position in \(cacheType.rawValue)), the weights \(Self.gigabytes(weightBytes)) "
             + "and the activations \(Self.gigabytes(activationBytes)), but this process may use \(Self.gigabytes(usableBytes)): "
             + "use -c \(fittingContext) or less" + (slots > 1 ? ", fewer --parallel slots" : "")
-            + (cacheType == .f32 ? ", or --cache-type f16" : "")
+            + (cacheType == .f32 ? ", or --cache-type f16" : cacheType == .f16 ? ", or --cache-type q8_0" : "")
     }
 
     static func gigabytes(_ bytes: Int) -> String { String(format: "%.1f GB", Double(bytes) / 1e9) }

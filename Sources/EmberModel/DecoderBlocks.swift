@@ -56,6 +56,16 @@ extension Decoder {
     public var trainedContextLength: Int { frame.parameters.contextLength }
     public var activationBytes: Int { frame.workspace.bytes }
 
+    public func checkCache(_ type: CacheType) throws(ModelError) {
+        let width = frame.parameters.headDimension
+        guard width % type.headMultiple == 0 else {
+            throw .unsupportedCache("--cache-type \(type.rawValue) needs heads as wide as a multiple of \(type.headMultiple); this model's are \(width)")
+        }
+        guard backend.supportsCache(type.tensorType) else {
+            throw .unsupportedCache("--cache-type \(type.rawValue) is not supported on \(backend.name) yet (f16 and f32 are)")
+        }
+    }
+
     /// A cache of `capacity` positions; a windowed layer's is a ring of its window and one prompt chunk.
     public func makeCache(capacity: Int, type: CacheType) -> KVCache {
         KVCache(backend: backend, capacity: capacity, windows: frame.windows, batchRows: promptChunkTokens, width: kvWidth, type: type)
@@ -66,7 +76,7 @@ extension Decoder {
     }
 
     public func cacheBytesPerPosition(type: CacheType) -> Int {
-        2 * frame.windows.filter { $0 == nil }.count * kvWidth * type.elementBytes
+        2 * frame.windows.filter { $0 == nil }.count * type.bytes(elements: kvWidth)
     }
 
     private var kvWidth: Int { frame.parameters.kvHeadCount * frame.parameters.headDimension }

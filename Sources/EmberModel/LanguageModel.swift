@@ -21,6 +21,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     var maxBatchTokens: Int { get }
     var backend: Backend { get }
 
+    /// Throws unless this model on its backend can keep its KV cache in `type` (the block types need
+    /// heads as wide as a multiple of 32, and a backend whose attention reads them).
+    func checkCache(_ type: CacheType) throws(ModelError)
     /// A KV cache of `capacity` positions for one sequence.
     func makeCache(capacity: Int, type: CacheType) -> KVCache
     /// Bytes of keys and values each further position of such a cache costs (its layers that keep

@@ -14,6 +14,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case tooManyLogitRows(requested: Int, limit: Int)
     case contextFull(needed: Int, capacity: Int)
     case tokenOutOfRange(token: Int32, vocabularySize: Int)
+    case unsupportedCache(String)
 
     public var description: String {
         switch self {
@@ -37,6 +38,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "context is full: \(needed) positions needed, the KV cache holds \(capacity) (raise -c)"
         case let .tokenOutOfRange(token, size):
             "token id \(token) is outside the vocabulary of \(size)"
+        case let .unsupportedCache(reason):
+            reason
         }
     }
 }

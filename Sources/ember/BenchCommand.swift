@@ -49,7 +49,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("r"), parsing: .unconditional, help: "Repetitions of each test, after one warm-up run.")
     var repetitions = 5
 
-    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16 or f32.")
+    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16, f32 or q8_0.")
     var cacheType = CacheType.f16
 
     @Flag(help: "Print one JSON object instead of tables.")
@@ -151,6 +151,7 @@ struct BenchCommand: ParsableCommand {
             throw CommandFailure("-p, -n and -d ask for a context of \(context) tokens (the deepest -d plus the largest test, "
                 + "and 1), beyond the \(trained) tokens this model was trained on; use sizes whose sum stays within \(trained)")
         }
+        try loaded.model.checkCache(cacheType)
         try loaded.checkFits(contextLength: context, slots: sequences.max()!, cacheType: cacheType)
     }
 

@@ -12,7 +12,7 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .customShort("c"), parsing: .unconditional, help: "Context size in tokens, per sequence (default: the model's, at most 4096).")
     var context: Int?
 
-    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16 or f32.")
+    @Option(name: .customLong("cache-type"), help: "KV cache element type: f16, f32 or q8_0 (about half of f16's memory).")
     var cacheType = CacheType.f16
 
     @Option(name: .customShort("t"), parsing: .unconditional, help: "Threads (default: one per core; at most the CPUs the process may use).")
@@ -44,6 +44,7 @@ struct RuntimeOptions: ParsableArguments {
     /// way out); a context beyond the trained one is warned about.
     func checkedContextLength(for loaded: LoadedModel, slots: Int = 1) throws -> Int {
         let contextLength = contextLength(for: loaded)
+        try loaded.model.checkCache(cacheType)
         try loaded.checkFits(contextLength: contextLength, slots: slots, cacheType: cacheType)
         if let warning = loaded.contextWarning(contextLength) { Self.warn(warning) }
         return contextLength

@@ -32,6 +32,9 @@ private struct GenerationGoldens: Decodable {
     /// Reference margins below this mean the two top tokens are a near tie: a tiny numeric difference
     /// may pick either, so a divergence there is allowed (issue 2, item 6).
     static let nearTieMargin: Float = 0.1
+    /// The same for a Q8_0 cache, whose 8-bit keys and values move this model's logits by up to 0.29
+    /// (F16's: 0.025): a margin within that is a tie for it.
+    static func nearTieMargin(_ cacheType: CacheType) -> Float { cacheType == .q8_0 ? 0.3 : nearTieMargin }
     static let requiredCosine = 0.999
 
     private static func fixture(_ name: String) throws -> URL {
@@ -114,13 +117,16 @@ private struct GenerationGoldens: Decodable {
         }
     }
 
-    @Test func realModelGreedyGenerationMatchesTheReference() throws {
+    /// With the default F16 cache, and with a Q8_0 one, which must stay as close.
+    @Test(arguments: [CacheType.f16, .q8_0])
+    func realModelGreedyGenerationMatchesTheReference(cacheType: CacheType) throws {
         let goldens = try Self.loadGoldens()
         #expect(goldens.cases.count >= 8)
         let referenceLogits = try Self.loadLogits("reference_logits.f16", prompts: goldens.cases.count,
                                                   width: goldens.vocabulary_size)
         let (model, tokenizer) = try Self.loadModel()
-        let cache = model.makeCache(capacity: 512)
+        let cache = model.makeCache(capacity: 512, type: cacheType)
+        var similarities: [Double] = [], largestError: Float = 0
         var batch = ForwardBatch()
         var divergences: [String] = []
 
@@ -133,7 +139,9 @@ private struct GenerationGoldens: Decodable {
             batch.append(golden.prompt_tokens, cache: cache, wantsLogits: true)
             var logits = try model.forward(batch)
             let similarity = Self.cosine(UnsafeBufferPointer(logits), referenceLogits[index])
-            #expect(similarity >= Self.requiredCosine, "prompt \(index): last-position logits cosine \(similarity)")
+            similarities.append(similarity)
+            largestError = max(largestError, zip(logits, referenceLogits[index]).map { abs($0 - $1) }.max()!)
+            #expect(similarity >= Self.requiredCosine, "\(cacheType) cache, prompt \(index): last-position logits cosine \(similarity)")
 
             // Greedy, without stopping at end-of-generation, exactly as the reference ran.
             for step in 0 ..< goldens.steps {
@@ -141,8 +149,8 @@ private struct GenerationGoldens: Decodable {
                 if token != golden.greedy_tokens[step] {
                     let margin = golden.top2_margins[step]
                     divergences.append("prompt \(index) step \(step): margin \(margin)")
-                    #expect(margin < Self.nearTieMargin,
-                            "prompt \(index) diverges at step \(step) (ours \(token), reference \(golden.greedy_tokens[step])) where the reference margin is \(margin)")
+                    #expect(margin < Self.nearTieMargin(cacheType),
+                            "\(cacheType) cache, prompt \(index) diverges at step \(step) (ours \(token), reference \(golden.greedy_tokens[step])) where the reference margin is \(margin)")
                     break  // after a divergence the two continuations are no longer comparable
                 }
                 batch.removeAll()
@@ -151,13 +159,14 @@ private struct GenerationGoldens: Decodable {
             }
         }
         // Recorded for the issue note; the expectations above decide pass or fail.
-        print("divergences from the reference: \(divergences.isEmpty ? "none" : "\(divergences)")")
+        print("\(cacheType) cache: lowest cosine \(similarities.min()!), largest logit error \(largestError), divergences from the reference: "
+              + (divergences.isEmpty ? "none" : "\(divergences)"))
     }
 
     /// llama.cpp quantizes activations to 8 bits, which on this model costs up to ~0.004 of cosine with
     /// the exact output at sensitive positions; Ember's 16-bit activations must be closer on every
     /// prompt, with the default F16 cache and with an F32 one.
-    @Test(arguments: CacheType.allCases)
+    @Test(arguments: [CacheType.f16, .f32])
     func realModelLogitsAreCloserToTheReferenceThanLlamaCpp(cacheType: CacheType) throws {
         let goldens = try Self.loadGoldens()
         let count = goldens.cases.count, width = goldens.vocabulary_size

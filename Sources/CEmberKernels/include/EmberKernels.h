@@ -94,21 +94,25 @@ void ek_bf16_dot_avx2(const void *, size_t, int, int, const float *, size_t, int
 /// Tile sizes of the GEMMs: rows of `w` and tokens of `xt` per tile.
 enum { ek_gemm_rows_avx2 = 6, ek_gemm_tokens_avx2 = 16, ek_gemm_rows_avx512 = 8, ek_gemm_tokens_avx512 = 32 };
 
-/// Attention over an F16 KV cache (attention.c), for the `group` queries of one KV head: `keys` and
-/// `values` are that head's positions, `head_dim` halves each, one after another.
+/// The element kinds of a KV cache the attention kernels read: F16, or ggml's Q8_0 blocks of 32
+/// elements (an F16 scale, then 32 signed bytes).
+enum { EK_CACHE_F16 = 0, EK_CACHE_Q8_0 = 1 };
+
+/// Attention over a KV cache of `kind` (attention.c), for the `group` queries of one KV head: `keys` and
+/// `values` are that head's positions, `head_dim` elements each, one after another.
 /// Decode: the queries of one token (`group` rows of `head_dim` floats) over `count` positions, left as
 /// an online-softmax state: `group` maxima, `group` sums of exp(score - maximum), then per query the
-/// unnormalised weighted values. `scores` holds group * count floats of scratch. head_dim % 8 == 0.
-void ek_attend_f16_avx2(const float *q, int group, int head_dim, const uint16_t *keys, const uint16_t *values, int count,
-                        float scale, float *state, float *scores);
+/// unnormalised weighted values. `scores` holds group * count floats of scratch. head_dim % 8 == 0
+/// (% 32 for Q8_0).
+void ek_attend_avx2(int kind, const float *q, int group, int head_dim, const void *keys, const void *values, int count, float scale,
+                    float *state, float *scores);
 /// Prefill: `tokens` (at most EK_FLASH_TOKENS) consecutive tokens at positions start ..< start + tokens,
 /// token t's queries at q + t * q_stride, each over positions 0 ... its own, written normalised to
 /// out + t * out_stride. `scratch` holds ek_flash_scratch_floats(group, head_dim). head_dim % 16 == 0.
 enum { EK_FLASH_TOKENS = 8, EK_FLASH_KEYS = 32 };
 size_t ek_flash_scratch_floats(int group, int head_dim);
-void ek_flash_attend_f16_avx2(const float *q, size_t q_stride, int group, int head_dim, int tokens, int start,
-                              const uint16_t *keys, const uint16_t *values, float scale, float *out, size_t out_stride,
-                              float *scratch);
+void ek_flash_attend_avx2(int kind, const float *q, size_t q_stride, int group, int head_dim, int tokens, int start, const void *keys,
+                          const void *values, float scale, float *out, size_t out_stride, float *scratch);
 
 /// xt[k * xt_stride + t] = x[t * x_stride + k] for t < tokens, k < n; columns tokens ..< xt_stride zeroed.
 void ek_transpose(const float *x, size_t x_stride, int tokens, int n, float *xt, size_t xt_stride);

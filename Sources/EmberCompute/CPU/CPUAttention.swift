@@ -1,4 +1,5 @@
-// Causal grouped-query attention on the CPU over the key/value cache (F16 by default, F32 on request).
+// Causal grouped-query attention on the CPU over the key/value cache (F16 by default; F32 or Q8_0 on
+// request).
 // The cache is laid out head by head: each KV head's keys (and values) for all positions lie one after
 // another, so a unit of work reads its head's positions as one contiguous stream (position-major rows,
 // of which a head is a third or a quarter, left the reads strided and cost a third of the attention's
@@ -12,30 +13,115 @@
 import CEmberKernels
 import EmberFormats
 
-/// How one element type of the KV cache is stored and read back, eight values at a time.
+/// How one element type of the KV cache is stored and read back: a head's position (`count` elements,
+/// a multiple of 32 for Q8_0) is stored whole, and read eight elements at a time.
 protocol CacheElement {
-    static var stride: Int { get }
-    static func load8(_ p: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
-    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutableRawPointer, _ index: Int)
+    /// Bytes of `count` elements.
+    static func bytes(_ count: Int) -> Int
+    /// Elements index ..< index + 8 (index a multiple of 8) of the position at `row`.
+    static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
+    static func store(_ source: UnsafePointer<Float>, count: Int, into row: UnsafeMutableRawPointer)
+}
+
+extension CacheElement {
+    /// The eight floats at `source + index`.
+    @inline(__always) static func floats8(_ source: UnsafePointer<Float>, _ index: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(source).loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+    }
 }
 
 enum HalfCacheElement: CacheElement {
-    static var stride: Int { 2 }
-    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        widen(p.loadUnaligned(fromByteOffset: index * 2, as: SIMD8<Float16>.self))
+    static func bytes(_ count: Int) -> Int { count * 2 }
+    @inline(__always) static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        widen(row.loadUnaligned(fromByteOffset: index * 2, as: SIMD8<Float16>.self))
     }
-    @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutableRawPointer, _ index: Int) {
-        p.storeBytes(of: narrow(v), toByteOffset: index * 2, as: SIMD8<Float16>.self)
+    static func store(_ source: UnsafePointer<Float>, count: Int, into row: UnsafeMutableRawPointer) {
+        for index in stride(from: 0, to: count, by: 8) {
+            row.storeBytes(of: narrow(floats8(source, index)), toByteOffset: index * 2, as: SIMD8<Float16>.self)
+        }
     }
 }
 
 enum FloatCacheElement: CacheElement {
-    static var stride: Int { 4 }
-    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        p.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+    static func bytes(_ count: Int) -> Int { count * 4 }
+    @inline(__always) static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        row.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
     }
-    @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutableRawPointer, _ index: Int) {
-        p.storeBytes(of: v, toByteOffset: index * 4, as: SIMD8<Float>.self)
+    static func store(_ source: UnsafePointer<Float>, count: Int, into row: UnsafeMutableRawPointer) {
+        row.copyMemory(from: source, byteCount: count * 4)
+    }
+}
+
+/// ggml's Q8_0: per 32 elements an F16 scale d and 32 signed bytes q, the element being d * q, with d
+/// the block's largest magnitude over 127.
+enum Q8CacheElement: CacheElement {
+    static func bytes(_ count: Int) -> Int { count / 32 * 34 }
+    @inline(__always) static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        let block = index >> 5 * 34
+        let scale = Float(row.loadUnaligned(fromByteOffset: block, as: Float16.self))
+        let quanta = row.loadUnaligned(fromByteOffset: block + 2 + index & 31, as: SIMD8<Int8>.self)
+        return SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: quanta)) * scale
+    }
+    static func store(_ source: UnsafePointer<Float>, count: Int, into row: UnsafeMutableRawPointer) {
+        for first in stride(from: 0, to: count, by: 32) {
+            let block = row + first / 32 * 34
+            var largest: Float = 0
+            for i in first ..< first + 32 { largest = max(largest, abs(source[i])) }
+            let scale = largest / 127, inverse = scale == 0 ? 0 : 1 / scale
+            block.storeBytes(of: Float16(scale), as: Float16.self)
+            for i in 0 ..< 32 {
+                let quantum = source[first + i] * inverse
+                block.storeBytes(of: quantum.isFinite ? Int8(quantum.rounded()) : 0, toByteOffset: 2 + i, as: Int8.self)
+            }
+        }
+    }
+}
+
+/// The orthonormal Walsh-Hadamard transform of each block of 32 floats (its own inverse). A Q8_0 cache
+/// stores keys and values so turned: a block's few large values (the outlier channels of K) spread over
+/// all 32, so the block's one scale no longer leaves its other values a few steps of 8 bits. Queries
+/// turn alike, which keeps every score; the attention's outputs turn back.
+enum HadamardBlocks {
+    static func rotate(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        let norm: Float = 1 / Float(32).squareRoot()
+        for first in stride(from: 0, to: count, by: 32) {
+            let block = values + first
+            var width = 1
+            while width < 32 {
+                for start in stride(from: 0, to: 32, by: 2 * width) {
+                    for i in start ..< start + width {
+                        let a = block[i], b = block[i + width]
+                        block[i] = a + b
+                        block[i + width] = a - b
+                    }
+                }
+                width *= 2
+            }
+            for i in 0 ..< 32 { block[i] *= norm }
+        }
+    }
+}
+
+extension TensorType {
+    /// Whether a KV cache of this type keeps its keys and values turned by `HadamardBlocks`.
+    var rotatesBlocks: Bool { self == .q8_0 }
+
+    /// What a head's width must be a multiple of for a KV cache of this type; nil for a type a cache
+    /// cannot hold.
+    public var cacheHeadMultiple: Int? {
+        switch self {
+        case .f16, .f32: 8
+        case .q8_0: 32
+        default: nil
+        }
+    }
+
+    /// The C kernels' name for a cache of this type (attention.c).
+    var cacheKind: Int32 {
+        switch self {
+        case .q8_0: Int32(EK_CACHE_Q8_0)
+        default: Int32(EK_CACHE_F16)
+        }
     }
 }
 
@@ -46,13 +132,13 @@ extension CPUBackend {
     func attention(query: Tensor, key: Tensor, value: Tensor, sequences: [AttentionSequence], rope: RopeParameters,
                           shape: AttentionShape, into output: Tensor) {
         guard let cacheType = sequences.first?.keyCache.type else { return }
-        precondition(cacheType == .f16 || cacheType == .f32, "KV cache of type \(cacheType)")
         let headDimension = shape.headDimension, kvWidth = shape.kvWidth
-        precondition(headDimension % 8 == 0 && rope.dimensions <= headDimension && rope.dimensions % 2 == 0)
+        guard let multiple = cacheType.cacheHeadMultiple else { preconditionFailure("KV cache of type \(cacheType)") }
+        precondition(headDimension % multiple == 0 && rope.dimensions <= headDimension && rope.dimensions % 2 == 0)
         precondition(key.rowLength == kvWidth && query.rowLength == shape.queryWidth)
 
-        // The C kernels (attention.c) take an F16 cache on x86; the Swift ones everything else.
-        let native = level != .portable && cacheType == .f16 && headDimension % 16 == 0
+        // The C kernels (attention.c) take an F16 or Q8_0 cache on x86; the Swift ones everything else.
+        let native = level != .portable && cacheType != .f32 && headDimension % 16 == 0
         let groupSize = shape.headCount / shape.kvHeadCount
 
         // The units of work of each sequence. One token over a long context (decode): each KV head's
@@ -91,7 +177,6 @@ extension CPUBackend {
                                       shape: shape))
         }
 
-        let elementStride = cacheType == .f16 ? HalfCacheElement.stride : FloatCacheElement.stride
         let threads = min(units, pool.threadCount)
         // Each thread's scratch: a block of scores (Swift), a whole span of scores or a flash tile's (C).
         var scoresSize = groupSize * Self.attentionBlock
@@ -103,7 +188,7 @@ extension CPUBackend {
         let scratch = attentionScratch.floats(threads * scoresSize + (2 * threads + splitStates) * stateSize)
         let work = AttentionWork(sequences: sequences, plan: attentionPlan, units: units, threads: threads, native: native,
                                  query: query, output: output, kvHeads: shape.kvHeadCount, groupSize: groupSize,
-                                 headDimension: headDimension, elementStride: elementStride, scale: shape.scale, window: window,
+                                 headDimension: headDimension, cacheType: cacheType, scale: shape.scale, window: window,
                                  scoresSize: scoresSize, scores: scratch, threadStates: scratch + threads * scoresSize,
                                  splitStates: scratch + threads * scoresSize + 2 * threads * stateSize)
         if threads == 1 { work.run(thread: 0) } else { pool.run(work) }
@@ -112,6 +197,12 @@ extension CPUBackend {
             for kvHead in 0 ..< shape.kvHeadCount {
                 span.finish(work.splitStates + (plan.firstState + kvHead * plan.splits) * stateSize, count: plan.splits,
                             into: output.floats(row: sequence.rows.lowerBound) + kvHead * groupSize * headDimension)
+            }
+        }
+        // The values were rotated before they were stored: the outputs, their weighted sums, turn back.
+        if cacheType.rotatesBlocks {
+            for sequence in sequences {
+                for row in sequence.rows { HadamardBlocks.rotate(output.floats(row: row), count: shape.queryWidth) }
             }
         }
     }
@@ -141,29 +232,29 @@ extension CPUBackend {
             let row = rows.lowerBound + index, position = start + index
             table.rotate(query.floats(row: row), heads: shape.headCount, headDimension: shape.headDimension, position: position)
             table.rotate(key.floats(row: row), heads: shape.kvHeadCount, headDimension: shape.headDimension, position: position)
+            if keyCache.type.rotatesBlocks {
+                // Q and K turn alike, so their dot products stay; V turns back in the outputs.
+                HadamardBlocks.rotate(query.floats(row: row), count: shape.queryWidth)
+                HadamardBlocks.rotate(key.floats(row: row), count: shape.kvWidth)
+                HadamardBlocks.rotate(value.floats(row: row), count: shape.kvWidth)
+            }
             // A ring (a windowed layer's cache shorter than the context) wraps; a full cache never does.
             let cacheRow = position % keyCache.rowCount
-            if keyCache.type == .f16 { store(HalfCacheElement.self, cacheRow: cacheRow, row: row) } else {
-                store(FloatCacheElement.self, cacheRow: cacheRow, row: row)
+            switch keyCache.type {
+            case .f16: store(HalfCacheElement.self, cacheRow: cacheRow, row: row)
+            case .q8_0: store(Q8CacheElement.self, cacheRow: cacheRow, row: row)
+            default: store(FloatCacheElement.self, cacheRow: cacheRow, row: row)
             }
         }
 
         /// Each head's part of the row at `cacheRow` of its head's run of positions.
         private func store<Element: CacheElement>(_: Element.Type, cacheRow: Int, row: Int) {
-            let headDimension = shape.headDimension, rowBytes = headDimension * Element.stride
+            let headDimension = shape.headDimension, rowBytes = Element.bytes(headDimension)
             let headBytes = keyCache.rowCount * rowBytes
             for head in 0 ..< shape.kvHeadCount {
                 let offset = head * headBytes + cacheRow * rowBytes
-                store(Element.self, key.floats(row: row) + head * headDimension, into: keyCache.data + offset, count: headDimension)
-                store(Element.self, value.floats(row: row) + head * headDimension, into: valueCache.data + offset, count: headDimension)
-            }
-        }
-
-        private func store<Element: CacheElement>(_: Element.Type, _ source: UnsafePointer<Float>,
-                                                  into target: UnsafeMutableRawPointer, count: Int) {
-            for offset in stride(from: 0, to: count, by: 8) {
-                Element.store8(UnsafeRawPointer(source).loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<Float>.self),
-                               target, offset)
+                Element.store(key.floats(row: row) + head * headDimension, count: headDimension, into: keyCache.data + offset)
+                Element.store(value.floats(row: row) + head * headDimension, count: headDimension, into: valueCache.data + offset)
             }
         }
     }
@@ -177,7 +268,8 @@ extension CPUBackend {
         let units: Int, threads: Int
         let native: Bool
         let query: Tensor, output: Tensor
-        let kvHeads: Int, groupSize: Int, headDimension: Int, elementStride: Int
+        let kvHeads: Int, groupSize: Int, headDimension: Int
+        let cacheType: TensorType
         let scale: Float
         let window: Int?
         /// Each thread's scratch (`scoresSize` floats), each thread's two states, and the states of split units.
@@ -186,17 +278,21 @@ extension CPUBackend {
             splitStates: UnsafeMutablePointer<Float>
 
         func span(_ sequence: AttentionSequence) -> AttentionSpan {
-            AttentionSpan(keys: UnsafeRawPointer(sequence.keyCache.data), values: UnsafeRawPointer(sequence.valueCache.data),
-                          rowBytes: headDimension * elementStride, headBytes: sequence.keyCache.rowCount * headDimension * elementStride,
-                          elementStride: elementStride,
-                          headDimension: headDimension, groupSize: groupSize, scale: scale)
+            let rowBytes = sequence.keyCache.rowBytes / kvHeads
+            return AttentionSpan(keys: UnsafeRawPointer(sequence.keyCache.data), values: UnsafeRawPointer(sequence.valueCache.data),
+                                 rowBytes: rowBytes, headBytes: sequence.keyCache.rowCount * rowBytes,
+                                 headDimension: headDimension, groupSize: groupSize, scale: scale)
         }
 
         func run(thread: Int) {
             // The pool runs every one of its threads; scratch is laid out for `threads` of them (fewer when
             // there are fewer units), and a thread past them would write beyond it.
             guard thread < threads else { return }
-            if elementStride == 2 { run(HalfCacheElement.self, thread: thread) } else { run(FloatCacheElement.self, thread: thread) }
+            switch cacheType {
+            case .f16: run(HalfCacheElement.self, thread: thread)
+            case .q8_0: run(Q8CacheElement.self, thread: thread)
+            default: run(FloatCacheElement.self, thread: thread)
+            }
         }
 
         private func run<Element: CacheElement>(_: Element.Type, thread: Int) {
@@ -268,9 +364,8 @@ extension CPUBackend {
                             state: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
             #if arch(x86_64)
             let offset = kvHead * span.headBytes + positions.lowerBound * span.rowBytes
-            ek_attend_f16_avx2(queries, Int32(groupSize), Int32(headDimension), (span.keys + offset).assumingMemoryBound(to: UInt16.self),
-                               (span.values + offset).assumingMemoryBound(to: UInt16.self), Int32(positions.count), span.scale,
-                               state, scratch)
+            ek_attend_avx2(cacheType.cacheKind, queries, Int32(groupSize), Int32(headDimension), span.keys + offset, span.values + offset,
+                           Int32(positions.count), span.scale, state, scratch)
             #endif
         }
 
@@ -279,10 +374,8 @@ extension CPUBackend {
                            into outputs: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
             #if arch(x86_64)
             let offset = kvHead * span.headBytes
-            ek_flash_attend_f16_avx2(queries, query.rowLength, Int32(groupSize), Int32(headDimension), Int32(tokens), Int32(start),
-                                     (span.keys + offset).assumingMemoryBound(to: UInt16.self),
-                                     (span.values + offset).assumingMemoryBound(to: UInt16.self), span.scale, outputs,
-                                     output.rowLength, scratch)
+            ek_flash_attend_avx2(cacheType.cacheKind, queries, query.rowLength, Int32(groupSize), Int32(headDimension), Int32(tokens),
+                                 Int32(start), span.keys + offset, span.values + offset, span.scale, outputs, output.rowLength, scratch)
             #endif
         }
     }
@@ -296,8 +389,6 @@ struct AttentionSpan {
     /// Bytes from one position of a head to the next, and from one head's positions to the next head's.
     let rowBytes: Int
     let headBytes: Int
-    /// Bytes per cached element: 2 (F16) or 4 (F32).
-    let elementStride: Int
     let headDimension: Int
     let groupSize: Int
     let scale: Float

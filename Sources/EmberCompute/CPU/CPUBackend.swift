@@ -67,6 +67,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         destination.copyMemory(from: tensor.data + rows.lowerBound * tensor.rowBytes, byteCount: rows.count * tensor.rowBytes)
     }
 
+    public func supportsCache(_ type: TensorType) -> Bool { type.cacheHeadMultiple != nil }
+
     public func writeRows(_ tensor: Tensor, _ rows: Range<Int>, from source: UnsafeRawPointer) {
         precondition(rows.upperBound <= tensor.rowCount)
         (tensor.data + rows.lowerBound * tensor.rowBytes).copyMemory(from: source, byteCount: rows.count * tensor.rowBytes)
