@@ -29,8 +29,6 @@ private let weather = #"""
 
 /// The reply read whole, and read one character at a time: both must give the same calls and text.
 private func read(_ text: String, _ format: ToolCallFormat) -> (content: String, calls: [ToolCallParser.Call]) {
-    var counter = 0
-    func ids() -> String { counter += 1; return "call_\(counter)" }
     var whole = ToolCallParser(format: format, makeID: { "call_x" })
     var content = whole.add(text).content + whole.finish().content
 
