@@ -48,8 +48,12 @@ let package = Package(
         // Grammars (GBNF, JSON schemas) and the token masks of constrained decoding: no dependencies.
         .target(name: "EmberGrammar"),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
+        // Hugging Face checkpoints (config.json, tokenizer.json, safetensors) read as GGUF-named models.
+        .target(name: "EmberCheckpoint", dependencies: ["EmberFormats", "EmberTrace"],
+                // Its readers are internal; the tests reach them in the optimised build they run on.
+                swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "EmberEngine", dependencies: [
-            "EmberCompute", "EmberFormats", "EmberGrammar", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace",
+            "EmberCheckpoint", "EmberCompute", "EmberFormats", "EmberGrammar", "EmberJinja", "EmberModel", "EmberStore", "EmberTokenizer", "EmberTrace",
             "EmberVulkan", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberStore", dependencies: [
@@ -70,7 +74,7 @@ let package = Package(
         // Its request readers are internal; the tests reach them in the optimised build they run on.
         swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .executableTarget(name: "ember", dependencies: [
-            "EmberCompute", "EmberEngine", "EmberFormats", "EmberGrammar", "EmberModel", "EmberServer", "EmberStore", "EmberTokenizer", "EmberTrace", "EmberVulkan",
+            "EmberCheckpoint", "EmberCompute", "EmberEngine", "EmberFormats", "EmberGrammar", "EmberModel", "EmberServer", "EmberStore", "EmberTokenizer", "EmberTrace", "EmberVulkan",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -93,10 +97,12 @@ let package = Package(
         .testTarget(name: "EmberServerTests", dependencies: ["EmberGrammar", "EmberJinja", "EmberServer", "EmberTokenizer"]),
         .testTarget(name: "EmberVulkanTests", dependencies: ["EmberCompute", "EmberFormats", "EmberTestSupport", "EmberVulkan"]),
         .testTarget(name: "EmberTraceTests", dependencies: ["EmberTrace", "EmberTestSupport"]),
+        .testTarget(name: "EmberCheckpointTests", dependencies: ["EmberCheckpoint", "EmberFormats", "EmberModel", "EmberTokenizer",
+                                                                "EmberCompute", "EmberTestSupport"]),
         .testTarget(name: "EmberFormatsTests", dependencies: ["EmberFormats", "EmberStore", "EmberTestSupport"]),
         .testTarget(name: "EmberComputeTests", dependencies: ["EmberCompute", "EmberFormats", "EmberTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberFormats", "EmberJinja", "EmberTokenizer", "EmberStore", "EmberTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberModelTests", dependencies: ["EmberCompute", "EmberFormats", "EmberModel", "EmberTestSupport", "EmberTokenizer",
+        .testTarget(name: "EmberModelTests", dependencies: ["EmberCheckpoint", "EmberCompute", "EmberFormats", "EmberModel", "EmberTestSupport", "EmberTokenizer",
                                                            "EmberVulkan"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberEngineTests", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore",

@@ -1,5 +1,6 @@
 // Failures of a generation request, naming the limit that was hit and what to change.
 
+import EmberFormats
 import EmberJinja
 import EmberModel
 
@@ -11,6 +12,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case invalidChatTemplate(JinjaError)
     /// The device asked for cannot run the model (no Vulkan, no such GPU, a GPU that lacks a feature).
     case device(String)
+    /// `--quantize` given for a model that is not a checkpoint (a GGUF file keeps its own types).
+    case quantizeNeedsCheckpoint(TensorType)
 
     public var description: String {
         switch self {
@@ -24,6 +27,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             "the model's chat template does not parse: \(error)"
         case let .device(why):
             why
+        case let .quantizeNeedsCheckpoint(type):
+            "--quantize \(type) applies to Hugging Face checkpoints (a directory or hf:OWNER/REPO); a GGUF file keeps its own types"
         }
     }
 }

@@ -1,10 +1,12 @@
 // The load path every front end shares: resolving a model reference (through the store: cache,
-// download), parsing the file, building its tokenizer and the model on its device's backend, timed and traced
-// as the `load` phase; and the defaults that follow from the model: its chat template (ChatML when it
-// has none) and its context size. A model downloaded on this run gets its tokenizer built from the
-// header while the weights arrive.
+// download), parsing the file (or reading a Hugging Face checkpoint directory), building its
+// tokenizer and the model on its device's backend, timed and traced as the `load` phase; and the
+// defaults that follow from the model: its chat template (ChatML when it has none) and its context
+// size. A model downloaded on this run gets its tokenizer built from the header while the weights
+// arrive.
 
 import Dispatch
+import EmberCheckpoint
 import EmberCompute
 import EmberFormats
 import EmberModel
@@ -17,17 +19,23 @@ import Synchronization
 public struct LoadedModel {
     /// Where the bytes live (a path, or `memory:` and the source).
     public let location: String
-    public let file: GGUFFile
+    /// The GGUF file, or the checkpoint read as one.
+    public let source: any ModelSource
     public let model: LanguageModel
     public let tokenizer: Tokenizer
     public let loadMilliseconds: Double
 
-    /// Loads the model `reference` names onto `device` with `threads` host threads (default: one per core).
-    public init(reference: String, threads: Int?, store: ModelStore, device: ComputeDevice = .cpu) throws {
+    /// Loads the model `reference` names onto `device` with `threads` host threads (default: one per
+    /// core); `quantize` converts a checkpoint's weight matrices to that type while it loads.
+    public init(reference: String, threads: Int?, store: ModelStore, device: ComputeDevice = .cpu, quantize: TensorType? = nil) throws {
         let checkpoint = Checkpoints(label: "ember.load")
         let clock = ContinuousClock()
         let start = clock.now
-        (location, file, tokenizer, model) = try Trace.span("load") {
+        (location, source, tokenizer, model) = try Trace.span("load") {
+            if let directory = try Blocking.run({ () throws(StoreError) in try await store.checkpointDirectory(reference) }) {
+                return try Self.loadCheckpoint(directory, quantize: quantize, threads: threads, device: device)
+            }
+            if let quantize { throw EngineError.quantizeNeedsCheckpoint(quantize) }
             let early = EarlyTokenizer()
             let opened = try Blocking.run { () throws(StoreError) in try await store.open(reference, onHeader: early.start) }
             // Parsing and building the model read the file: from a slow disk, that takes a while.
@@ -43,6 +51,18 @@ public struct LoadedModel {
         let elapsed = clock.now - start
         loadMilliseconds = elapsed.seconds * 1e3
         checkpoint("weights ready", ["milliseconds": "\(loadMilliseconds)"])
+    }
+
+    private static func loadCheckpoint(_ directory: String, quantize: TensorType?, threads: Int?, device: ComputeDevice) throws
+        -> (String, any ModelSource, Tokenizer, LanguageModel) {
+        try Heartbeat.around("loading \(directory)") {
+            let source = try Trace.span("load.checkpoint") { () throws(CheckpointError) in
+                try Checkpoint(directory: directory, quantize: quantize)
+            }
+            let tokenizer = try Trace.span("load.tokenizer") { try Tokenizer(metadata: source.metadata) }
+            let model = try ModelLoader.load(source, backend: try device.makeBackend(threads: threads))
+            return (directory, source, tokenizer, model)
+        }
     }
 }
 
@@ -83,13 +103,13 @@ extension LoadedModel {
 
     /// The model's chat template, or ChatML when it has none (`warn` hears that).
     public func chatTemplate(warn: (String) -> Void) throws(EngineError) -> ChatTemplate {
-        let source: String
-        if let own = try? file.metadata.string("tokenizer.chat_template") {
-            source = own
+        let template: String
+        if let own = try? source.metadata.string("tokenizer.chat_template") {
+            template = own
         } else {
             warn("the model has no chat template; using ChatML")
-            source = Self.chatMLTemplate
+            template = Self.chatMLTemplate
         }
-        do { return try ChatTemplate(source) } catch { throw .invalidChatTemplate(error) }
+        do { return try ChatTemplate(template) } catch { throw .invalidChatTemplate(error) }
     }
 }

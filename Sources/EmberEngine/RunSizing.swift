@@ -39,7 +39,7 @@ extension LoadedModel {
     /// the weights fit in `usableBytes` (default: what this process may use).
     public func checkFits(contextLength: Int, slots: Int, cacheType: CacheType,
                           usableBytes: Int = MemoryLimit.usableBytes()) throws(MemoryShortfall) {
-        let fixed = file.file.count + model.activationBytes
+        let fixed = source.weightBytes + model.activationBytes
         /// The caches of every slot at `context` positions, or nil past Int.max.
         func cacheBytes(_ context: Int) -> Int? {
             let (bytes, overflow) = model.cacheBytes(capacity: context, type: cacheType).multipliedReportingOverflow(by: slots)
@@ -55,7 +55,7 @@ extension LoadedModel {
         }
         throw MemoryShortfall(contextLength: contextLength, slots: slots, cacheType: cacheType,
                               bytesPerPosition: model.cacheBytesPerPosition(type: cacheType), cacheBytes: cacheBytes(contextLength),
-                              weightBytes: file.file.count, activationBytes: model.activationBytes, usableBytes: usableBytes,
+                              weightBytes: source.weightBytes, activationBytes: model.activationBytes, usableBytes: usableBytes,
                               fittingContext: low)
     }
 

@@ -22,6 +22,14 @@ public struct GGUFMetadata: Sendable {
         self.values = values
     }
 
+    /// Metadata built in memory (a checkpoint's configuration under GGUF's keys); a key given twice
+    /// keeps its last value, at its first place.
+    public init(_ entries: [(key: String, value: GGUFValue)]) {
+        var keys: [String] = [], values: [String: GGUFValue] = [:]
+        for (key, value) in entries where values.updateValue(value, forKey: key) == nil { keys.append(key) }
+        self.init(keys: keys, values: values)
+    }
+
     public subscript(key: String) -> GGUFValue? { values[key] }
 
     public var count: Int { keys.count }

@@ -1,7 +1,7 @@
 // The header of a safetensors file: a little-endian u64 length N, then N bytes of JSON naming each
 // tensor's dtype, shape and `data_offsets` [begin, end) relative to the end of the header. Read from
 // the start of a file (its first bytes are enough), so that a download can align its ranges to
-// tensor boundaries; computing with safetensors models comes later. Checked as the safetensors
+// tensor boundaries (SafetensorsFile views a whole mapped one). Checked as the safetensors
 // library checks it: a known dtype whose shape's bytes are its offsets', the tensors back to back
 // from the header to the end of the file, no name twice, no arithmetic that overflows.
 
@@ -135,6 +135,9 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case duplicateTensor(String)
     /// Bytes after the last tensor's data.
     case trailingData(bytes: Int)
+    case file(MappedFileError)
+    /// A dtype that is valid but not one of a model's weights (F32, F16, BF16).
+    case unsupportedDType(String, String)
 
     public var description: String {
         switch self {
@@ -153,6 +156,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
         case let .gapBeforeTensor(name, offset): "corrupt safetensors header: bytes from data offset \(offset) to tensor \"\(name)\" belong to no tensor"
         case let .duplicateTensor(name): "corrupt safetensors header: \"\(name)\" is named twice"
         case let .trailingData(bytes): "corrupt safetensors file: \(bytes) bytes after the last tensor belong to no tensor"
+        case let .file(error): error.description
+        case let .unsupportedDType(name, dtype): "tensor \"\(name)\" is \(dtype); Ember computes with F32, F16 and BF16 weights"
         }
     }
 }

@@ -34,7 +34,9 @@ public struct TensorView: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     let file: MappedFile
 
-    init(info: TensorInfo, bytes: UnsafeRawBufferPointer, file: MappedFile) {
+    /// A view of `bytes`, which lie inside `file` (kept alive with the view).
+    public init(info: TensorInfo, bytes: UnsafeRawBufferPointer, file: MappedFile) {
+        precondition(bytes.count == info.byteCount, "tensor \(info.name): \(bytes.count) bytes for \(info.byteCount)")
         self.info = info
         self.bytes = bytes
         self.file = file

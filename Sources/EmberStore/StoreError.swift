@@ -25,6 +25,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case noRangeSupport(url: String)
     /// `ember rm` of a model that is not in the cache.
     case notCached(reference: String)
+    /// A repository whose weights are only pickled (.bin, .pt, ...): Ember never unpickles.
+    case pickleOnly(reference: String, files: [String])
     case io(path: String, reason: String)
     /// Offline (--offline, EMBER_OFFLINE, HF_HUB_OFFLINE) and `reference` is not in the cache at `cache`.
     case offline(reference: String, cache: String)
@@ -77,6 +79,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "cannot write the model cache at \(path): \(reason)"
         case let .noRangeSupport(url):
             "\(url): the server does not answer range requests, so the file cannot be read in parts; fetch it whole with `ember pull`"
+        case let .pickleOnly(reference, files):
+            "\(reference) has its weights only as \(files.prefix(4).joined(separator: ", "))\(files.count > 4 ? ", ..." : "") (pickle): "
+                + "Ember never unpickles; use a repository with .safetensors weights, or a GGUF file"
         case let .notCached(reference):
             "\(reference) is not in the cache (see `ember list`)"
         case let .io(path, reason):

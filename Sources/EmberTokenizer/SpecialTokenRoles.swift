@@ -15,12 +15,15 @@ struct SpecialTokenRoles {
 
     /// Fills the roles the metadata left empty from token texts, updates `attributes` the way llama.cpp
     /// does (detected markers become control tokens), and builds the end-of-generation set.
-    mutating func detect(tokens: [String], attributes: inout [TokenAttributes], eos: Int32?) {
+    /// `amongNormalTokens`: whether a normal token whose text is a marker becomes one (llama.cpp's
+    /// fix-up for files that mark them wrongly), or only tokens already special are looked at.
+    mutating func detect(tokens: [String], attributes: inout [TokenAttributes], eos: Int32?, amongNormalTokens: Bool = true) {
         let unset = Set(Role.allCases.filter { self[$0] == nil })
         // One pass over the vocabulary, which is long (50k to 250k texts): a text is hashed only when its
         // first byte could start one of the marker texts, which few do.
         for (index, text) in tokens.enumerated() {
-            guard let first = text.utf8.first, Self.markerFirstBytes.contains(first) else { continue }
+            guard let first = text.utf8.first, Self.markerFirstBytes.contains(first),
+                  amongNormalTokens || attributes[index] != .normal else { continue }
             // llama.cpp walks a hash map, so which of two candidates wins is unspecified there; Ember takes the lowest id.
             if let role = Self.roleByText[text], unset.contains(role), self[role] == nil {
                 self[role] = Int32(index)

@@ -3,6 +3,7 @@
 
 import EmberFormats
 import EmberTrace
+import Foundation
 
 public final class Tokenizer: Sendable {
     public let vocabulary: Vocabulary
@@ -46,7 +47,7 @@ public final class Tokenizer: Sendable {
         if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos {
             output.append(bos)
         }
-        var text = text
+        var text = vocabulary.normalizesToNFC && !text.utf8.allSatisfy({ $0 < 0x80 }) ? text.precomposedStringWithCanonicalMapping : text
         text.withUTF8 { bytes in
             let fragments = specialTokens.split(bytes, parseSpecial: parseSpecial)
             switch encoder {
@@ -68,7 +69,8 @@ public final class Tokenizer: Sendable {
                     switch fragment {
                     case let .text(range):
                         encoder.encode(UnsafeBufferPointer(rebasing: bytes[range]),
-                                       spacePrefix: vocabulary.addSpacePrefix && afterSpecial,
+                                       spacePrefix: vocabulary.addSpacePrefix && afterSpecial
+                                           && takesSpacePrefix(UnsafeBufferPointer(rebasing: bytes[range]), atStart: range.lowerBound == 0),
                                        into: &output, scratch: &scratch)
                         afterSpecial = false
                     case let .token(id):
@@ -105,6 +107,17 @@ public final class Tokenizer: Sendable {
 
     public func isEndOfGeneration(_ token: Int32) -> Bool {
         vocabulary.endOfGeneration.contains(token)
+    }
+
+    /// Whether a text fragment after a special token (or at the start) gets the space prefix under
+    /// the vocabulary's scheme: Metaspace's schemes leave out one that starts with a space already.
+    private func takesSpacePrefix(_ fragment: UnsafeBufferPointer<UInt8>, atStart: Bool) -> Bool {
+        let spaced = fragment.first == UInt8(ascii: " ") || fragment.starts(with: [0xE2, 0x96, 0x81])  // "▁"
+        return switch vocabulary.spacePrefixScheme {
+        case .everyFragment: true
+        case .textStart: atStart && !spaced
+        case .unlessSpaced: !spaced
+        }
     }
 
     /// Whether decoding a whole encoded text drops the space SentencePiece put in front of it.

@@ -26,6 +26,10 @@ public struct Vocabulary: Sendable {
     public let addBOS: Bool
     public let addEOS: Bool
     public let addSpacePrefix: Bool
+    /// Which text fragments get SentencePiece's space prefix.
+    public let spacePrefixScheme: SpacePrefixScheme
+    /// Whether text is put in Unicode normalization form C before it is split (Qwen2's tokenizer.json).
+    public let normalizesToNFC: Bool
     /// Tokens that end generation: eos, eot, eom, fill-in-the-middle pad/repo/separator markers, and
     /// tokens whose text is a known end marker (`<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, ...).
     public let endOfGeneration: Set<Int32>
@@ -115,9 +119,19 @@ public struct Vocabulary: Sendable {
         addBOS = try metadata.boolIfPresent(Key.addBOS) ?? (isSentencePiece || rules.addsBOS)
         addEOS = try metadata.boolIfPresent(Key.addEOS) ?? false
         addSpacePrefix = try metadata.boolIfPresent(Key.addSpacePrefix) ?? isSentencePiece
+        let scheme = try metadata.stringIfPresent(Key.prependScheme)
+        guard let spacePrefixScheme = SpacePrefixScheme(metadataValue: scheme) else {
+            throw .wrongType(key: Key.prependScheme, expected: "\"first\" or \"always\"")
+        }
+        self.spacePrefixScheme = spacePrefixScheme
+        let normalizer = try metadata.stringIfPresent(Key.normalizer)
+        guard normalizer == nil || normalizer == "NFC" else { throw .wrongType(key: Key.normalizer, expected: "\"NFC\"") }
+        normalizesToNFC = normalizer == "NFC"
 
         var attributes = types.map(TokenAttributes.init)
-        roles.detect(tokens: tokens, attributes: &attributes, eos: eos)
+        // A tokenizer.json's token kinds are exact: markers are looked for only among its added tokens.
+        let exactTypes = try metadata.boolIfPresent(Key.exactTypes) ?? false
+        roles.detect(tokens: tokens, attributes: &attributes, eos: eos, amongNormalTokens: !exactTypes)
         self.attributes = attributes
         eot = roles.eot
         eom = roles.eom
@@ -128,6 +142,26 @@ public struct Vocabulary: Sendable {
             ids.insert(token, value: Int32(index))
         }
         self.ids = ids
+    }
+
+    /// Which fragments of a text (the parts between special tokens) get SentencePiece's space prefix.
+    public enum SpacePrefixScheme: Sendable {
+        /// Every fragment, as SentencePiece and llama.cpp do.
+        case everyFragment
+        /// Only a fragment at the very start of the text, and only if it does not start with a space
+        /// (`tokenizers`' Metaspace with prepend_scheme "first").
+        case textStart
+        /// Every fragment that does not start with a space (Metaspace's "always").
+        case unlessSpaced
+
+        init?(metadataValue: String?) {
+            switch metadataValue {
+            case nil: self = .everyFragment
+            case "first": self = .textStart
+            case "always": self = .unlessSpaced
+            default: return nil
+            }
+        }
     }
 
     /// `GGUFMetadata` accessors that throw `TokenizerError`.
@@ -184,5 +218,9 @@ public struct Vocabulary: Sendable {
         static let addBOS = "tokenizer.ggml.add_bos_token"
         static let addEOS = "tokenizer.ggml.add_eos_token"
         static let addSpacePrefix = "tokenizer.ggml.add_space_prefix"
+        // What a Hugging Face tokenizer.json says that llama.cpp's keys cannot (EmberCheckpoint writes them).
+        static let prependScheme = "tokenizer.huggingface.prepend_scheme"
+        static let normalizer = "tokenizer.huggingface.normalizer"
+        static let exactTypes = "tokenizer.huggingface.exact_token_types"
     }
 }

@@ -104,12 +104,12 @@ struct BenchCommand: ParsableCommand {
             let loaded = try LoadedModel(reference: path, threads: threadCounts[0], store: store, device: device.computeDevice)
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
-                                          description: ModelDescription(loaded.file))
+                                          description: ModelDescription(loaded.source))
             let context = depths.max()! + (promptSizes + generationSizes + [Self.ttftPromptTokens]).max()! + 1
             try checkContext(context, for: loaded)
             for threadCount in threadCounts {
                 let model = threadCount == threadCounts[0] ? loaded.model
-                    : try ModelLoader.load(loaded.file, backend: device.computeDevice.makeBackend(threads: threadCount))
+                    : try ModelLoader.load(loaded.source, backend: device.computeDevice.makeBackend(threads: threadCount))
                 var benchmark = Benchmark(model: model, contextLength: context, sequences: sequences.max()!,
                                           repetitions: repetitions, cacheType: cacheType)
                 let runs = benchmark.progress
@@ -169,7 +169,7 @@ struct ModelDescription {
     let bytes: Int
     let parameters: Int
 
-    init(_ file: GGUFFile) {
+    init(_ file: any ModelSource) {
         var bytesByType: [String: Int] = [:]
         var bytes = 0, parameters = 0
         for tensor in file.tensors {

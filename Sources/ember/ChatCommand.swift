@@ -35,7 +35,7 @@ struct ChatCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "chat")
         let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
-                                     device: runtime.device.computeDevice)
+                                     device: runtime.device.computeDevice, quantize: runtime.quantize)
         let template = try loaded.chatTemplate(warn: RuntimeOptions.warn)
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
                                   contextLength: try runtime.checkedContextLength(for: loaded), cacheType: runtime.cacheType)

@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
         try global.apply(command: "run")
         let text = try promptText()
         let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
-                                     device: runtime.device.computeDevice)
+                                     device: runtime.device.computeDevice, quantize: runtime.quantize)
         let contextLength = try runtime.checkedContextLength(for: loaded)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
         let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize)

@@ -1,10 +1,11 @@
 // The options that size a model's run, shared by the commands that generate (`run`, `chat`,
-// `serve`): context, KV cache element type, threads and the device; the engine checks that a run so
+// `serve`): context, KV cache element type, threads, the device and a checkpoint's quantization; the engine checks that a run so
 // sized fits the machine before anything is allocated.
 
 import ArgumentParser
 import EmberCompute
 import EmberEngine
+import EmberFormats
 import EmberModel
 import Foundation
 
@@ -17,6 +18,9 @@ struct RuntimeOptions: ParsableArguments {
 
     @Option(name: .customShort("t"), parsing: .unconditional, help: "Threads (default: one per core; at most the CPUs the process may use).")
     var threads: Int?
+
+    @Option(name: .customLong("quantize"), help: "Quantize a Hugging Face checkpoint's weights while loading: q8_0, q4_0 or f16.")
+    var quantize: TensorType?
 
     @OptionGroup var device: DeviceOptions
 
@@ -56,3 +60,11 @@ struct RuntimeOptions: ParsableArguments {
 }
 
 extension CacheType: ExpressibleByArgument {}
+
+extension TensorType: ExpressibleByArgument {
+    /// A type by the name ggml prints, in any case (`q8_0`, `Q4_K`, `f16`).
+    public init?(argument: String) {
+        guard let type = TensorType.allCases.first(where: { $0.description.lowercased() == argument.lowercased() }) else { return nil }
+        self = type
+    }
+}

@@ -62,7 +62,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try global.apply(command: "serve")
         let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
-                                     device: runtime.device.computeDevice)
+                                     device: runtime.device.computeDevice, quantize: runtime.quantize)
         let template = try chatTemplateFile.map(Self.template(file:)) ?? loaded.chatTemplate(warn: RuntimeOptions.warn)
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,

@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func realModelRunsThatDoNotFitNameTheirNumbers() throws {
-        let weights = loaded.file.file.count, perPosition = loaded.model.cacheBytesPerPosition(type: .f16)
+        let weights = loaded.source.weightBytes, perPosition = loaded.model.cacheBytesPerPosition(type: .f16)
         let roomy = weights + loaded.model.activationBytes + 4 * 4096 * perPosition
         try loaded.checkFits(contextLength: 4096, slots: 4, cacheType: .f16, usableBytes: roomy)
         #expect(throws: MemoryShortfall.self) { try loaded.checkFits(contextLength: 4097, slots: 4, cacheType: .f16, usableBytes: roomy) }

@@ -39,7 +39,11 @@ import Testing
             == .remote(url: URL(string: "https://huggingface.co/o/r/resolve/v1.0/sub/dir/m.gguf")!, authorized: true))
         let mirror = try parse("hf:o/r/m.gguf", environment: ["HF_ENDPOINT": "http://127.0.0.1:9999/"])
         #expect(mirror == .remote(url: URL(string: "http://127.0.0.1:9999/o/r/resolve/main/m.gguf")!, authorized: true))
-        for bad in ["hf:o/r", "hf:o//m.gguf", "hf:o/r/m.gguf@"] {
+        // A repository alone is a checkpoint, at a revision or main.
+        #expect(try parse("hf:Qwen/Qwen2.5-0.5B-Instruct@v2") == .repository(HFRepository(
+            endpoint: "https://huggingface.co", owner: "Qwen", name: "Qwen2.5-0.5B-Instruct", revision: "v2")))
+        #expect(try parse("hf:o/r", environment: ["HF_ENDPOINT": "http://127.0.0.1:9999/"]).normalizedSource == "http://127.0.0.1:9999/o/r@main")
+        for bad in ["hf:o", "hf:o//m.gguf", "hf:o/r/m.gguf@", "hf:o/r@"] {
             #expect(throws: StoreError.self, "\(bad)") { try self.parse(bad) }
         }
     }

@@ -11,15 +11,20 @@ ids, the logits of its last position, and 32 greedy tokens with the top-2 logit 
 Writes into Tests/EmberModelTests/Fixtures/:
   tiny_<arch>.json            the model's GGUF as JSON (gguf_json.py: no model file is committed; the
                               test writes it back to a temporary GGUF), well under 2 MiB
+  tiny_<arch>_checkpoint.json the Hugging Face checkpoint itself, as Ember reads one: config.json,
+                              generation_config.json, the safetensors shards and their index, and the
+                              tokenizer.json/tokenizer_config.json transformers makes of the
+                              SentencePiece model ({"files": {name: {"text"} or {"base64"}}})
   tiny_<arch>_goldens.json    {"prompts": [{"text", "ids", "logits", "greedy", "margins"}], ...}
 
 Run (CI never runs this, it only reads the output):
-    pip install torch transformers sentencepiece safetensors numpy pyyaml
+    pip install torch transformers sentencepiece protobuf safetensors numpy pyyaml
     python3 scripts/goldens/make_tiny_models.py [LLAMA_CPP_DIR] [ARCHITECTURE ...]
 LLAMA_CPP_DIR holds convert_hf_to_gguf.py, conversion/ and gguf-py/; without it, llama.cpp comes
 from the llama-cpp-python source package on PyPI (`pip download --no-binary :all:`), as the
 tokenizer goldens' llama.cpp does.
 """
+import base64
 import glob
 import json
 import os
@@ -165,17 +170,20 @@ def make(arch, llama_cpp, tokenizer_model):
                     module.bias.normal_(0, config.initializer_range)
                 elif type(module).__name__.endswith("RMSNorm"):  # Gemma's scale by 1 + weight
                     module.weight.normal_(0 if arch == "gemma3" else 1, 0.2)
-        model.save_pretrained(checkpoint, safe_serialization=True)
+        # Shards small enough that every model has several, with their index, as large checkpoints do.
+        model.save_pretrained(checkpoint, safe_serialization=True, max_shard_size="300KB")
         # The tokenizer as a Llama checkpoint carries it: the SentencePiece model and its settings
         # (the converter reads both; BOS is added, as Llama's tokenizer does).
         shutil.copyfile(tokenizer_model, os.path.join(checkpoint, "tokenizer.model"))
         with open(os.path.join(checkpoint, "tokenizer_config.json"), "w") as f:
             if arch in NO_SPACE_PREFIX:
+                # The special tokens under the SentencePiece model's own names (Gemma's are <bos>, <eos>).
                 json.dump({"tokenizer_class": "GemmaTokenizer", "add_bos_token": True, "add_eos_token": False,
-                           "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>", "pad_token": "<pad>"}, f)
+                           "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, f)
             else:
                 json.dump({"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
                            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f)
+        write_checkpoint_json(checkpoint, arch, pieces)
         output = os.path.join(checkpoint, f"tiny_{arch}.gguf")
         environment = dict(os.environ, PYTHONPATH=os.path.join(llama_cpp, "gguf-py") + os.pathsep + llama_cpp)
         subprocess.run([sys.executable, os.path.join(llama_cpp, "convert_hf_to_gguf.py"), checkpoint,
@@ -206,6 +214,30 @@ def make(arch, llama_cpp, tokenizer_model):
             json.dump(goldens, f)
         print(f"{arch}: {os.path.getsize(fixture)} bytes of fixture, vocabulary {pieces.get_piece_size()}, "
               f"smallest greedy margin {min(min(p['margins']) for p in prompts):.4f}")
+
+
+def write_checkpoint_json(checkpoint, arch, pieces):
+    """The checkpoint as Ember reads it, with the tokenizer.json transformers converts from the
+    SentencePiece model (which must give SentencePiece's ids), as tiny_<arch>_checkpoint.json."""
+    with open(os.path.join(checkpoint, "tokenizer_config.json")) as f:
+        tokenizer_class = json.load(f)["tokenizer_class"]  # not the model type's: Qwen's would be byte-level BPE
+    hf_tokenizer = getattr(transformers, tokenizer_class).from_pretrained(checkpoint)
+    for text in PROMPTS + [LONG_PROMPT]:
+        assert hf_tokenizer(text).input_ids == [pieces.bos_id()] + pieces.encode(text), (text, hf_tokenizer(text).input_ids, pieces.encode(text), type(hf_tokenizer))
+    with tempfile.TemporaryDirectory() as converted:
+        hf_tokenizer.save_pretrained(converted)
+        sources = {name: os.path.join(checkpoint, name) for name in os.listdir(checkpoint)
+                   if name.endswith(".safetensors") or name in ("config.json", "generation_config.json",
+                                                                 "model.safetensors.index.json")}
+        sources.update({name: os.path.join(converted, name) for name in ("tokenizer.json", "tokenizer_config.json")})
+        files = {}
+        for name, path in sorted(sources.items()):
+            with open(path, "rb") as f:
+                data = f.read()
+            files[name] = {"base64": base64.b64encode(data).decode("ascii")} if name.endswith(".safetensors") \
+                else {"text": data.decode("utf-8")}
+    with open(os.path.join(FIXTURES, f"tiny_{arch}_checkpoint.json"), "w") as f:
+        json.dump({"files": files}, f)
 
 
 def exact_gemma_norms():

@@ -1,0 +1,111 @@
+// `hf:OWNER/REPO[@REVISION]` from a fake Hugging Face repository on the loopback test server: the
+// Hub's listing, `resolve` URLs at the listed commit that redirect the weights to a CDN path with
+// their sha256 in X-Linked-ETag. Only the files a checkpoint needs are fetched (never pickles, ONNX
+// or READMEs), the shards the index names, verified; the repository is one cache entry; a hit asks
+// the network nothing; a repository of pickles is refused before any download.
+
+import Crypto
+import EmberStore
+import EmberTestServer
+import Foundation
+import Testing
+
+@Suite final class RepositoryTests {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ember-repository-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: scratch) }
+
+    func store(_ server: TestFileServer) -> ModelStore {
+        var store = ModelStore(home: scratch, environment: ["HF_ENDPOINT": server.url("/").absoluteString])
+        store.progress = .quiet
+        store.network.backoff = .milliseconds(5)
+        store.network.announce = { _ in }
+        return store
+    }
+
+    /// A safetensors file of one U8 tensor of `count` bytes.
+    static func safetensors(_ name: String, count: Int, seed: UInt8) -> [UInt8] {
+        var header = Array(#"{"\#(name)": {"dtype": "U8", "shape": [\#(count)], "data_offsets": [0, \#(count)]}}"#.utf8)
+        while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        let length = withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init)
+        return length + header + (0 ..< count).map { UInt8(truncatingIfNeeded: $0 &* 31) &+ seed }
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+
+    /// Files of the repository (path in it to bytes), served as the Hub serves them at `commit`.
+    static func serve(_ files: [String: [UInt8]], commit: String = "0123abcd") async throws -> TestFileServer {
+        let listing = #"{"sha": "\#(commit)", "siblings": ["# + files.keys.sorted().map { #"{"rfilename": "\#($0)"}"# }.joined(separator: ", ") + "]}"
+        var hosted = ["/api/models/owner/repo/revision/main": Array(listing.utf8)]
+        var redirects: [String: Redirect] = [:]
+        for (name, bytes) in files {
+            let resolve = "/owner/repo/resolve/\(commit)/\(name)"
+            if name.hasSuffix(".safetensors") {  // LFS files: a redirect to the CDN that names their sha256
+                hosted["/cdn/\(name)"] = bytes
+                redirects[resolve] = Redirect(location: "/cdn/\(name)", headers: ["X-Linked-ETag": "\"\(sha256(bytes))\""])
+            } else {
+                hosted[resolve] = bytes
+            }
+        }
+        return try await TestFileServer.start(files: hosted, configuration: Configuration(redirects: redirects))
+    }
+
+    @Test func onlyTheCheckpointsFilesAreFetchedVerifiedAsOneEntry() async throws {
+        let first = Self.safetensors("a", count: 300_000, seed: 1), second = Self.safetensors("b", count: 200_000, seed: 2)
+        let index = #"{"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}"#
+        let files: [String: [UInt8]] = [
+            "config.json": Array(#"{"architectures": ["LlamaForCausalLM"]}"#.utf8), "tokenizer.json": Array("{}".utf8),
+            "tokenizer_config.json": Array("{}".utf8), "model.safetensors.index.json": Array(index.utf8),
+            "model-00001-of-00002.safetensors": first, "model-00002-of-00002.safetensors": second,
+            "pytorch_model.bin": [1, 2, 3], "onnx/model.onnx": [4, 5], "README.md": Array("# repo".utf8),
+            "unused.safetensors": Self.safetensors("c", count: 10, seed: 3),
+        ]
+        let server = try await Self.serve(files)
+        defer { Task { try await server.shutdown() } }
+        let store = store(server)
+
+        let directory = try await store.pull("hf:owner/repo")
+        let fetched = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(fetched == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                            "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"])
+        for name in fetched { #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))) == files[name]) }
+        let paths = server.requests.map(\.path)
+        #expect(!paths.contains { $0.contains("pytorch_model") || $0.contains("onnx") || $0.contains("README") || $0.contains("unused") })
+        #expect(paths.allSatisfy { !$0.contains("/resolve/main/") }, "files come from the listed commit")
+
+        let entries = store.cache.contents().entries
+        #expect(entries.count == 1 && entries[0].files?.count == 6 && entries[0].size == files.filter { fetched.contains($0.key) }.map(\.value.count).reduce(0, +))
+        server.resetRequests()
+        #expect(try await store.pull("hf:owner/repo") == directory)
+        #expect(try await store.checkpointDirectory("hf:owner/repo") == directory)
+        #expect(server.requests.isEmpty, "a cached repository asks the network nothing")
+
+        try store.remove("hf:owner/repo")
+        #expect(store.cache.contents().entries.isEmpty && !FileManager.default.fileExists(atPath: directory))
+    }
+
+    @Test func aCorruptShardIsNotInstalled() async throws {
+        let shard = Self.safetensors("a", count: 100_000, seed: 1)
+        let server = try await Self.serve(["config.json": Array("{}".utf8), "tokenizer.json": Array("{}".utf8), "model.safetensors": shard])
+        defer { Task { try await server.shutdown() } }
+        var configuration = server.configuration
+        configuration.redirects["/owner/repo/resolve/0123abcd/model.safetensors"]?.headers["X-Linked-ETag"] = "\"\(String(repeating: "0", count: 64))\""
+        server.setConfiguration(configuration)
+        await #expect(throws: StoreError.self) { try await self.store(server).pull("hf:owner/repo") }
+        #expect(store(server).cache.contents().entries.isEmpty)
+    }
+
+    @Test func aRepositoryOfPicklesIsRefusedBeforeAnyDownload() async throws {
+        let server = try await Self.serve(["config.json": Array("{}".utf8), "pytorch_model.bin": [1, 2, 3]])
+        defer { Task { try await server.shutdown() } }
+        do {
+            _ = try await store(server).pull("hf:owner/repo")
+            Issue.record("a pickle-only repository was fetched")
+        } catch {
+            guard case let .pickleOnly(_, files) = error else { Issue.record("\(error)"); return }
+            #expect(files == ["pytorch_model.bin"])
+            #expect("\(error)".contains("never unpickles"))
+        }
+        #expect(server.requests.map(\.path) == ["/api/models/owner/repo/revision/main"])
+    }
+}
