@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "EmberModelTests", dependencies: ["EmberCheckpoint", "EmberCompute", "EmberFormats", "EmberModel", "EmberTestSupport", "EmberTokenizer",
                                                            "EmberVulkan"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmberEngineTests", dependencies: ["EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore",
+        .testTarget(name: "EmberEngineTests", dependencies: ["EmberCheckpoint", "EmberCompute", "EmberEngine", "EmberFormats", "EmberModel", "EmberStore",
                                                              "EmberTokenizer", "EmberAllocationCounter", "EmberTestSupport", "EmberVulkan"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "EmberStoreTests", dependencies: [

@@ -1,7 +1,8 @@
 // A Hugging Face checkpoint directory read as a model: config.json and tokenizer.json become GGUF
 // metadata, the safetensors tensors are renamed to GGUF's names and viewed where they lie in the
 // mapped shards (zero-copy); only the few a GGUF stores differently (Llama's Q and K, Gemma's
-// norms) and, with `quantize`, the weight matrices are converted into memory of their own.
+// norms, vectors in F16 or BF16) and, with `quantize`, the weight matrices are converted into
+// memory of their own.
 
 import EmberFormats
 import EmberTrace
@@ -53,14 +54,12 @@ public final class Checkpoint: ModelSource {
                 case let .interleaveHeads(count): view = try WeightConversion.interleavingHeads(view, heads: count)
                 case .addOne: view = WeightConversion.widened(view) { $0 + 1 }
                 }
+                // Vectors (norm weights, biases) are F32 in GGUF, as llama.cpp's converter keeps them, and as the kernels read them.
+                if view.shape.count == 1 && view.type != .f32 { view = WeightConversion.widened(view) { $0 } }
                 views[ggufName] = view
             }
         }
-        for (tensorName, values) in config.extraTensors {
-            views[tensorName] = WeightConversion.owned(name: tensorName, type: .f32, shape: [values.count]) { output in
-                _ = output.initializeMemory(as: Float.self, from: values)
-            }
-        }
+        for (tensorName, values) in config.extraTensors { views[tensorName] = Self.floatTensor(name: tensorName, values: values) }
         if let quantize {
             try Trace.span("load.quantize", args: ["type": "\(quantize)"]) { () throws(CheckpointError) in
                 try Self.quantize(&views, to: quantize)
@@ -73,6 +72,13 @@ public final class Checkpoint: ModelSource {
     public func tensorInfo(named name: String) -> TensorInfo? { views[name]?.info }
 
     public func view(named name: String) -> TensorView? { views[name] }
+
+    /// An F32 vector tensor of `values`, in memory of its own.
+    public static func floatTensor(name: String, values: [Float]) -> TensorView {
+        WeightConversion.owned(name: name, type: .f32, shape: [values.count]) { output in
+            _ = output.initializeMemory(as: Float.self, from: values)
+        }
+    }
 
     /// Quantizes the weight matrices (two-dimensional tensors whose rows are whole blocks), a tensor per thread.
     private static func quantize(_ views: inout [String: TensorView], to type: TensorType) throws(CheckpointError) {

@@ -29,7 +29,8 @@ struct HFTokenizer {
             throw .unsupportedTokenizer(reason: "the \(json.model.type!) model is not supported (BPE is)")
         }
         guard let vocab = json.model.vocab, !vocab.isEmpty else { throw .unsupportedTokenizer(reason: "the model has no vocab") }
-        let added = json.added_tokens ?? []
+        // Added tokens past the embedding's rows (transformers' Gemma adds a <mask>) can never be fed or produced.
+        let added = (json.added_tokens ?? []).filter { token in vocabularySize.map { token.id < $0 } ?? true }
 
         // Tokens by id; ids nobody names (padding up to the embedding's rows) get placeholders.
         let largest = max(vocab.values.max() ?? 0, added.map(\.id).max() ?? 0)
@@ -62,7 +63,8 @@ struct HFTokenizer {
             if json.model.byte_fallback == true {
                 for (id, text) in texts.enumerated() where text.count == 6 && text.hasPrefix("<0x") && text.hasSuffix(">") { types[id] = 6 }
             }
-            if let unknown = json.model.unk_token, let id = vocab[unknown] { types[id] = 2 }
+            let unknown = json.model.unk_token ?? (config?.unk_token ?? nil)?.text
+            if let unknown, let id = vocab[unknown] { types[id] = 2 }
             m.append(("tokenizer.ggml.tokens", .array(.string(texts))))
             m.append(("tokenizer.ggml.scores", .array(.float32(Self.mergeScores(tokens: texts, merges: merges)))))
             m.append(("tokenizer.ggml.token_type", .array(.int32(types))))

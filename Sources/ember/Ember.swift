@@ -8,7 +8,7 @@ struct Ember: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ember",
         abstract: "Run large language models locally, fast, on the CPU.",
-        subcommands: [RunCommand.self, ChatCommand.self, ServeCommand.self, InspectCommand.self, BenchCommand.self, PullCommand.self, ListCommand.self, RemoveCommand.self, DevicesCommand.self,
+        subcommands: [RunCommand.self, ChatCommand.self, ServeCommand.self, InspectCommand.self, BenchCommand.self, ConvertCommand.self, PullCommand.self, ListCommand.self, RemoveCommand.self, DevicesCommand.self,
                       CacheCommand.self, TraceCommand.self, LoadProbeCommand.self],
         defaultSubcommand: RunCommand.self)
 }

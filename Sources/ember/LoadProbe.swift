@@ -1,9 +1,10 @@
-// Load time in a fresh process: `ember bench` runs `ember load-probe FILE` (hidden) and reads the
-// milliseconds it prints. For a cold start the probe first asks the kernel to drop the file's pages
+// Load time in a fresh process: `ember bench` (and scripts/bench/checkpoint-load) runs
+// `ember load-probe FILE` (hidden) and reads the milliseconds it prints. For a cold start the probe first asks the kernel to drop the file's pages
 // from the page cache (posix_fadvise DONTNEED), so the load reads the disk.
 
 import ArgumentParser
 import EmberEngine
+import EmberFormats
 import EmberStore
 import Foundation
 
@@ -36,12 +37,18 @@ struct LoadProbeCommand: ParsableCommand {
 
     @Argument var path: String
 
-    @Flag(help: "Drop the file from the page cache first.")
+    @Flag(help: "Drop the file (a checkpoint's files) from the page cache first.")
     var cold = false
 
+    @Option(name: .customLong("quantize"), help: "Quantize a checkpoint's weights while loading.")
+    var quantize: TensorType?
+
     func run() throws {
-        if cold { Self.evictFromPageCache(path) }
-        let loaded = try LoadedModel(reference: path, threads: 1, store: .standard())
+        if cold {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: path).map { path + "/" + $0 }) ?? [path]
+            files.forEach(Self.evictFromPageCache)
+        }
+        let loaded = try LoadedModel(reference: path, threads: 1, store: .standard(), quantize: quantize)
         print(loaded.loadMilliseconds)
     }
 

@@ -102,6 +102,41 @@ import Testing
                        tolerance: quantize == nil ? nil : (cosine: 0.9999, margin: 0.2))
     }
 
+    /// The checkpoint written as GGUF (what `ember convert` writes) holds llama.cpp's converter's
+    /// tensors, byte for byte, under the same hyper-parameters, and gives the goldens when read back.
+    @Test(arguments: models)
+    func convertedCheckpointIsLlamaCppsGGUF(model name: String) throws {
+        let directory = try CheckpointFixture.directory(json: Self.fixture("tiny_\(name)_checkpoint.json"))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let checkpoint = try Checkpoint(directory: directory)
+        let path = directory + "/converted.gguf"
+        try GGUFWriter.write(metadata: checkpoint.metadata.keys.map { (key: $0, value: checkpoint.metadata[$0]!) },
+                             tensors: checkpoint.tensors.map { checkpoint.view(named: $0.name)! }, to: path)
+        let converted = try GGUFFile(path: path)
+        let llamaCppPath = try GGUFJSON.modelFile(json: Self.fixture("tiny_\(name).json"))
+        defer { try? FileManager.default.removeItem(atPath: llamaCppPath) }
+        let llamaCpp = try GGUFFile(path: llamaCppPath)
+        #expect(Set(converted.tensors.map(\.name)) == Set(llamaCpp.tensors.map(\.name)))
+        for info in llamaCpp.tensors {
+            let ours = try #require(converted.view(named: info.name)), theirs = llamaCpp.view(info)
+            #expect(ours.shape == theirs.shape && ours.type == theirs.type && Array(ours.bytes) == Array(theirs.bytes), "\(info.name)")
+        }
+        let architecture = try #require(llamaCpp.metadata["general.architecture"]?.stringValue)
+        // The same values (integer widths aside) wherever both write a key; the scores differ by
+        // design (SentencePiece's against the ranks of tokenizer.json's merges: the same order).
+        for key in llamaCpp.metadata.keys where key.hasPrefix(architecture + ".") || key.hasPrefix("tokenizer.ggml.") {
+            guard let ours = converted.metadata[key], key != "tokenizer.ggml.scores" else { continue }
+            let theirs = llamaCpp.metadata[key]!
+            if let array = theirs.arrayValue {
+                #expect(ours.arrayValue?.strings == array.strings && ours.arrayValue?.integers == array.integers, "\(key)")
+            } else {
+                #expect(ours.floatValue == theirs.floatValue && ours.stringValue == theirs.stringValue && ours.boolValue == theirs.boolValue,
+                        "\(key): \(ours) against \(theirs)")
+            }
+        }
+        try Self.check(model: name, setting: Setting(device: .cpu, cacheType: .f32), file: converted)
+    }
+
     static func check(model name: String, setting: Setting) throws {
         let path = try GGUFJSON.modelFile(json: Self.fixture("tiny_\(name).json"))
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,54 +1,15 @@
-// Writes small GGUF files byte by byte for tests: broken ones for the reader, tiny models for the engine.
+// Small GGUF files built byte by byte for tests (EmberFormats' GGUFEncoder): broken ones for the
+// reader, tiny models for the engine.
 
 import EmberFormats
 import Foundation
 
-public struct GGUFBuilder {
-    public var bytes: [UInt8] = []
+public typealias GGUFBuilder = GGUFEncoder
 
-    public init() {}
-
-    public mutating func u8(_ v: UInt8) { bytes.append(v) }
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-    public mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
-    public mutating func f32(_ v: Float) { u32(v.bitPattern) }
-    public mutating func string(_ s: String) {
-        u64(UInt64(s.utf8.count))
-        bytes += Array(s.utf8)
-    }
-
-    /// Magic, version and the two counts.
-    public mutating func header(version: UInt32 = 3, tensors: UInt64, keys: UInt64) {
-        bytes += Array("GGUF".utf8)
-        u32(version)
-        u64(tensors)
-        u64(keys)
-    }
-
-    public mutating func key(_ name: String, u32 value: UInt32) {
-        string(name)
-        u32(GGUFValueType.uint32.rawValue)
-        u32(value)
-    }
-
-    public mutating func key(_ name: String, string value: String) {
-        string(name)
-        u32(GGUFValueType.string.rawValue)
-        string(value)
-    }
-
-    public mutating func tensor(_ name: String, shape: [UInt64], type: UInt32 = TensorType.f32.rawValue, offset: UInt64) {
-        string(name)
-        u32(UInt32(shape.count))
-        for dimension in shape { u64(dimension) }
-        u32(type)
-        u64(offset)
-    }
-
+extension GGUFEncoder {
     /// Pads to `alignment`, then appends `count` data bytes.
     public mutating func data(count: Int, alignment: Int = 32) {
-        while bytes.count % alignment != 0 { u8(0) }
+        pad(to: alignment)
         bytes += [UInt8](repeating: 0x11, count: count)
     }
 
@@ -76,52 +37,7 @@ public struct GGUFBuilder {
     }
 }
 
-extension GGUFBuilder {
-    /// Writes a key/value of any metadata type, arrays included.
-    public mutating func key(_ name: String, _ value: GGUFValue) {
-        string(name)
-        u32(value.type.rawValue)
-        self.value(value)
-    }
-
-    mutating func value(_ value: GGUFValue) {
-        switch value {
-        case let .uint8(v): u8(v)
-        case let .int8(v): u8(UInt8(bitPattern: v))
-        case let .uint16(v): withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
-        case let .int16(v): withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
-        case let .uint32(v): u32(v)
-        case let .int32(v): i32(v)
-        case let .uint64(v): u64(v)
-        case let .int64(v): u64(UInt64(bitPattern: v))
-        case let .float32(v): f32(v)
-        case let .float64(v): u64(v.bitPattern)
-        case let .bool(v): u8(v ? 1 : 0)
-        case let .string(v): string(v)
-        case let .array(a): array(a)
-        }
-    }
-
-    mutating func array(_ array: GGUFArray) {
-        u32(array.elementType.rawValue)
-        u64(UInt64(array.count))
-        switch array {
-        case let .uint8(a): a.forEach { value(.uint8($0)) }
-        case let .int8(a): a.forEach { value(.int8($0)) }
-        case let .uint16(a): a.forEach { value(.uint16($0)) }
-        case let .int16(a): a.forEach { value(.int16($0)) }
-        case let .uint32(a): a.forEach { value(.uint32($0)) }
-        case let .int32(a): a.forEach { value(.int32($0)) }
-        case let .uint64(a): a.forEach { value(.uint64($0)) }
-        case let .int64(a): a.forEach { value(.int64($0)) }
-        case let .float32(a): a.forEach { value(.float32($0)) }
-        case let .float64(a): a.forEach { value(.float64($0)) }
-        case let .bool(a): a.forEach { value(.bool($0)) }
-        case let .string(a): a.forEach { value(.string($0)) }
-        case let .array(a): a.forEach { self.array($0) }
-        }
-    }
-
+extension GGUFEncoder {
     /// A complete, valid file: the metadata, then the tensors laid out one after another (aligned).
     public static func file(metadata: [(String, GGUFValue)], tensors: [(name: String, shape: [Int], type: TensorType, data: [UInt8])],
                             alignment: Int = 32) -> GGUFBuilder {
@@ -134,7 +50,7 @@ extension GGUFBuilder {
             offset += (tensor.data.count + alignment - 1) / alignment * alignment
         }
         for tensor in tensors {
-            while b.bytes.count % alignment != 0 { b.u8(0) }
+            b.pad(to: alignment)
             b.bytes += tensor.data
         }
         return b
