@@ -23,19 +23,20 @@ struct HFTokenizer {
          configIDs: (bos: [Int], eos: [Int]) = ([], [])) throws(CheckpointError) {
         let path = { (name: String) in directory + "/" + name }
         let exists = { (name: String) in FileManager.default.fileExists(atPath: path(name)) }
-        let json = try CheckpointJSON.decode(TokenizerJSON.self, path: path("tokenizer.json"))
+        let json = try TokenizerJSON.read(path: path("tokenizer.json"))
         let config = exists("tokenizer_config.json") ? try CheckpointJSON.decode(TokenizerConfigJSON.self, path: path("tokenizer_config.json")) : nil
         guard json.model.type == nil || json.model.type == "BPE" else {
             throw .unsupportedTokenizer(reason: "the \(json.model.type!) model is not supported (BPE is)")
         }
-        guard let vocab = json.model.vocab, !vocab.isEmpty else { throw .unsupportedTokenizer(reason: "the model has no vocab") }
+        let vocab = json.vocab
+        guard !vocab.isEmpty else { throw .unsupportedTokenizer(reason: "the model has no vocab") }
         // Added tokens past the embedding's rows (transformers' Gemma adds a <mask>) can never be fed or produced.
         let added = (json.added_tokens ?? []).filter { token in vocabularySize.map { token.id < $0 } ?? true }
 
         // Tokens by id; ids nobody names (padding up to the embedding's rows) get placeholders.
-        let largest = max(vocab.values.max() ?? 0, added.map(\.id).max() ?? 0)
+        let largest = max(vocab.map(\.id).max() ?? 0, added.map(\.id).max() ?? 0)
         let count = max(largest + 1, vocabularySize ?? 0)
-        guard largest < 16 << 20, vocab.values.allSatisfy({ $0 >= 0 }), added.allSatisfy({ $0.id >= 0 }) else {
+        guard largest < 16 << 20, vocab.allSatisfy({ $0.id >= 0 }), added.allSatisfy({ $0.id >= 0 }) else {
             throw .unsupportedTokenizer(reason: "token ids out of range")
         }
         var tokens: [String?] = Array(repeating: nil, count: count)
@@ -43,6 +44,8 @@ struct HFTokenizer {
         for token in added { tokens[token.id] = token.content }
         var types: [Int32] = tokens.map { $0 == nil ? 5 : 1 }  // unused, normal
         let texts = tokens.enumerated().map { $1 ?? "[PAD\($0)]" }
+        // Text to id, for the special tokens' names (canonically equivalent texts: the lowest id).
+        let ids = Dictionary(texts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         for token in added { types[token.id] = token.special == true ? 3 : 4 }  // control, user-defined
 
         for normalizer in json.normalizer?.flattened ?? [] where !Self.understoodNormalizer(normalizer) {
@@ -64,7 +67,7 @@ struct HFTokenizer {
                 for (id, text) in texts.enumerated() where text.count == 6 && text.hasPrefix("<0x") && text.hasSuffix(">") { types[id] = 6 }
             }
             let unknown = json.model.unk_token ?? (config?.unk_token ?? nil)?.text
-            if let unknown, let id = vocab[unknown] { types[id] = 2 }
+            if let unknown, let id = ids[unknown] { types[id] = 2 }
             m.append(("tokenizer.ggml.tokens", .array(.string(texts))))
             m.append(("tokenizer.ggml.scores", .array(.float32(Self.mergeScores(tokens: texts, merges: merges)))))
             m.append(("tokenizer.ggml.token_type", .array(.int32(types))))
@@ -83,7 +86,6 @@ struct HFTokenizer {
         }
 
         // Special tokens: tokenizer_config's texts, else config.json's ids.
-        let ids = Dictionary(texts.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         func id(_ text: TokenizerConfigJSON.TokenText??) -> Int? { (text ?? nil)?.text.flatMap { ids[$0] } }
         let bos = id(config?.bos_token) ?? generation?.bos_token_id?.ids.first ?? configIDs.bos.first
         let eos = id(config?.eos_token) ?? generation?.eos_token_id?.ids.first ?? configIDs.eos.first

@@ -7,7 +7,6 @@ import Foundation
 struct TokenizerJSON: Decodable {
     struct Model: Decodable {
         var type: String?
-        var vocab: [String: Int]?
         var merges: Merges?
         var byte_fallback: Bool?
         var ignore_merges: Bool?
@@ -17,6 +16,8 @@ struct TokenizerJSON: Decodable {
     /// Merges as "left right" strings, whichever of the two forms the file uses.
     struct Merges: Decodable {
         var pairs: [String]
+
+        init(pairs: [String]) { self.pairs = pairs }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
@@ -85,6 +86,30 @@ struct TokenizerJSON: Decodable {
     var normalizer: Component?
     var pre_tokenizer: Component?
     var post_processor: Component?
+    /// `model.vocab`, every entry (read by TokenizerJSONScanner: a [String: Int] would merge texts
+    /// that are canonically equivalent but distinct tokens).
+    var vocab: [(text: String, id: Int)] = []
+
+    enum CodingKeys: String, CodingKey {
+        case model, added_tokens, normalizer, pre_tokenizer, post_processor
+    }
+
+    /// The file at `path`: its vocabulary and merges by TokenizerJSONScanner, the rest by JSONDecoder.
+    static func read(path: String) throws(CheckpointError) -> TokenizerJSON {
+        let bytes: [UInt8]
+        do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+        let scanner: TokenizerJSONScanner
+        do { scanner = try TokenizerJSONScanner(bytes) } catch { throw .invalidJSON(path: path, reason: error.description) }
+        var json: TokenizerJSON
+        do { json = try JSONDecoder().decode(TokenizerJSON.self, from: Data(scanner.rest)) } catch {
+            throw .invalidJSON(path: path, reason: CheckpointJSON.describe(error))
+        }
+        json.vocab = scanner.vocab ?? []
+        if let merges = scanner.merges { json.model.merges = Merges(pairs: merges) }
+        return json
+    }
 }
 
 /// tokenizer_config.json: special tokens, BOS/EOS flags and the chat template.

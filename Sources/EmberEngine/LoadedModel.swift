@@ -91,6 +91,9 @@ final class EarlyTokenizer: Sendable {
 }
 
 extension LoadedModel {
+    /// The sampling the model recommends (a checkpoint's generation_config.json).
+    public var samplingDefaults: ModelSamplingDefaults { ModelSamplingDefaults(metadata: source.metadata) }
+
     /// The context size when none is asked for: the trained one, at most 4096 (a KV cache of the
     /// whole trained context of a 128k-token model would take more memory than most machines have).
     public var defaultContextLength: Int { min(model.trainedContextLength, 4096) }

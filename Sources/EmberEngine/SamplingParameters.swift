@@ -1,5 +1,8 @@
 // How the next token is chosen. Defaults are llama.cpp's, so `ember run` and `llama-cli` behave alike
-// out of the box.
+// out of the box, except where a model recommends its own (`general.sampling.*`, which a checkpoint's
+// generation_config.json gives).
+
+import EmberFormats
 
 public struct SamplingParameters: Sendable, Equatable {
     /// 0 (or less) means greedy: always the most likely token.
@@ -34,4 +37,23 @@ public struct SamplingParameters: Sendable, Equatable {
 
     public var isGreedy: Bool { temperature <= 0 }
     var hasPenalties: Bool { repeatPenalty != 1 || frequencyPenalty != 0 || presencePenalty != 0 }
+}
+
+/// The sampling a model's files recommend (`general.sampling.temp`, `top_k`, `top_p`, `min_p`, as
+/// llama.cpp names them; a checkpoint's generation_config.json), each nil where they say nothing:
+/// what a user or request does not set comes from here before Ember's defaults.
+public struct ModelSamplingDefaults: Sendable, Equatable {
+    public var temperature: Float?
+    public var topK: Int?
+    public var topP: Float?
+    public var minP: Float?
+
+    public init(metadata: GGUFMetadata) {
+        temperature = (try? metadata.floatIfPresent("general.sampling.temp")) ?? nil
+        topK = (try? metadata.intIfPresent("general.sampling.top_k")) ?? nil
+        topP = (try? metadata.floatIfPresent("general.sampling.top_p")) ?? nil
+        minP = (try? metadata.floatIfPresent("general.sampling.min_p")) ?? nil
+    }
+
+    public init() {}
 }

@@ -52,12 +52,14 @@ struct CompletionJob {
         timeout = try fields.number("timeout", in: 0.001 ... 86_400).map { .milliseconds(Int(($0 * 1000).rounded())) }
 
         var sampling = SamplingParameters()
-        // OpenAI's defaults: temperature 1, top_p 1, no top-k or min-p.
-        sampling.temperature = Float(try fields.number("temperature", in: 0 ... 2) ?? 1)
-        sampling.topP = Float(try fields.number("top_p", in: 0 ... 1) ?? 1)
+        // What the request leaves out: the model's recommendation, else OpenAI's defaults (temperature
+        // 1, top_p 1, no top-k or min-p).
+        let recommended = served.samplingDefaults
+        sampling.temperature = try fields.number("temperature", in: 0 ... 2).map(Float.init) ?? recommended.temperature ?? 1
+        sampling.topP = try fields.number("top_p", in: 0 ... 1).map(Float.init) ?? recommended.topP ?? 1
         if sampling.topP == 0 { sampling.topP = Float.leastNonzeroMagnitude }
-        sampling.topK = try fields.integer("top_k", in: 0 ... 1_000_000) ?? 0
-        sampling.minP = Float(try fields.number("min_p", in: 0 ... 1) ?? 0)
+        sampling.topK = try fields.integer("top_k", in: 0 ... 1_000_000) ?? recommended.topK ?? 0
+        sampling.minP = try fields.number("min_p", in: 0 ... 1).map(Float.init) ?? recommended.minP ?? 0
         sampling.presencePenalty = Float(try fields.number("presence_penalty", in: -2 ... 2) ?? 0)
         sampling.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2 ... 2) ?? 0)
         sampling.repeatPenalty = Float(try fields.number("repeat_penalty", in: 0.01 ... 10) ?? 1)

@@ -14,11 +14,16 @@ public struct ServedModel: Sendable {
     public let template: ChatTemplate
     public let scheduler: Scheduler
     public let created: Int
+    /// The sampling the model recommends: a request's unset temperature, top_p, top_k and min_p come
+    /// from it before OpenAI's defaults (as vLLM takes a model's generation_config).
+    public let samplingDefaults: ModelSamplingDefaults
     /// How the template writes tool calls.
     let toolFormat: ToolCallFormat
 
-    public init(name: String, aliases: Set<String>, tokenizer: Tokenizer, template: ChatTemplate, scheduler: Scheduler, created: Int) {
+    public init(name: String, aliases: Set<String>, tokenizer: Tokenizer, template: ChatTemplate, scheduler: Scheduler, created: Int,
+                samplingDefaults: ModelSamplingDefaults = ModelSamplingDefaults()) {
         self.name = name
+        self.samplingDefaults = samplingDefaults
         self.aliases = aliases
         self.tokenizer = tokenizer
         self.template = template

@@ -41,7 +41,8 @@ struct ChatCommand: ParsableCommand {
                                   contextLength: try runtime.checkedContextLength(for: loaded), cacheType: runtime.cacheType)
         let session = ChatSession(generator: generator, template: template)
         session.systemPrompt = system
-        let parameters = try sampling.parameters(tokens: tokens, vocabularySize: loaded.model.vocabularySize)
+        let parameters = try sampling.parameters(tokens: tokens, vocabularySize: loaded.model.vocabularySize,
+                                                 model: loaded.samplingDefaults)
         let output = FileHandle.standardOutput, errors = FileHandle.standardError
 
         Interrupt.install()

@@ -49,7 +49,8 @@ struct RunCommand: ParsableCommand {
                                      device: runtime.device.computeDevice, quantize: runtime.quantize)
         let contextLength = try runtime.checkedContextLength(for: loaded)
         let promptTokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: !noSpecial)
-        let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize)
+        let parameters = try sampling.parameters(tokens: tokens, ignoreEOS: ignoreEOS, vocabularySize: loaded.model.vocabularySize,
+                                                 model: loaded.samplingDefaults)
 
         Interrupt.install()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,

@@ -9,17 +9,18 @@ import EmberGrammar
 import EmberModel
 
 struct SamplingOptions: ParsableArguments {
-    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature, 0 or more; 0 is greedy.")
-    var temperature: Float = 0.8
+    // Unset, these four come from the model's recommendation (generation_config.json), else llama.cpp's defaults.
+    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature, 0 or more; 0 is greedy (default: the model's, else 0.8).")
+    var temperature: Float?
 
-    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k (0 or less: off, as in llama.cpp).")
-    var topK = 40
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Top-k (0 or less: off, as in llama.cpp; default: the model's, else 40).")
+    var topK: Int?
 
-    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p, in (0, 1] (1: off).")
-    var topP: Float = 0.95
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Top-p, in (0, 1] (1: off; default: the model's, else 0.95).")
+    var topP: Float?
 
-    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Min-p, in [0, 1] (0: off).")
-    var minP: Float = 0.05
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Min-p, in [0, 1] (0: off; default: the model's, else 0.05).")
+    var minP: Float?
 
     @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Repeat penalty, above 0 (1: off).")
     var repeatPenalty: Float = 1.0
@@ -51,9 +52,9 @@ struct SamplingOptions: ParsableArguments {
     var jsonSchemaFile: String?
 
     func validate() throws {
-        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temp must be 0 (greedy) or more, not \(temperature)") }
-        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], not \(topP)") }
-        if !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1], not \(minP)") }
+        if let temperature, !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temp must be 0 (greedy) or more, not \(temperature)") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], not \(topP)") }
+        if let minP, !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1], not \(minP)") }
         if !(repeatPenalty > 0 && repeatPenalty.isFinite) { throw ValidationError("--repeat-penalty must be above 0, not \(repeatPenalty)") }
         if repeatLastN < -1 { throw ValidationError("--repeat-last-n must be -1 (all), 0 (none) or more, not \(repeatLastN)") }
         if !presencePenalty.isFinite { throw ValidationError("--presence-penalty must be a finite number, not \(presencePenalty)") }
@@ -73,12 +74,14 @@ struct SamplingOptions: ParsableArguments {
     }
 
     /// What to generate with, up to `tokens` tokens (-1: no limit), for a model of `vocabularySize` tokens.
-    func parameters(tokens: Int, ignoreEOS: Bool = false, vocabularySize: Int) throws -> GenerationParameters {
+    /// What the options leave unset comes from `model`'s recommendation, then from Ember's defaults.
+    func parameters(tokens: Int, ignoreEOS: Bool = false, vocabularySize: Int,
+                    model: ModelSamplingDefaults = ModelSamplingDefaults()) throws -> GenerationParameters {
         var sampling = SamplingParameters()
-        sampling.temperature = temperature
-        sampling.topK = max(0, topK)
-        sampling.topP = topP
-        sampling.minP = minP
+        sampling.temperature = temperature ?? model.temperature ?? sampling.temperature
+        sampling.topK = max(0, topK ?? model.topK ?? sampling.topK)
+        sampling.topP = topP ?? model.topP ?? sampling.topP
+        sampling.minP = minP ?? model.minP ?? sampling.minP
         sampling.repeatPenalty = repeatPenalty
         sampling.presencePenalty = presencePenalty
         sampling.frequencyPenalty = frequencyPenalty
@@ -89,7 +92,7 @@ struct SamplingOptions: ParsableArguments {
             }
             sampling.logitBias[token, default: 0] += bias
         }
-        sampling.seed = try chosenSeed(greedy: temperature == 0)
+        sampling.seed = try chosenSeed(greedy: sampling.temperature == 0)
         var parameters = GenerationParameters(maxTokens: tokens < 0 ? nil : tokens, sampling: sampling, stopStrings: stop,
                                               ignoresEndOfGeneration: ignoreEOS)
         parameters.grammar = try grammar()

@@ -70,7 +70,8 @@ struct ServeCommand: ParsableCommand {
                                                        queueLimit: queue, prefixMemory: cacheRAM << 20))
         let file = URL(fileURLWithPath: loaded.location).lastPathComponent
         let served = ServedModel(name: model, aliases: [file, (file as NSString).deletingPathExtension], tokenizer: loaded.tokenizer,
-                                 template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970))
+                                 template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970),
+                                 samplingDefaults: loaded.samplingDefaults)
         let key = apiKey ?? ProcessInfo.processInfo.environment["EMBER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
             FileHandle.standardError.write(Data("ember: warning: listening on \(host) without --api-key: anyone who can reach it can use the model\n".utf8))

@@ -66,6 +66,18 @@ import Testing
         #expect(error { () throws(CheckpointError) in _ = try Checkpoint(directory: path) }.contains("has no tokenizer.json"))
     }
 
+    /// generation_config.json's sampling and end tokens reach the metadata under llama.cpp's keys.
+    @Test func generationConfigGivesSamplingAndEndTokens() throws {
+        let path = try CheckpointFixture.directory(json: Self.fixture("tiny_llama"))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(#"{"eos_token_id": [2, 1], "temperature": 0.7, "top_p": 0.8, "top_k": 20, "do_sample": true}"#.utf8)
+            .write(to: URL(fileURLWithPath: path + "/generation_config.json"))
+        let metadata = try Checkpoint(directory: path).metadata
+        #expect(metadata["general.sampling.temp"] == .float32(0.7) && metadata["general.sampling.top_p"] == .float32(0.8))
+        #expect(metadata["general.sampling.top_k"] == .int32(20) && metadata["general.sampling.min_p"] == nil)
+        #expect(metadata["tokenizer.ggml.eos_token_id"] == .uint32(2) && metadata["tokenizer.ggml.eot_token_id"] == .uint32(1))
+    }
+
     @Test func tensorsAreViewsOfTheMappedShard() throws {
         let path = try CheckpointFixture.directory(json: Self.fixture("tiny_qwen2"))
         defer { try? FileManager.default.removeItem(atPath: path) }

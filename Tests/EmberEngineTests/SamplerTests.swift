@@ -1,6 +1,7 @@
 // Each sampler stage on fixed logit vectors, and seeded reproducibility.
 
 import EmberEngine
+import EmberFormats
 import Foundation
 import Testing
 
@@ -253,5 +254,13 @@ struct ReferenceSampler {
         (p.topK, p.topP, p.minP, p.seed) = (0, 0.9, 0, 3)
         let sampler = Sampler(parameters: p, vocabularySize: values.count)
         #expect(values.withUnsafeMutableBufferPointer { sampler.sample($0, recent: []) } == 200_000)
+    }
+
+    /// A model's recommended sampling is read from llama.cpp's keys; absent keys leave Ember's defaults.
+    @Test func modelRecommendationsComeFromTheMetadata() {
+        let recommended = ModelSamplingDefaults(metadata: GGUFMetadata([("general.sampling.temp", .float32(0.7)),
+                                                                        ("general.sampling.top_k", .int32(20))]))
+        #expect(recommended.temperature == 0.7 && recommended.topK == 20 && recommended.topP == nil && recommended.minP == nil)
+        #expect(ModelSamplingDefaults(metadata: GGUFMetadata([])) == ModelSamplingDefaults())
     }
 }
