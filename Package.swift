@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "EmberGrammar"),
         .target(name: "EmberModel", dependencies: ["EmberCompute", "EmberFormats", "EmberTrace"]),
         // Hugging Face checkpoints (config.json, tokenizer.json, safetensors) read as GGUF-named models.
-        .target(name: "EmberCheckpoint", dependencies: ["EmberFormats", "EmberTrace"],
+        .target(name: "EmberCheckpoint", dependencies: ["EmberFormats", "EmberGrammar", "EmberTrace"],
                 // Its readers are internal; the tests reach them in the optimised build they run on.
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "EmberEngine", dependencies: [

@@ -3,6 +3,8 @@
 // checkpoint's load on them. The rest of the document, small, goes to JSONDecoder with the two
 // fields' values replaced by empty ones.
 
+import EmberGrammar
+
 struct TokenizerJSONScanner {
     /// `model.vocab`, in file order: every entry, even two whose texts Swift's String would call equal
     /// (canonically equivalent, as a precomposed "é" and "e" with a combining accent: distinct tokens).
@@ -150,57 +152,9 @@ struct TokenizerJSONScanner {
         return digits > 0 ? value : nil
     }
 
-    // MARK: - Strings
-
-    /// A string; the common case (no escapes) is one slice decoded as UTF-8.
     private mutating func string() throws(Failure) -> String {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string") }
         index += 1
-        let start = index
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
-        guard index < bytes.count else { throw fail("unterminated string") }
-        if bytes[index] == UInt8(ascii: "\"") {
-            index += 1
-            return String(decoding: bytes[start ..< index - 1], as: UTF8.self)
-        }
-        var utf8 = Array(bytes[start ..< index])
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
-            guard bytes[index] == UInt8(ascii: "\\") else {
-                utf8.append(bytes[index])
-                index += 1
-                continue
-            }
-            guard index + 1 < bytes.count else { throw fail("unterminated escape") }
-            let escaped = bytes[index + 1]
-            index += 2
-            switch escaped {
-            case UInt8(ascii: "n"): utf8.append(0x0A)
-            case UInt8(ascii: "t"): utf8.append(0x09)
-            case UInt8(ascii: "r"): utf8.append(0x0D)
-            case UInt8(ascii: "b"): utf8.append(0x08)
-            case UInt8(ascii: "f"): utf8.append(0x0C)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800 ..< 0xDC00).contains(scalar), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                   bytes[index + 1] == UInt8(ascii: "u") {
-                    index += 2
-                    let low = try hex4()
-                    scalar = (0xDC00 ..< 0xE000).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
-                }
-                utf8 += Array(String(Character(UnicodeScalar(scalar) ?? "\u{FFFD}")).utf8)
-            default: utf8.append(escaped)  // \" \\ \/
-            }
-        }
-        guard index < bytes.count else { throw fail("unterminated string") }
-        index += 1
-        return String(decoding: utf8, as: UTF8.self)
-    }
-
-    private mutating func hex4() throws(Failure) -> UInt32 {
-        guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index ..< index + 4], as: UTF8.self), radix: 16) else {
-            throw fail("invalid \\u escape")
-        }
-        index += 4
-        return value
+        do { return try JSONStringLiteral.read(bytes, at: &index) } catch { throw fail(error.description) }
     }
 }

@@ -132,31 +132,7 @@ public indirect enum SchemaJSON: Equatable, Sendable {
 
         mutating func string() throws(GrammarError) -> String {
             at += 1
-            var out: [UInt8] = []
-            while true {
-                guard at < bytes.count else { throw error("unterminated string") }
-                let byte = bytes[at]
-                at += 1
-                if byte == UInt8(ascii: "\"") { return String(decoding: out, as: UTF8.self) }
-                guard byte == UInt8(ascii: "\\") else { out.append(byte); continue }
-                guard at < bytes.count else { throw error("unterminated escape") }
-                let escaped = bytes[at]
-                at += 1
-                switch escaped {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "u"):
-                    guard at + 4 <= bytes.count, let code = UInt32(String(decoding: bytes[at ..< at + 4], as: UTF8.self), radix: 16) else {
-                        throw error("bad \\u escape")
-                    }
-                    at += 4
-                    out += Array(String(Unicode.Scalar(code).map(Character.init) ?? "\u{FFFD}").utf8)
-                default: out.append(escaped)
-                }
-            }
+            do { return try JSONStringLiteral.read(bytes, at: &at) } catch { throw self.error(error.description) }
         }
     }
 }
