@@ -19,9 +19,10 @@ public enum GGUFWriteError: Error, Equatable, CustomStringConvertible {
 }
 
 public enum GGUFWriter {
-    /// Writes `metadata` and `tensors` (in that order) to `path`; `progress` hears the bytes written so far.
+    /// Writes `metadata` and `tensors` (in that order) to `path`; `progress` hears the bytes written
+    /// so far and the file's size.
     public static func write(metadata: [(key: String, value: GGUFValue)], tensors: [TensorView], to path: String,
-                             alignment: Int = GGUFFile.defaultAlignment, progress: (Int) -> Void = { _ in }) throws(GGUFWriteError) {
+                             alignment: Int = GGUFFile.defaultAlignment, progress: (Int, Int) -> Void = { _, _ in }) throws(GGUFWriteError) {
         var header = GGUFEncoder()
         let keys = alignment == GGUFFile.defaultAlignment ? metadata : metadata + [("general.alignment", .uint32(UInt32(alignment)))]
         header.header(tensors: UInt64(tensors.count), keys: UInt64(keys.count))
@@ -32,6 +33,7 @@ public enum GGUFWriter {
             offset += (tensor.bytes.count + alignment - 1) / alignment * alignment
         }
         header.pad(to: alignment)
+        let size = header.bytes.count + offset
 
         let partial = path + ".partial"
         let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -47,7 +49,7 @@ public enum GGUFWriter {
                 done += count
             }
             written += bytes.count
-            progress(written)
+            progress(written, size)
         }
         /// `array`'s first `count` bytes.
         func append(_ array: [UInt8], count: Int) throws(GGUFWriteError) {

@@ -52,6 +52,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("cache-type"), help: "KV cache element type: f16, f32 or q8_0.")
     var cacheType = CacheType.f16
 
+    @Option(name: .customLong("quantize"), help: "Quantize a Hugging Face checkpoint's weights while loading: q8_0, q4_0 or f16.")
+    var quantize: TensorType?
+
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
@@ -98,10 +101,12 @@ struct BenchCommand: ParsableCommand {
             // pages cannot be evicted for the cold start).
             let store = try storeOptions.store
             let path = try Blocking.run { () throws(StoreError) in try await store.pull(reference) }
-            _ = try GGUFFile(path: path)  // a file that is not a model fails here, before the probes
-            let cold = try LoadProbe.measure(path: path, cold: true)
-            let warm = try LoadProbe.measure(path: path, cold: false)
-            let loaded = try LoadedModel(reference: path, threads: threadCounts[0], store: store, device: device.computeDevice)
+            let checkpoint = FileManager.default.fileExists(atPath: path + "/config.json")
+            if !checkpoint { _ = try GGUFFile(path: path) }  // a file that is not a model fails here, before the probes
+            let cold = try LoadProbe.measure(path: path, cold: true, quantize: quantize)
+            let warm = try LoadProbe.measure(path: path, cold: false, quantize: quantize)
+            let loaded = try LoadedModel(reference: path, threads: threadCounts[0], store: store, device: device.computeDevice,
+                                         quantize: quantize)
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var entry = BenchReport.Model(name: name, path: path, loadMillisecondsCold: cold, loadMillisecondsWarm: warm,
                                           description: ModelDescription(loaded.source))

@@ -38,14 +38,12 @@ struct ConvertCommand: ParsableCommand {
         try Self.llamaCppRopeScaling(&metadata, &tensors, source: source)
         if quantize != nil { metadata.append(("general.quantization_version", .uint32(2))) }
 
-        let total = tensors.reduce(0) { $0 + $1.bytes.count }
         var reported = 0
-        try GGUFWriter.write(metadata: metadata, tensors: tensors, to: output) { written in
-            guard !storeOptions.quiet, written - reported >= 256 << 20 || written >= total else { return }
+        try GGUFWriter.write(metadata: metadata, tensors: tensors, to: output) { written, size in
+            guard !storeOptions.quiet, written - reported >= 256 << 20 || written == size else { return }
             reported = written
-            FileHandle.standardError.write(Data("\rember: writing \(output): \(written >> 20) of \(total >> 20) MiB".utf8))
+            FileHandle.standardError.write(Data("ember: writing \(output): \(written >> 20) of \(size >> 20) MiB\n".utf8))
         }
-        if !storeOptions.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         print(output)
     }
 

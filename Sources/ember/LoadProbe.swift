@@ -10,10 +10,10 @@ import Foundation
 
 enum LoadProbe {
     /// Milliseconds a fresh `ember` takes to load the model at `path`.
-    static func measure(path: String, cold: Bool) throws -> Double {
+    static func measure(path: String, cold: Bool, quantize: TensorType? = nil) throws -> Double {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        process.arguments = ["load-probe", path] + (cold ? ["--cold"] : [])
+        process.arguments = ["load-probe", path] + (cold ? ["--cold"] : []) + (quantize.map { ["--quantize", "\($0)"] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["EMBER_TRACE"] = nil  // the probe measures loading, not tracing
         process.environment = environment
