@@ -1,8 +1,9 @@
 // Fetching a Hugging Face repository as one cached model: the Hub's listing gives the commit and the
 // files; the files a checkpoint needs (HFRepository) are downloaded at that commit, each verified
 // and resumable as a single file is, several at once: config and tokenizer files first, then the
-// weight shards in order (the first layers' first). The entry (`entry.json`, listing every file and
-// its size) is written last, so a repository is in the cache whole or not at all.
+// weight shards in order (the first layers' first). A fetch broken off is taken up again where it
+// stopped: finished files are kept, partial ones resume. The entry (`entry.json`, listing every file
+// and its size) is written last, so a repository is in the cache whole or not at all.
 
 import EmberFormats
 import EmberTrace
@@ -36,9 +37,7 @@ extension ModelStore {
         // Without an index the weights are known now: a repository of pickles is refused before any download.
         let listedWeights = hasIndex ? nil : try repository.weightFiles(in: listing.files, index: nil)
         let directory = cache.directory(for: source).appendingPathComponent(repository.name, isDirectory: true)
-        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw .cacheUnwritable(path: directory.path, reason: "\(error)")
-        }
+        try prepare(directory, commit: commit)
         var sizes: [String: Int] = [:]
         let metadata = CheckpointLayout.metadataFiles.filter(listing.files.contains) + (hasIndex ? [CheckpointLayout.indexFile] : [])
         try await download(metadata, of: repository, commit: commit, into: directory, sizes: &sizes)
@@ -81,6 +80,22 @@ extension ModelStore {
         }
     }
 
+    /// Readies the directory of an interrupted or new fetch of `commit`: the files an interrupted fetch
+    /// of the same commit finished (moved into place only once verified) and its partial ones are
+    /// kept; those of another commit (the revision moved on since) are cleared.
+    private func prepare(_ directory: URL, commit: String) throws(StoreError) {
+        let marker = directory.deletingLastPathComponent().appendingPathComponent("repository-commit")
+        do {
+            if (try? String(contentsOf: marker, encoding: .utf8)) != commit {
+                try? FileManager.default.removeItem(at: directory)
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                try Data(commit.utf8).write(to: marker)
+            }
+        } catch {
+            throw .cacheUnwritable(path: directory.path, reason: "\(error)")
+        }
+    }
+
     /// Downloads `files` (those not already there whole) into `directory`, a few at once, in order.
     private func download(_ files: [String], of repository: HFRepository, commit: String, into directory: URL,
                           sizes: inout [String: Int]) async throws(StoreError) {
@@ -116,6 +131,7 @@ extension ModelStore {
             throw .invalidReference("hf:\(repository.owner)/\(repository.name)/\(file)", reason: "not a valid URL")
         }
         let path = directory.appendingPathComponent(file).path, partial = path + ".partial"
+        if let finished = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int { return finished }
         let source = HTTPSource(url: url, token: token, policy: network)
         let result = try await Downloader(source: source, connections: connections, style: progress)
             .download(to: .file(path: partial), name: file, onHeader: OnceCallback(nil))

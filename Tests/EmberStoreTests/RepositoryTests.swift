@@ -95,6 +95,34 @@ import Testing
         #expect(store(server).cache.contents().entries.isEmpty)
     }
 
+    /// A fetch broken off mid-shard is taken up again: finished files are not asked for again, the
+    /// shard resumes from its finished ranges.
+    @Test func anInterruptedFetchResumesWhereItStopped() async throws {
+        let shard = Self.safetensors("a", count: 6_000_000, seed: 7)
+        let files: [String: [UInt8]] = ["config.json": Array("{}".utf8), "tokenizer.json": Array("{}".utf8), "model.safetensors": shard]
+        let server = try await Self.serve(files)
+        defer { Task { try await server.shutdown() } }
+        var configuration = server.configuration
+        let cut = shard.count * 3 / 4  // past the first 4 MiB, which come first
+        configuration.fault = { request in request.path == "/cdn/model.safetensors" && (request.range?.upperBound ?? 0) > cut ? .dropAfter(bytes: 1000) : .none }
+        server.setConfiguration(configuration)
+        var store = store(server)
+        store.network.attempts = 1
+        await #expect(throws: StoreError.self) { try await store.pull("hf:owner/repo") }
+        #expect(store.cache.contents().entries.isEmpty)
+
+        configuration.fault = { _ in .none }
+        server.setConfiguration(configuration)
+        server.resetRequests()
+        let directory = try await self.store(server).pull("hf:owner/repo")
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/model.safetensors"))) == shard)
+        let paths = server.requests.map(\.path)
+        #expect(!paths.contains { $0.hasSuffix("config.json") || $0.hasSuffix("tokenizer.json") }, "\(paths)")
+        // The probe, then only what was missing.
+        let resumed = server.requests.filter { $0.path == "/cdn/model.safetensors" }.compactMap(\.range).dropFirst().reduce(0) { $0 + $1.count }
+        #expect(resumed <= shard.count - (4 << 20), "only what was missing is fetched again (\(resumed) of \(shard.count) bytes)")
+    }
+
     @Test func aRepositoryOfPicklesIsRefusedBeforeAnyDownload() async throws {
         let server = try await Self.serve(["config.json": Array("{}".utf8), "pytorch_model.bin": [1, 2, 3]])
         defer { Task { try await server.shutdown() } }
