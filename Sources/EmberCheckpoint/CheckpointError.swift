@@ -37,7 +37,7 @@ public enum CheckpointError: Error, CustomStringConvertible {
         case let .missingShardTensor(tensor, shard): "model.safetensors.index.json puts \(tensor) in \(shard), which does not hold it"
         case let .duplicateTensor(name, shards): "tensor \(name) is in more than one shard (\(shards.joined(separator: ", ")))"
         case let .tensorShape(tensor, reason): "tensor \(tensor): \(reason)"
-        case let .unsupportedQuantization(type): "cannot quantize to \(type) at load (q8_0, q4_0 and f16 are possible)"
+        case let .unsupportedQuantization(type): "cannot quantize to \(type) at load (q8_0, q4_k, q4_0 and f16 are possible)"
         }
     }
 }

@@ -1,12 +1,12 @@
 // Tensor data changed while a checkpoint loads, into buffers the checkpoint owns: rows reordered,
-// values widened to F32 and changed, or rows quantized into ggml's blocks (Q8_0, Q4_0) or narrowed
-// to F16, so that a BF16 checkpoint runs with the same types and kernels as a quantized GGUF.
+// values widened to F32 and changed, or rows quantized into ggml's blocks (Q8_0, Q4_K, Q4_0) or
+// narrowed to F16, so that a BF16 checkpoint runs with the same types and kernels as a quantized GGUF.
 
 import EmberFormats
 
 enum WeightConversion {
     /// Types a checkpoint can be quantized to while it loads.
-    static let quantizationTypes: [TensorType] = [.q8_0, .q4_0, .f16]
+    static let quantizationTypes: [TensorType] = [.q8_0, .q4_K, .q4_0, .f16]
 
     /// A tensor of `type` and `shape` whose bytes `fill` writes.
     static func owned(name: String, type: TensorType, shape: [Int], fill: (UnsafeMutableRawBufferPointer) -> Void) -> TensorView {
@@ -57,10 +57,12 @@ enum WeightConversion {
         }
     }
 
-    /// `view` quantized to `type` row by row, or nil when its rows are not whole blocks of it.
-    static func quantized(_ view: TensorView, to type: TensorType) throws(CheckpointError) -> TensorView? {
-        guard quantizationTypes.contains(type) else { throw .unsupportedQuantization(type) }
+    /// `view` quantized to `type` row by row, or nil when its rows are not whole blocks of it. Rows
+    /// that are not whole 256-value blocks get Q5_0 instead of Q4_K, as llama.cpp's quantizer does.
+    static func quantized(_ view: TensorView, to requested: TensorType) throws(CheckpointError) -> TensorView? {
+        guard quantizationTypes.contains(requested) else { throw .unsupportedQuantization(requested) }
         let rowLength = view.info.rowLength
+        let type = requested == .q4_K && rowLength % 256 != 0 ? .q5_0 : requested
         guard rowLength % type.blockSize == 0, view.type != type else { return nil }
         let outputRowBytes = rowLength / type.blockSize * type.bytesPerBlock
         return owned(name: view.name, type: type, shape: view.shape) { output in
@@ -72,6 +74,8 @@ enum WeightConversion {
                 switch type {
                 case .q8_0: quantizeQ8_0(row, into: destination)
                 case .q4_0: quantizeQ4_0(row, into: destination)
+                case .q5_0: quantizeQ5_0(row, into: destination)
+                case .q4_K: Q4KQuantizer.quantize(row, into: destination)
                 default: for i in 0 ..< rowLength { destination.storeBytes(of: Float16(row[i]), toByteOffset: 2 * i, as: Float16.self) }
                 }
             }
@@ -86,6 +90,25 @@ enum WeightConversion {
             let d = amax / 127, inverse: Float = d == 0 ? 0 : 1 / d
             out.storeBytes(of: Float16(d), as: Float16.self)
             for (i, x) in values.enumerated() { out.storeBytes(of: Int8((x * inverse).rounded()), toByteOffset: 2 + i, as: Int8.self) }
+        }
+    }
+
+    /// ggml's `quantize_row_q5_0_ref`: d = (the value of largest magnitude) / -16 (F16), codes
+    /// min(31, x / d + 16.5): low nibbles as Q4_0's, the fifth bits in a 32-bit mask.
+    static func quantizeQ5_0(_ row: [Float], into output: UnsafeMutableRawPointer) {
+        for block in 0 ..< row.count / 32 {
+            let values = Array(row[block * 32 ..< block * 32 + 32]), out = output + block * 22
+            let extreme = values.max { abs($0) < abs($1) } ?? 0
+            let d = extreme / -16, inverse: Float = d == 0 ? 0 : 1 / d
+            out.storeBytes(of: Float16(d), as: Float16.self)
+            func code(_ x: Float) -> UInt8 { UInt8(min(31, Int8(x * inverse + 16.5))) }
+            var high: UInt32 = 0
+            for i in 0 ..< 16 {
+                let (low, upper) = (code(values[i]), code(values[i + 16]))
+                out.storeBytes(of: (low & 0xF) | (upper & 0xF) << 4, toByteOffset: 6 + i, as: UInt8.self)
+                high |= UInt32(low >> 4) << i | UInt32(upper >> 4) << (i + 16)
+            }
+            out.storeBytes(of: high.littleEndian, toByteOffset: 2, as: UInt32.self)
         }
     }
 

@@ -52,7 +52,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("cache-type"), help: "KV cache element type: f16, f32 or q8_0.")
     var cacheType = CacheType.f16
 
-    @Option(name: .customLong("quantize"), help: "Quantize a Hugging Face checkpoint's weights while loading: q8_0, q4_0 or f16.")
+    @Option(name: .customLong("quantize"), help: "Quantize a Hugging Face checkpoint's weights while loading: q8_0, q4_k, q4_0 or f16.")
     var quantize: TensorType?
 
     @Flag(help: "Print one JSON object instead of tables.")

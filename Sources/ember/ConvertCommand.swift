@@ -20,7 +20,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customShort("o"), help: ArgumentHelp("The GGUF file to write.", valueName: "FILE"))
     var output: String
 
-    @Option(name: .customLong("quantize"), help: "Quantize the weight matrices: q8_0, q4_0 or f16 (default: keep the checkpoint's types).")
+    @Option(name: .customLong("quantize"), help: "Quantize the weight matrices: q8_0, q4_k, q4_0 or f16 (default: keep the checkpoint's types).")
     var quantize: TensorType?
 
     @OptionGroup var storeOptions: StoreOptions

@@ -19,7 +19,7 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .customShort("t"), parsing: .unconditional, help: "Threads (default: one per core; at most the CPUs the process may use).")
     var threads: Int?
 
-    @Option(name: .customLong("quantize"), help: "Quantize a Hugging Face checkpoint's weights while loading: q8_0, q4_0 or f16.")
+    @Option(name: .customLong("quantize"), help: "Quantize a Hugging Face checkpoint's weights while loading: q8_0, q4_k, q4_0 or f16.")
     var quantize: TensorType?
 
     @OptionGroup var device: DeviceOptions
