@@ -93,35 +93,40 @@ enum WeightConversion {
         }
     }
 
-    /// ggml's `quantize_row_q5_0_ref`: d = (the value of largest magnitude) / -16 (F16), codes
-    /// min(31, x / d + 16.5): low nibbles as Q4_0's, the fifth bits in a 32-bit mask.
+    /// ggml's `quantize_row_q5_0_ref`: codes min(31, x / d + 16.5) (`d` from `offsetCodes`), low
+    /// nibbles as Q4_0's, the fifth bits in a 32-bit mask after the scale.
     static func quantizeQ5_0(_ row: [Float], into output: UnsafeMutableRawPointer) {
-        for block in 0 ..< row.count / 32 {
-            let values = Array(row[block * 32 ..< block * 32 + 32]), out = output + block * 22
-            let extreme = values.max { abs($0) < abs($1) } ?? 0
-            let d = extreme / -16, inverse: Float = d == 0 ? 0 : 1 / d
-            out.storeBytes(of: Float16(d), as: Float16.self)
-            func code(_ x: Float) -> UInt8 { UInt8(min(31, Int8(x * inverse + 16.5))) }
+        offsetCodes(row, levels: 16, blockBytes: 22, into: output) { codes, out in
             var high: UInt32 = 0
             for i in 0 ..< 16 {
-                let (low, upper) = (code(values[i]), code(values[i + 16]))
-                out.storeBytes(of: (low & 0xF) | (upper & 0xF) << 4, toByteOffset: 6 + i, as: UInt8.self)
-                high |= UInt32(low >> 4) << i | UInt32(upper >> 4) << (i + 16)
+                out.storeBytes(of: (codes[i] & 0xF) | (codes[i + 16] & 0xF) << 4, toByteOffset: 6 + i, as: UInt8.self)
+                high |= UInt32(codes[i] >> 4) << i | UInt32(codes[i + 16] >> 4) << (i + 16)
             }
             out.storeBytes(of: high.littleEndian, toByteOffset: 2, as: UInt32.self)
         }
     }
 
-    /// ggml's `quantize_row_q4_0_ref`: d = (the value of largest magnitude) / -8 (F16), nibbles
-    /// min(15, x / d + 8.5), the block's first 16 in the low halves of its 16 bytes.
+    /// ggml's `quantize_row_q4_0_ref`: nibbles min(15, x / d + 8.5), the block's first 16 in the low
+    /// halves of its 16 bytes after the scale.
     static func quantizeQ4_0(_ row: [Float], into output: UnsafeMutableRawPointer) {
+        offsetCodes(row, levels: 8, blockBytes: 18, into: output) { codes, out in
+            for i in 0 ..< 16 { out.storeBytes(of: codes[i] | codes[i + 16] << 4, toByteOffset: 2 + i, as: UInt8.self) }
+        }
+    }
+
+    /// The codes of ggml's offset types (Q4_0, Q5_0), per 32 values: d = (the value of largest
+    /// magnitude) / -levels, stored as F16 at the block's start, and codes min(2 levels - 1,
+    /// x / d + levels + 0.5), which `pack` stores.
+    static func offsetCodes(_ row: [Float], levels: Float, blockBytes: Int, into output: UnsafeMutableRawPointer,
+                            pack: ([UInt8], UnsafeMutableRawPointer) -> Void) {
+        var codes = [UInt8](repeating: 0, count: 32)
         for block in 0 ..< row.count / 32 {
-            let values = Array(row[block * 32 ..< block * 32 + 32]), out = output + block * 18
+            let values = row[block * 32 ..< block * 32 + 32], out = output + block * blockBytes
             let extreme = values.max { abs($0) < abs($1) } ?? 0
-            let d = extreme / -8, inverse: Float = d == 0 ? 0 : 1 / d
+            let d = extreme / -levels, inverse: Float = d == 0 ? 0 : 1 / d
             out.storeBytes(of: Float16(d), as: Float16.self)
-            func nibble(_ x: Float) -> UInt8 { UInt8(min(15, Int8(x * inverse + 8.5))) }
-            for i in 0 ..< 16 { out.storeBytes(of: nibble(values[i]) | nibble(values[i + 16]) << 4, toByteOffset: 2 + i, as: UInt8.self) }
+            for (i, x) in values.enumerated() { codes[i] = UInt8(min(Int8(2 * levels - 1), Int8(x * inverse + (levels + 0.5)))) }
+            pack(codes, out)
         }
     }
 }
