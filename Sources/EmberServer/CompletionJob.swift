@@ -34,8 +34,9 @@ struct CompletionJob {
     init(_ body: [UInt8], kind: Kind, model served: ServedModel) throws(APIError) {
         let fields = try RequestFields(body, known: kind == .chat ? Self.chatFields : Self.textFields)
         self.kind = kind
-        model = try fields.string("model") ?? served.name
-        guard served.answers(to: model) else { throw .unknownModel(model, served: served.name) }
+        let requested = try fields.string("model") ?? served.name
+        guard served.answers(to: requested) else { throw .unknownModel(requested, served: served.name) }
+        model = served.name  // the response names the model that answered, whatever the request called it
         if let n = try fields.integer("n", in: 1 ... 128), n != 1 {
             throw .badRequest("'n' must be 1: Ember returns one choice per request", param: "n")
         }

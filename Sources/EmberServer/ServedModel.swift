@@ -6,10 +6,13 @@ import EmberJinja
 import EmberTokenizer
 
 public struct ServedModel: Sendable {
-    /// The id `/v1/models` lists (the reference the server was started with).
+    /// The id `/v1/models` lists and every response names (`--alias`, else the reference the server
+    /// was started with).
     public let name: String
-    /// Other names requests may use (the file's name, with and without extension).
+    /// Other names that are this model (the reference, the file's name with and without extension).
     public let aliases: Set<String>
+    /// Whether a request naming another model is refused (404) rather than answered by this one.
+    public let strictNames: Bool
     public let tokenizer: Tokenizer
     public let template: ChatTemplate
     public let scheduler: Scheduler
@@ -21,8 +24,9 @@ public struct ServedModel: Sendable {
     let toolFormat: ToolCallFormat
 
     public init(name: String, aliases: Set<String>, tokenizer: Tokenizer, template: ChatTemplate, scheduler: Scheduler, created: Int,
-                samplingDefaults: ModelSamplingDefaults = ModelSamplingDefaults()) {
+                samplingDefaults: ModelSamplingDefaults = ModelSamplingDefaults(), strictNames: Bool = false) {
         self.name = name
+        self.strictNames = strictNames
         self.samplingDefaults = samplingDefaults
         self.aliases = aliases
         self.tokenizer = tokenizer
@@ -32,7 +36,9 @@ public struct ServedModel: Sendable {
         toolFormat = ToolCallFormat(template: template)
     }
 
-    func answers(to model: String) -> Bool { model == name || aliases.contains(model) }
+    /// Whether a request naming `model` is answered: by default any (many applications hard-code a
+    /// model's name, and this server runs one), with `strictNames` only this model's names.
+    func answers(to model: String) -> Bool { !strictNames || model == name || aliases.contains(model) }
 
     /// The conversation rendered with the model's template and tokenized, ready for the reply.
     func render(_ messages: [ChatMessage], tools: [JinjaValue]?) throws(APIError) -> [Int32] {

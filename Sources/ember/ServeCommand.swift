@@ -43,6 +43,13 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("timeout"), parsing: .unconditional, help: "Longest a request may take, in seconds (default: no limit).")
     var timeout: Double?
 
+    @Option(name: .customLong("alias"), help: "The name the model is served under (/v1/models, responses' \"model\"; default: the -m reference).")
+    var alias: String?
+
+    @Flag(name: .customLong("strict-model-name"),
+          help: "Answer only requests that name the served model (its alias, reference or file name) with it; others get 404. By default any name is answered by the one model served.")
+    var strictModelName = false
+
     @Option(name: .customLong("chat-template-file"),
             help: "A file with a Jinja chat template to use instead of the model's own.")
     var chatTemplateFile: String?
@@ -57,6 +64,7 @@ struct ServeCommand: ParsableCommand {
         if !(0 ... 1 << 24).contains(cacheRAM) { throw ValidationError("--cache-ram must be MiB from 0 to 16777216, not \(cacheRAM)") }
         if let timeout, !(timeout > 0 && timeout <= 31_536_000) { throw ValidationError("--timeout must be seconds above 0 and at most a year, not \(timeout)") }
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if let alias, alias.isEmpty { throw ValidationError("--alias must not be empty") }
     }
 
     func run() throws {
@@ -69,9 +77,10 @@ struct ServeCommand: ParsableCommand {
                                   configuration: .init(parallel: parallel, contextLength: contextLength, cacheType: runtime.cacheType,
                                                        queueLimit: queue, prefixMemory: cacheRAM << 20))
         let file = URL(fileURLWithPath: loaded.location).lastPathComponent
-        let served = ServedModel(name: model, aliases: [file, (file as NSString).deletingPathExtension], tokenizer: loaded.tokenizer,
-                                 template: template, scheduler: scheduler, created: Int(Date().timeIntervalSince1970),
-                                 samplingDefaults: loaded.samplingDefaults)
+        let served = ServedModel(name: alias ?? model, aliases: [model, file, (file as NSString).deletingPathExtension],
+                                 tokenizer: loaded.tokenizer, template: template, scheduler: scheduler,
+                                 created: Int(Date().timeIntervalSince1970), samplingDefaults: loaded.samplingDefaults,
+                                 strictNames: strictModelName)
         let key = apiKey ?? ProcessInfo.processInfo.environment["EMBER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
             FileHandle.standardError.write(Data("ember: warning: listening on \(host) without --api-key: anyone who can reach it can use the model\n".utf8))

@@ -31,8 +31,8 @@ def Server(*arguments):
 
 def setUpModule():
     global main, small
-    main = Server("--parallel", "4", "--api-key", KEY, "-c", "1024", "-t", "2")
-    small = Server("--parallel", "1", "--queue", "1", "-c", "512", "-t", "2")
+    main = Server("--parallel", "4", "--api-key", KEY, "-c", "1024", "-t", "2", "--alias", "tiny-assistant")
+    small = Server("--parallel", "1", "--queue", "1", "-c", "512", "-t", "2", "--strict-model-name")
 
 
 def tearDownModule():
@@ -171,10 +171,18 @@ class BadRequests(unittest.TestCase):
         status, error, _ = self.post(main, json.dumps({"messages": [{"role": "user", "content": "hi"}], "functions": []}))
         self.assertEqual((status, error["param"]), (400, "functions"))
 
-    def test_unknown_model_is_404(self):
+    def test_any_model_name_is_answered_by_the_served_model_which_the_response_names(self):
+        self.assertEqual([model.id for model in main.client().models.list()], ["tiny-assistant"])
+        for name in ["gpt-4o", "smollm2", "tiny-assistant"]:
+            reply = main.client().chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+            self.assertEqual(reply.model, "tiny-assistant")
+
+    def test_unknown_model_is_404_with_strict_model_names(self):
         with self.assertRaises(openai.NotFoundError) as caught:
-            main.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            small.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
         self.assertIn("gpt-4o", str(caught.exception))
+        reply = small.client().chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+        self.assertEqual(reply.model, "smollm2")
 
     def test_prompt_over_the_context_is_400_naming_the_limit(self):
         with self.assertRaises(openai.BadRequestError) as caught:
