@@ -9,7 +9,6 @@ import Foundation
 public struct CheckpointFiles: Sendable {
     public let directory: String
     public let config: String
-    public let tokenizer: String
     public let generationConfig: String?
     /// The safetensors shards, in name order.
     public let shards: [String]
@@ -46,7 +45,7 @@ public struct CheckpointFiles: Sendable {
             throw .noWeights(directory: directory)
         }
         config = try required("config.json")
-        tokenizer = try required("tokenizer.json")
+        _ = try required("tokenizer.json")  // read by HFTokenizer
         generationConfig = optional("generation_config.json")
     }
 

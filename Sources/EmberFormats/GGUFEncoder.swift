@@ -51,6 +51,23 @@ public struct GGUFEncoder: Sendable {
         while bytes.count % alignment != 0 { u8(0) }
     }
 
+    /// Everything before the tensor data: magic, counts, `metadata`, the infos of `tensors` laid out
+    /// one after another from offset 0, each padded to `alignment`, and the padding before the data.
+    /// Returns the data's size.
+    @discardableResult
+    public mutating func layout(metadata: [(key: String, value: GGUFValue)], tensors: [(name: String, shape: [Int], type: TensorType, byteCount: Int)],
+                                alignment: Int) -> Int {
+        header(tensors: UInt64(tensors.count), keys: UInt64(metadata.count))
+        for (name, value) in metadata { key(name, value) }
+        var offset = 0
+        for tensor in tensors {
+            self.tensor(tensor.name, shape: tensor.shape.map { UInt64($0) }, type: tensor.type.rawValue, offset: UInt64(offset))
+            offset += (tensor.byteCount + alignment - 1) / alignment * alignment
+        }
+        pad(to: alignment)
+        return offset
+    }
+
     /// Writes a key/value of any metadata type, arrays included.
     public mutating func key(_ name: String, _ value: GGUFValue) {
         string(name)

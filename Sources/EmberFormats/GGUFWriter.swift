@@ -25,15 +25,8 @@ public enum GGUFWriter {
                              alignment: Int = GGUFFile.defaultAlignment, progress: (Int, Int) -> Void = { _, _ in }) throws(GGUFWriteError) {
         var header = GGUFEncoder()
         let keys = alignment == GGUFFile.defaultAlignment ? metadata : metadata + [("general.alignment", .uint32(UInt32(alignment)))]
-        header.header(tensors: UInt64(tensors.count), keys: UInt64(keys.count))
-        for (key, value) in keys { header.key(key, value) }
-        var offset = 0
-        for tensor in tensors {
-            header.tensor(tensor.name, shape: tensor.shape.map { UInt64($0) }, type: tensor.type.rawValue, offset: UInt64(offset))
-            offset += (tensor.bytes.count + alignment - 1) / alignment * alignment
-        }
-        header.pad(to: alignment)
-        let size = header.bytes.count + offset
+        let dataBytes = header.layout(metadata: keys, tensors: tensors.map { ($0.name, $0.shape, $0.type, $0.bytes.count) }, alignment: alignment)
+        let size = header.bytes.count + dataBytes
 
         let partial = path + ".partial"
         let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -42,13 +42,8 @@ extension GGUFEncoder {
     public static func file(metadata: [(String, GGUFValue)], tensors: [(name: String, shape: [Int], type: TensorType, data: [UInt8])],
                             alignment: Int = 32) -> GGUFBuilder {
         var b = GGUFBuilder()
-        b.header(tensors: UInt64(tensors.count), keys: UInt64(metadata.count))
-        for (name, value) in metadata { b.key(name, value) }
-        var offset = 0
-        for tensor in tensors {
-            b.tensor(tensor.name, shape: tensor.shape.map { UInt64($0) }, type: tensor.type.rawValue, offset: UInt64(offset))
-            offset += (tensor.data.count + alignment - 1) / alignment * alignment
-        }
+        b.layout(metadata: metadata.map { (key: $0.0, value: $0.1) }, tensors: tensors.map { ($0.name, $0.shape, $0.type, $0.data.count) },
+                 alignment: alignment)
         for tensor in tensors {
             b.pad(to: alignment)
             b.bytes += tensor.data
