@@ -17,19 +17,13 @@ public final class Checkpoint: ModelSource {
     private let views: [String: TensorView]
 
     /// Reads the checkpoint in `directory`; `quantize` converts its weight matrices to that type.
-    public init(directory: String, quantize: TensorType? = nil) throws(CheckpointError) {
+    /// `described` is its configuration and tokenizer when they were read already (while the weights downloaded).
+    public init(directory: String, quantize: TensorType? = nil, described: CheckpointMetadata? = nil) throws(CheckpointError) {
         let files = try CheckpointFiles(directory: directory)
         self.files = files
-        let generation = try files.generationConfig.map { path throws(CheckpointError) in
-            try CheckpointJSON.decode(GenerationConfigJSON.self, path: path)
-        }
-        let config = try Trace.span("load.config") { () throws(CheckpointError) in try HFConfig(path: files.config, generation: generation) }
-        let tokenizer = try Trace.span("load.tokenizer_json") { () throws(CheckpointError) in
-            try HFTokenizer(directory: directory, vocabularySize: config.json.vocab_size, generation: generation,
-                            configIDs: (config.json.bos_token_id?.ids ?? [], config.json.eos_token_id?.ids ?? []))
-        }
-        let name = URL(fileURLWithPath: directory).standardizedFileURL.lastPathComponent
-        metadata = GGUFMetadata(config.metadata + [("general.name", .string(name))] + tokenizer.metadata)
+        let described = if let described { described } else { try CheckpointMetadata(directory: directory) }
+        let config = described.config
+        metadata = described.metadata
 
         let heads = config.json.num_attention_heads ?? 1
         var views: [String: TensorView] = [:], origins: [String: String] = [:]

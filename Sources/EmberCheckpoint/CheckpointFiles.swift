@@ -8,8 +8,6 @@ import Foundation
 
 public struct CheckpointFiles: Sendable {
     public let directory: String
-    public let config: String
-    public let generationConfig: String?
     /// The safetensors shards, in name order.
     public let shards: [String]
     /// Tensor name to shard, when an index names it.
@@ -44,9 +42,9 @@ public struct CheckpointFiles: Sendable {
             if !pickles.isEmpty { throw .pickleOnly(directory: directory, files: pickles) }
             throw .noWeights(directory: directory)
         }
-        config = try required("config.json")
-        _ = try required("tokenizer.json")  // read by HFTokenizer
-        generationConfig = optional("generation_config.json")
+        // Read by CheckpointMetadata; named here so that a directory without them is refused before any weight is read.
+        _ = try required("config.json")
+        _ = try required("tokenizer.json")
     }
 
 }

@@ -2,8 +2,8 @@
 // download), parsing the file (or reading a Hugging Face checkpoint directory), building its
 // tokenizer and the model on its device's backend, timed and traced as the `load` phase; and the
 // defaults that follow from the model: its chat template (ChatML when it has none) and its context
-// size. A model downloaded on this run gets its tokenizer built from the header while the weights
-// arrive.
+// size. A model downloaded on this run gets its tokenizer built while the weights arrive: from the
+// GGUF header, or from a repository's configuration and tokenizer files.
 
 import Dispatch
 import EmberCheckpoint
@@ -32,12 +32,21 @@ public struct LoadedModel {
         let clock = ContinuousClock()
         let start = clock.now
         (location, source, tokenizer, model) = try Trace.span("load") {
-            if let directory = try Blocking.run({ () throws(StoreError) in try await store.checkpointDirectory(reference) }) {
-                return try Self.loadCheckpoint(directory, quantize: quantize, threads: threads, device: device)
+            let described = EarlyWork<DescribedCheckpoint>()
+            if let directory = try Blocking.run({ () throws(StoreError) in
+                try await store.checkpointDirectory(reference) { directory in described.start { try Self.describeCheckpoint(directory) } }
+            }) {
+                let (metadata, tokenizer) = try described.result() ?? Self.describeCheckpoint(directory)
+                return try Self.loadCheckpoint(directory, metadata: metadata, tokenizer: tokenizer, quantize: quantize, threads: threads, device: device)
             }
             if let quantize { throw EngineError.quantizeNeedsCheckpoint(quantize) }
-            let early = EarlyTokenizer()
-            let opened = try Blocking.run { () throws(StoreError) in try await store.open(reference, onHeader: early.start) }
+            let early = EarlyWork<Tokenizer>()
+            let opened = try Blocking.run { () throws(StoreError) in
+                try await store.open(reference) { header in
+                    guard case let .gguf(file) = header.format else { return }
+                    early.start { try Trace.span("load.tokenizer") { try Tokenizer(metadata: file.metadata) } }
+                }
+            }
             // Parsing and building the model read the file: from a slow disk, that takes a while.
             return try Heartbeat.around("loading \(opened.location)") {
                 let file = try Trace.span("load.parse", args: ["bytes": "\(opened.file.count)"]) { try GGUFFile(file: opened.file) }
@@ -53,39 +62,47 @@ public struct LoadedModel {
         checkpoint("weights ready", ["milliseconds": "\(loadMilliseconds)"])
     }
 
-    private static func loadCheckpoint(_ directory: String, quantize: TensorType?, threads: Int?, device: ComputeDevice) throws
-        -> (String, any ModelSource, Tokenizer, LanguageModel) {
+    typealias DescribedCheckpoint = (CheckpointMetadata, Tokenizer)
+
+    /// A checkpoint's metadata and tokenizer, which need none of its weights.
+    private static func describeCheckpoint(_ directory: String) throws -> DescribedCheckpoint {
+        let metadata = try CheckpointMetadata(directory: directory)
+        return (metadata, try Trace.span("load.tokenizer") { try Tokenizer(metadata: metadata.metadata) })
+    }
+
+    private static func loadCheckpoint(_ directory: String, metadata: CheckpointMetadata, tokenizer: Tokenizer, quantize: TensorType?,
+                                       threads: Int?, device: ComputeDevice) throws -> (String, any ModelSource, Tokenizer, LanguageModel) {
         try Heartbeat.around("loading \(directory)") {
             let source = try Trace.span("load.checkpoint") { () throws(CheckpointError) in
-                try Checkpoint(directory: directory, quantize: quantize)
+                try Checkpoint(directory: directory, quantize: quantize, described: metadata)
             }
-            let tokenizer = try Trace.span("load.tokenizer") { try Tokenizer(metadata: source.metadata) }
             let model = try ModelLoader.load(source, backend: try device.makeBackend(threads: threads))
             return (directory, source, tokenizer, model)
         }
     }
 }
 
-/// A tokenizer built on its own thread from the header of a model that is still downloading.
-final class EarlyTokenizer: Sendable {
-    private let outcome = Mutex<Result<Tokenizer, any Error>?>(nil)
+/// Work begun on a thread of its own while a download goes on (the tokenizer, once the files it needs are in).
+final class EarlyWork<Value: Sendable>: Sendable {
+    private let outcome = Mutex<Result<Value, any Error>?>(nil)
     private let started = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
-    func start(_ header: ModelHeader) {
-        guard case let .gguf(file) = header.format else { return }
-        started.store(true, ordering: .sequentiallyConsistent)
+    /// Starts `work`; only the first call does.
+    func start(_ work: @escaping @Sendable () throws -> Value) {
+        guard started.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else { return }
         Thread.detachNewThread { [self] in
-            let result = Result { try Trace.span("load.tokenizer") { try Tokenizer(metadata: file.metadata) } }
+            let result = Result { try work() }
             outcome.withLock { $0 = result }
             done.signal()
         }
     }
 
-    /// The tokenizer, waiting for it if it is still being built; nil if none was started.
-    func result() throws -> Tokenizer? {
+    /// The value, waiting for it if the work is still going on; nil if none was started.
+    func result() throws -> Value? {
         guard started.load(ordering: .sequentiallyConsistent) else { return nil }
         done.wait()
+        done.signal()  // for any later call
         return try outcome.withLock { $0! }.get()
     }
 }

@@ -1,5 +1,6 @@
 // What a download shows while it runs: on a terminal, one line redrawn in place (bytes, rate, ETA);
-// when stderr is not a terminal, a plain line every few seconds; nothing with --quiet.
+// when stderr is not a terminal, a plain line every few seconds; nothing with --quiet; or, for a
+// server streaming a pull's progress to its client, the counts handed to a callback.
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,12 @@ public enum ProgressStyle: Sendable {
     /// A bar on a terminal, periodic lines otherwise.
     case automatic
     case quiet
+    /// The file's name, the bytes it has and its size, a few times a second and once at the end.
+    case report(@Sendable (_ name: String, _ done: Int, _ total: Int) -> Void)
+
+    var isQuiet: Bool {
+        if case .quiet = self { true } else { false }
+    }
 }
 
 final class DownloadProgress: Sendable {
@@ -38,11 +45,13 @@ final class DownloadProgress: Sendable {
 
     /// Counts `bytes` more received, and shows the progress if it is time to.
     func add(_ bytes: Int) {
-        guard style != .quiet else { return }
+        if style.isQuiet { return }
+        let reported: Bool
+        if case .report = style { reported = true } else { reported = false }
         let line: String? = state.withLock { state in
             state.done += bytes
             let now = ContinuousClock.now
-            guard now - state.lastShown >= (isTerminal ? .milliseconds(100) : .seconds(3)) else { return nil }
+            guard now - state.lastShown >= (isTerminal || reported ? .milliseconds(100) : .seconds(3)) else { return nil }
             state.lastShown = now
             state.shownAny = true
             return render(done: state.done, now: now)
@@ -52,8 +61,9 @@ final class DownloadProgress: Sendable {
 
     /// The final line (with a newline on a terminal).
     func finish() {
-        guard style != .quiet else { return }
+        if style.isQuiet { return }
         let (done, shown) = state.withLock { ($0.done, $0.shownAny) }
+        if case let .report(callback) = style { return callback(name, done, total) }
         guard shown || !isTerminal else { return }
         show(render(done: done, now: .now) + (isTerminal ? "\n" : ""))
     }
@@ -70,6 +80,7 @@ final class DownloadProgress: Sendable {
     }
 
     private func show(_ line: String) {
+        if case let .report(callback) = style { return callback(name, state.withLock { $0.done }, total) }
         FileHandle.standardError.write(Data((isTerminal ? line : line + "\n").utf8))
     }
 

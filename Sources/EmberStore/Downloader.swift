@@ -132,7 +132,7 @@ struct Downloader: Sendable {
     /// a heartbeat says what is awaited.
     private func firstAnswer(name: String) async throws(StoreError) -> HTTPSource.Response {
         let host = source.url.host ?? "the server"
-        let heartbeat = style == .quiet ? nil : Heartbeat("download \(name)", progress: { "waiting for \(host) to answer" })
+        let heartbeat = style.isQuiet ? nil : Heartbeat("download \(name)", progress: { "waiting for \(host) to answer" })
         defer { heartbeat?.stop() }
         return try await source.get(range: 0 ..< probeSize)
     }

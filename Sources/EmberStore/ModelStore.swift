@@ -76,10 +76,12 @@ public struct ModelStore: Sendable {
     }
 
     /// The local directory of the checkpoint `text` names (a local one, or a Hugging Face repository,
-    /// fetched into the cache on a miss); nil when it names a single file.
-    public func checkpointDirectory(_ text: String) async throws(StoreError) -> String? {
+    /// fetched into the cache on a miss); nil when it names a single file. `onMetadata` gets the
+    /// directory of a repository being downloaded once its configuration and tokenizer files are
+    /// there, so the caller can build the tokenizer while the weights arrive.
+    public func checkpointDirectory(_ text: String, onMetadata: (@Sendable (String) -> Void)? = nil) async throws(StoreError) -> String? {
         switch try reference(text) {
-        case let .repository(repository): return try await fetchRepository(repository).path!
+        case let .repository(repository): return try await fetchRepository(repository, onMetadata: onMetadata).path!
         case let .localFile(path): return FileManager.default.fileExists(atPath: path + "/config.json") ? path : nil
         default: return nil
         }
@@ -240,7 +242,7 @@ public struct ModelStore: Sendable {
     }
 
     private var pipFetcher: PipWheelFetcher {
-        PipWheelFetcher(searchPath: searchPath, logger: logger, policy: network, showsProgress: progress != .quiet)
+        PipWheelFetcher(searchPath: searchPath, logger: logger, policy: network, showsProgress: { if case .automatic = progress { true } else { false } }())
     }
 
     private func downloader(_ url: URL, authorized: Bool) -> Downloader {

@@ -1,7 +1,8 @@
 // Fetching a Hugging Face repository as one cached model: the Hub's listing gives the commit and the
 // files; the files a checkpoint needs (HFRepository) are downloaded at that commit, each verified
-// and resumable as a single file is, several at once: config and tokenizer files first, then the
-// weight shards in order (the first layers' first). A fetch broken off is taken up again where it
+// and resumable as a single file is, several at once: config and tokenizer files first (the caller
+// hears when they are in, to build the tokenizer while the rest arrives), then the weight shards in
+// order (the first layers' first). A fetch broken off is taken up again where it
 // stopped: finished files are kept, partial ones resume. The entry (`entry.json`, listing every file
 // and its size) is written last, so a repository is in the cache whole or not at all.
 
@@ -14,8 +15,9 @@ extension ModelStore {
     /// Files downloaded at once (each over its own range connections).
     static let repositoryFilesAtOnce = 4
 
-    /// The local directory of the cached repository, fetched first on a miss.
-    func fetchRepository(_ repository: HFRepository) async throws(StoreError) -> CacheEntry {
+    /// The local directory of the cached repository, fetched first on a miss; `onMetadata` hears the
+    /// directory as soon as the configuration and tokenizer files are in it (a fetch only).
+    func fetchRepository(_ repository: HFRepository, onMetadata: (@Sendable (String) -> Void)? = nil) async throws(StoreError) -> CacheEntry {
         let source = repository.source, cache = cache
         if let hit = cache.lookup(source) {
             cache.touch(hit)
@@ -41,6 +43,8 @@ extension ModelStore {
         var sizes: [String: Int] = [:]
         let metadata = CheckpointLayout.metadataFiles.filter(listing.files.contains) + (hasIndex ? [CheckpointLayout.indexFile] : [])
         try await download(metadata, of: repository, commit: commit, into: directory, sizes: &sizes)
+        checkpoint("fetch: repository metadata in", ["files": "\(metadata.count)"])
+        onMetadata?(directory.path)
         let weights: [String]
         if let listedWeights {
             weights = listedWeights

@@ -1,6 +1,6 @@
 // RemoteFile: reads by offset and length over range requests, a header read that fetches no more
 // than it needs, concurrent readers that get the right bytes, the probe's bytes seeding the forward
-// buffer, and the speculative fetch of the next tensor.
+// buffer, and the speculative fetch of the next tensor, along a GGUF's tensors and a safetensors file's.
 
 import EmberStore
 import EmberTestServer
@@ -75,11 +75,19 @@ import Testing
         #expect(server.requests.last?.range == RemoteFile.fetchFloor ..< 2 * RemoteFile.fetchFloor)
     }
 
-    @Test func readingMostOfATensorFetchesTheNextAhead() async throws {
-        let server = try await serve()
+    /// The same tensors as a safetensors file.
+    static let safetensorsModel = SyntheticModel.safetensors(tensorBytes: Array(repeating: 8 << 20, count: 6))
+
+    @Test(arguments: ["gguf", "safetensors"])
+    func readingMostOfATensorFetchesTheNextAhead(format: String) async throws {
+        let model = format == "gguf" ? Self.model : Self.safetensorsModel
+        let server = try await serve(model)
         defer { Task { try await server.shutdown() } }
         let file = try await RemoteFile.open(url: server.url("/m.gguf"), token: nil)
-        let tensors = try await file.header().tensorRanges
+        let header = try await file.header()
+        if case .unknown = header.format { Issue.record("the \(format) header was not parsed") }
+        let tensors = header.tensorRanges
+        #expect(tensors.count == 6)
         let (first, second) = (tensors[1], tensors[2])
         // Read tensor 1 front to back in 1 MiB pieces, as a loader would.
         for start in stride(from: first.lowerBound, to: first.upperBound, by: 1 << 20) {
@@ -93,7 +101,7 @@ import Testing
         }
         #expect(server.requests.contains { $0.range?.lowerBound == second.lowerBound }, "no speculative fetch of the next tensor")
         let requestsBefore = file.requests
-        #expect(try await file.read(second.lowerBound ..< second.lowerBound + 4096) == Array(Self.model[second.lowerBound ..< second.lowerBound + 4096]))
+        #expect(try await file.read(second.lowerBound ..< second.lowerBound + 4096) == Array(model[second.lowerBound ..< second.lowerBound + 4096]))
         #expect(file.requests == requestsBefore, "the prefetched tensor was fetched again")
     }
 

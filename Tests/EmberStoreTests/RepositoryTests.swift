@@ -2,12 +2,13 @@
 // Hub's listing, `resolve` URLs at the listed commit that redirect the weights to a CDN path with
 // their sha256 in X-Linked-ETag. Only the files a checkpoint needs are fetched (never pickles, ONNX
 // or READMEs), the shards the index names, verified; the repository is one cache entry; a hit asks
-// the network nothing; a repository of pickles is refused before any download.
+// the network nothing; the configuration and tokenizer are heard of before the weights land; a
+// repository of pickles is refused before any download.
 
-import Crypto
 import EmberStore
 import EmberTestServer
 import Foundation
+import Synchronization
 import Testing
 
 @Suite final class RepositoryTests {
@@ -31,23 +32,10 @@ import Testing
         return length + header + (0 ..< count).map { UInt8(truncatingIfNeeded: $0 &* 31) &+ seed }
     }
 
-    static func sha256(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
-
     /// Files of the repository (path in it to bytes), served as the Hub serves them at `commit`.
     static func serve(_ files: [String: [UInt8]], commit: String = "0123abcd") async throws -> TestFileServer {
-        let listing = #"{"sha": "\#(commit)", "siblings": ["# + files.keys.sorted().map { #"{"rfilename": "\#($0)"}"# }.joined(separator: ", ") + "]}"
-        var hosted = ["/api/models/owner/repo/revision/main": Array(listing.utf8)]
-        var redirects: [String: Redirect] = [:]
-        for (name, bytes) in files {
-            let resolve = "/owner/repo/resolve/\(commit)/\(name)"
-            if name.hasSuffix(".safetensors") {  // LFS files: a redirect to the CDN that names their sha256
-                hosted["/cdn/\(name)"] = bytes
-                redirects[resolve] = Redirect(location: "/cdn/\(name)", headers: ["X-Linked-ETag": "\"\(sha256(bytes))\""])
-            } else {
-                hosted[resolve] = bytes
-            }
-        }
-        return try await TestFileServer.start(files: hosted, configuration: Configuration(redirects: redirects))
+        let hub = FakeHub.hosting(files, commit: commit)
+        return try await TestFileServer.start(files: hub.files, configuration: Configuration(redirects: hub.redirects))
     }
 
     @Test func onlyTheCheckpointsFilesAreFetchedVerifiedAsOneEntry() async throws {
@@ -82,6 +70,28 @@ import Testing
 
         try store.remove("hf:owner/repo")
         #expect(store.cache.contents().entries.isEmpty && !FileManager.default.fileExists(atPath: directory))
+    }
+
+    /// The configuration and tokenizer files are announced while the weights are still on their way;
+    /// a cache hit announces nothing.
+    @Test func theMetadataIsHeardBeforeTheWeights() async throws {
+        let shard = Self.safetensors("a", count: 2_000_000, seed: 4)
+        let server = try await Self.serve(["config.json": Array("{}".utf8), "tokenizer.json": Array("{}".utf8), "model.safetensors": shard])
+        defer { Task { try await server.shutdown() } }
+        var configuration = server.configuration
+        configuration.bytesPerSecondPerConnection = 4_000_000  // the shard takes half a second
+        server.setConfiguration(configuration)
+        let heard = Mutex<[(directory: String, config: Bool, shard: Bool)]>([])
+        let store = store(server)
+        let directory = try await store.checkpointDirectory("hf:owner/repo") { directory in
+            let manager = FileManager.default
+            heard.withLock { $0.append((directory, manager.fileExists(atPath: directory + "/config.json") && manager.fileExists(atPath: directory + "/tokenizer.json"),
+                                        manager.fileExists(atPath: directory + "/model.safetensors"))) }
+        }
+        let calls = heard.withLock { $0 }
+        #expect(calls.count == 1)
+        #expect(calls.first?.directory == directory && calls.first?.config == true && calls.first?.shard == false)
+        _ = try await store.checkpointDirectory("hf:owner/repo") { _ in Issue.record("a cache hit announced metadata") }
     }
 
     @Test func aCorruptShardIsNotInstalled() async throws {

@@ -1,4 +1,4 @@
-// GGUF files of a chosen shape filled with pseudo-random bytes, for tests and benchmarks that move
+// GGUF and safetensors files of a chosen shape filled with pseudo-random bytes, for tests and benchmarks that move
 // model files around (downloads, remote reads) rather than run them.
 
 import EmberFormats
@@ -16,6 +16,21 @@ public enum SyntheticModel {
             metadata.append(("synthetic.filler", .string(String(repeating: "x", count: metadataBytes))))
         }
         return GGUFBuilder.file(metadata: metadata, tensors: tensors).bytes
+    }
+
+    /// A valid safetensors file with one F32 tensor per entry of `tensorBytes` (each rounded down to a
+    /// multiple of 4), stored in order, with contents that depend on `seed`.
+    public static func safetensors(tensorBytes: [Int], seed: UInt64 = 1) -> [UInt8] {
+        var state = seed | 1, offset = 0, entries: [String] = [], data: [UInt8] = []
+        for (index, bytes) in tensorBytes.enumerated() {
+            let count = bytes / 4
+            entries.append(#""blk.\#(index).weight": {"dtype": "F32", "shape": [\#(count)], "data_offsets": [\#(offset), \#(offset + count * 4)]}"#)
+            data += randomBytes(count * 4, state: &state)
+            offset += count * 4
+        }
+        var header = Array(("{" + entries.joined(separator: ", ") + "}").utf8)
+        while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        return withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header + data
     }
 
     /// `count` bytes from a xorshift generator.

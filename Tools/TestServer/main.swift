@@ -3,9 +3,11 @@
 // they measure).
 //
 //     ember-test-server [--rate BYTES_PER_SECOND] [--latency-ms N] [--no-ranges] [--etag opaque|sha256|none]
-//                       [--stall-after BYTES] FILE...
+//                       [--stall-after BYTES] [--hub CHECKPOINT_DIRECTORY] FILE...
 //
 // --stall-after: every response sends its head and that many body bytes, then nothing more.
+// --hub: serves the checkpoint's files as the Hub serves repository `owner/repo` (FakeHub), for
+// `HF_ENDPOINT=http://127.0.0.1:PORT/ ember run -m hf:owner/repo`.
 //
 // Serves each FILE at /<its name>, prints the port on stdout, serves until stdin closes, then prints
 // `bytes_sent N` (body bytes sent in all).
@@ -31,6 +33,11 @@ while let argument = arguments.popFirst() {
     case "--stall-after":
         guard let value = arguments.popFirst().flatMap(Int.init), value >= 0 else { fail("--stall-after needs a byte count") }
         configuration.fault = { _ in .stallAfter(bytes: value) }
+    case "--hub":
+        guard let directory = arguments.popFirst(), let checkpoint = try? FakeHub.files(inDirectory: directory) else { fail("--hub needs a readable directory") }
+        let hub = FakeHub.hosting(checkpoint)
+        files.merge(hub.files) { $1 }
+        configuration.redirects.merge(hub.redirects) { $1 }
     case "--no-ranges":
         configuration.supportsRanges = false
     case "--etag":

@@ -21,7 +21,7 @@ Run (CI never runs this, it only reads the output):
     pip install torch transformers sentencepiece protobuf safetensors numpy pyyaml
     python3 scripts/goldens/make_tiny_models.py [LLAMA_CPP_DIR] [ARCHITECTURE ...]
 LLAMA_CPP_DIR holds convert_hf_to_gguf.py, conversion/ and gguf-py/; without it, llama.cpp comes
-from the llama-cpp-python source package on PyPI (`pip download --no-binary :all:`), as the
+from the llama-cpp-python source package on PyPI (`pip download`: PyPI has no wheel of it), as the
 tokenizer goldens' llama.cpp does.
 """
 import base64
@@ -130,7 +130,7 @@ def llama_cpp_directory(given):
     if given:
         return given
     scratch = tempfile.mkdtemp(prefix="llama-cpp-")
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                     LLAMA_CPP_PYTHON, "-d", scratch], check=True)
     archive = glob.glob(os.path.join(scratch, "*.tar.gz"))[0]
     with tarfile.open(archive) as tar:
