@@ -66,11 +66,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "EmberServer", dependencies: [
-            "EmberEngine", "EmberGrammar", "EmberJinja", "EmberTokenizer", "EmberTrace",
+            "EmberEngine", "EmberFormats", "EmberGrammar", "EmberJinja", "EmberStore", "EmberTokenizer", "EmberTrace",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ],
+        // The chat page is compiled into the binary (PackageResources.chat_html).
+        resources: [.embedInCode("Resources/chat.html")],
         // Its request readers are internal; the tests reach them in the optimised build they run on.
         swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .executableTarget(name: "ember", dependencies: [

@@ -14,6 +14,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case device(String)
     /// `--quantize` given for a model that is not a checkpoint (a GGUF file keeps its own types).
     case quantizeNeedsCheckpoint(TensorType)
+    /// `--draft-model` names a model whose vocabulary is not the target's.
+    case draftVocabularyMismatch(draft: Int, target: Int, firstDifference: Int)
 
     public var description: String {
         switch self {
@@ -29,6 +31,9 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             why
         case let .quantizeNeedsCheckpoint(type):
             "--quantize \(type) applies to Hugging Face checkpoints (a directory or hf:OWNER/REPO); a GGUF file keeps its own types"
+        case let .draftVocabularyMismatch(draft, target, difference):
+            "the draft model's vocabulary (\(draft) tokens) is not the target's (\(target) tokens; they differ from token \(difference)): "
+                + "a draft model must share the target's tokenizer"
         }
     }
 }

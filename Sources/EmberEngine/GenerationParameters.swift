@@ -46,6 +46,9 @@ public struct GenerationStatistics: Sendable {
     public var generatedTokens = 0
     public var generationSeconds = 0.0
     public var stopReason = StopReason.maxTokens
+    /// Tokens a drafter proposed (speculative decoding), and how many of them the model accepted.
+    public var draftedTokens = 0
+    public var acceptedDraftTokens = 0
 
     public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
     /// Decode speed: tokens after the first (the first comes from the prompt pass) per second of decoding.

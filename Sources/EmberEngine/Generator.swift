@@ -1,6 +1,9 @@
 // Generation of one sequence: the prompt goes through the model in chunks of up to `promptChunkTokens`
 // (matrix x matrix), then one token per step until the sequence ends. Text is streamed to a callback
-// as it becomes safe to show.
+// as it becomes safe to show. With a drafter (speculative decoding), a step feeds the next token and
+// the drafted ones after it, with logits for each row: each draft is checked against what the model
+// chooses there (SpeculativeCheck), and the step gives the accepted drafts and one token more; the
+// cache then drops the rejected drafts' rows.
 
 import EmberModel
 import EmberTokenizer
@@ -13,6 +16,8 @@ public final class Generator {
     /// The tokens whose keys and values `cache` holds, in order.
     public private(set) var cachedTokens: [Int32] = []
     private var batch = ForwardBatch()
+    /// Proposes tokens for each step to check (speculative decoding); nil: one token per step.
+    public var drafter: TokenDrafter?
     private let checkpoint = Checkpoints(label: "ember.engine")
     /// Every this many generated tokens, a log checkpoint.
     static let checkpointInterval = 16
@@ -46,7 +51,7 @@ public final class Generator {
         let clock = ContinuousClock()
         let promptStart = clock.now
         checkpoint("prefill start", ["tokens": "\(prompt.count - kept)", "reused": "\(kept)"])
-        var logits = try prefill(prompt[kept...], progress: prefillProgress)
+        let logits = try prefill(prompt[kept...], progress: prefillProgress)
         statistics.promptSeconds = (clock.now - promptStart).seconds
         checkpoint("prefill end", ["seconds": "\(statistics.promptSeconds)"])
 
@@ -54,37 +59,70 @@ public final class Generator {
         var stepStart = decodeStart
         // Plain greedy decoding takes each token as the model chose it where the logits are.
         let greedy = state.takesGreedyTokens
-        var chosen: Int32?
-        while true {
+        var next = NextToken.logits(logits)
+        var draftLimit = DraftLimit(maximum: drafter?.draftLength ?? 0)
+        decoding: while true {
             if isCancelled() {
                 onText(state.finish(.cancelled))
                 break
             }
-            let (token, text) = chosen.map { state.accept(token: $0) } ?? state.accept(logits, threads: model.backend.hostThreads)
+            let (accepted, text) = switch next {
+            case let .token(token): state.accept(token: token)
+            case let .logits(row): state.accept(row, threads: model.backend.hostThreads)
+            }
             onText(text)
-            guard let token else { break }
+            guard let token = accepted else { break }
             if cache.length >= cache.capacity {
                 onText(state.finish(.contextFull))
                 break
             }
             let index = state.generated.count
+            // Drafts fit the cache and the token budget (the token after them comes from the step too).
+            let room = min(cache.capacity - cache.length - 1, (parameters.maxTokens ?? .max) - index - 1)
+            var drafted: [Int32] = []
+            if let drafter, room > 0 { drafted = try drafter.draft(after: state.history, count: min(draftLimit.current, room)) }
+            statistics.draftedTokens += drafted.count
             batch.removeAll()
-            batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
-            try Trace.span("decode", args: ["index": .int(index)]) { () throws(EngineError) in
+            if drafted.isEmpty {
+                batch.append(CollectionOfOne(token), cache: cache, wantsLogits: true)
+            } else {
+                batch.appendSteps(CollectionOfOne(token) + drafted, cache: cache)
+            }
+            let rows = try Trace.span("decode", args: ["index": .int(index), "drafted": .int(drafted.count)]) { () throws(EngineError) in
                 do throws(ModelError) {
-                    if greedy {
-                        chosen = try model.forwardGreedy(batch)[0]
-                    } else {
-                        logits = try model.forward(batch)
-                    }
+                    return greedy ? StepRows.tokens(try model.forwardGreedy(batch)) : StepRows.logits(try model.forward(batch), model.vocabularySize)
                 } catch {
                     throw .model(error)
                 }
             }
             cachedTokens.append(token)
+            // Each draft is kept while it is what the model chooses in its place.
+            var row = 0
+            while row < drafted.count {
+                let check = SpeculativeCheck.check(drafted[row], against: rows, row: row, state: state, threads: model.backend.hostThreads)
+                guard case .accepted = check else {
+                    next = .token(check.token)
+                    break
+                }
+                let (kept, text) = state.accept(token: drafted[row])
+                onText(text)
+                statistics.acceptedDraftTokens += 1
+                guard kept != nil else {
+                    _ = cache.truncate(to: cachedTokens.count)
+                    break decoding
+                }
+                cachedTokens.append(drafted[row])
+                row += 1
+            }
+            if row == drafted.count { next = rows.next(row) }
+            if !drafted.isEmpty { draftLimit.record(drafted: drafted.count, accepted: row) }
+            if cache.length > cachedTokens.count {
+                let kept = cache.truncate(to: cachedTokens.count)
+                precondition(kept == cachedTokens.count, "a verification step is never longer than the cache can rewind")
+            }
             if Trace.isOn(.phase) {
                 let now = clock.now
-                Trace.counter("tokens/s", 1 / (now - stepStart).seconds)
+                Trace.counter("tokens/s", Double(row + 1) / (now - stepStart).seconds)
                 Trace.counter("kv_cache_fill", Double(cache.length) / Double(cache.capacity))
                 stepStart = now
             }

@@ -50,6 +50,8 @@ public final class Scheduler: @unchecked Sendable {
     public struct SequenceStatistics: Sendable {
         public var promptTokens = 0
         public var generatedTokens = 0
+        /// The tokens generated (not the end token), for replies that return them (Ollama's `context`).
+        public var generated: [Int32] = []
         public var stopReason = StopReason.endOfGeneration
         /// From submission to the first token, and from there to the end.
         public var timeToFirstToken: Duration = .zero
@@ -58,6 +60,9 @@ public final class Scheduler: @unchecked Sendable {
         public var queueTime: Duration = .zero
         /// Prompt tokens whose keys and values the slot already held (a shared prefix), not computed again.
         public var cachedPromptTokens = 0
+        /// Tokens drafted for it (speculative decoding, when it ran alone), and how many were accepted.
+        public var draftedTokens = 0
+        public var acceptedDraftTokens = 0
     }
 
     /// A submitted request: its events, in order, end with `finished` or `failed`.
@@ -103,10 +108,14 @@ public final class Scheduler: @unchecked Sendable {
     private var steps = 0
     private var requests = 0
 
-    public init(model: LanguageModel, tokenizer: Tokenizer, configuration: Configuration = Configuration()) {
+    /// Drafts tokens for a request that runs alone (speculative decoding); nil: none.
+    public let drafter: TokenDrafter?
+
+    public init(model: LanguageModel, tokenizer: Tokenizer, configuration: Configuration = Configuration(), drafter: TokenDrafter? = nil) {
         self.model = model
         self.tokenizer = tokenizer
         self.configuration = configuration
+        self.drafter = drafter
         freeSlots = (0 ..< max(configuration.parallel, 1)).map { _ in
             Slot(cache: model.makeCache(capacity: configuration.contextLength, type: configuration.cacheType))
         }
@@ -133,6 +142,7 @@ public final class Scheduler: @unchecked Sendable {
         requests += 1
         let sequence = Sequence(prompt: prompt, parameters: parameters, timeout: timeout, tokenizer: tokenizer,
                                 vocabularySize: model.vocabularySize, continuation: continuation, cancelFlag: flag, id: requests)
+        sequence.draftLimit = DraftLimit(maximum: drafter?.draftLength ?? 0)
         waiting.append(sequence)
         snapshotValue.waiting = waitingForSlot
         // A consumer that goes away (a client that disconnected) cancels the request.
@@ -231,6 +241,10 @@ public final class Scheduler: @unchecked Sendable {
     private func step() {
         let decoding = active.filter { $0.nextToken != nil }
         let starting = active.first { $0.isPrefilling }
+        // A request that runs alone checks drafted tokens in its step; among others, the batch is the speedup.
+        if let drafter, active.count == 1, let only = decoding.first, only.state.parameters.logprobs == nil, speculate(only, drafter: drafter) {
+            return
+        }
         // A pass holds a prompt chunk and this many decode rows; each row, and the chunk's last, may want
         // logits, of which a pass returns at most `maxBatchTokens - promptChunkTokens`.
         let perPass = model.maxBatchTokens - model.promptChunkTokens - 1
@@ -279,6 +293,60 @@ public final class Scheduler: @unchecked Sendable {
             for sequence in group { fail(sequence, .model(error)) }
             if let starting { fail(starting, .model(error)) }
         }
+    }
+
+    /// One pass over the sequence's next token and the tokens `drafter` guesses after it, each
+    /// checked as the single-sequence Generator does; false when there was no guess (the caller
+    /// runs a plain step).
+    private func speculate(_ sequence: Sequence, drafter: TokenDrafter) -> Bool {
+        let slot = sequence.slot!, state = sequence.state
+        // Drafts leave the cache a position short of full, so that an accepted one never reads as a full context.
+        let room = min(slot.cache.capacity - slot.cache.length - 2, (state.parameters.maxTokens ?? .max) - state.generated.count - 1)
+        guard room > 0 else { return false }
+        let drafted: [Int32]
+        do { drafted = try drafter.draft(after: state.history, count: min(sequence.draftLimit.current, room)) } catch {
+            fail(sequence, error)
+            return true
+        }
+        guard !drafted.isEmpty else { return false }
+        batch.removeAll()
+        batch.appendSteps(CollectionOfOne(sequence.nextToken!) + drafted, cache: slot.cache)
+        let args: TraceArguments = ["decode": 1, "drafted": .int(drafted.count)]
+        let rows: StepRows
+        do {
+            rows = try Trace.span("forward", args: args) { () throws(ModelError) in
+                state.takesGreedyTokens ? StepRows.tokens(try model.forwardGreedy(batch)) : StepRows.logits(try model.forward(batch), model.vocabularySize)
+            }
+        } catch {
+            fail(sequence, .model(error))
+            return true
+        }
+        record([sequence][...], chunk: nil, of: nil)
+        var row = 0
+        while row < drafted.count {
+            let check = SpeculativeCheck.check(drafted[row], against: rows, row: row, state: state, threads: model.backend.hostThreads)
+            guard case .accepted = check else {
+                accept(sequence, token: check.token, logits: nil)
+                break
+            }
+            accept(sequence, token: drafted[row], logits: nil)
+            guard sequence.nextToken != nil else { break }
+            slot.tokens.append(drafted[row])
+            row += 1
+        }
+        if row == drafted.count && sequence.nextToken != nil {
+            switch rows.next(row) {
+            case let .token(token): accept(sequence, token: token, logits: nil)
+            case let .logits(logits): accept(sequence, token: state.choose(from: logits, threads: model.backend.hostThreads), logits: nil)
+            }
+        }
+        sequence.draftLimit.record(drafted: drafted.count, accepted: row)
+        sequence.drafted += drafted.count
+        sequence.acceptedDrafts += row
+        // The rejected drafts' rows go; the slot may already be free, but no other sequence has it yet.
+        let kept = slot.cache.truncate(to: slot.tokens.count)
+        precondition(kept == slot.tokens.count, "a verification step is never longer than the cache can rewind")
+        return true
     }
 
     /// Puts what `slot` holds into the prefix store and the stored prefix that `prompt` shares most
@@ -419,6 +487,9 @@ private final class Sequence {
     var nextToken: Int32?
     /// The token sampled from the last step's logits, before `accept` takes it.
     var chosen: Int32 = 0
+    /// How many tokens to draft next, when it runs alone with a drafter; how many it drafted and kept.
+    var draftLimit = DraftLimit(maximum: 0)
+    var drafted = 0, acceptedDrafts = 0
     /// Its row in the trace.
     var trace: RequestTrace
 
@@ -467,6 +538,9 @@ private final class Sequence {
         statistics.promptTokens = prompt.count
         statistics.cachedPromptTokens = reusedPromptTokens
         statistics.generatedTokens = state.generated.count
+        statistics.generated = state.generated
+        statistics.draftedTokens = drafted
+        statistics.acceptedDraftTokens = acceptedDrafts
         statistics.stopReason = reason
         statistics.queueTime = (started ?? now) - submitted
         statistics.timeToFirstToken = (firstToken ?? now) - submitted

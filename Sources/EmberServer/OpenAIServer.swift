@@ -1,8 +1,11 @@
-// The OpenAI-compatible HTTP API on Hummingbird: chat and text completions, whole or streamed as
-// server-sent events, the model list, health and Prometheus metrics; an API key when one is set.
+// The HTTP server on Hummingbird. Its OpenAI-compatible API is here: chat and text completions,
+// whole or streamed as server-sent events, the model list, health and Prometheus metrics; Ollama's
+// API (OllamaAPI.swift) and the chat page at `/` (ChatPage.swift) share the model and its
+// scheduler. An API key, when one is set, guards both APIs.
 // Every request goes to the model's scheduler, which batches it with the others.
 
 import EmberEngine
+import EmberStore
 import EmberTrace
 import Foundation
 import Hummingbird
@@ -14,14 +17,17 @@ public struct OpenAIServer: Sendable {
     public let apiKey: String?
     /// The longest a request may take.
     public let timeout: Duration?
+    /// Where Ollama's /api/pull fetches models to (nil: it answers 501).
+    public let store: ModelStore?
     public let metrics = ServerMetrics()
     /// The largest request body read.
     static let bodyLimit = 16 << 20
 
-    public init(model: ServedModel, apiKey: String?, timeout: Duration?) {
+    public init(model: ServedModel, apiKey: String?, timeout: Duration?, store: ModelStore? = nil) {
         self.model = model
         self.apiKey = apiKey
         self.timeout = timeout
+        self.store = store
     }
 
     /// Serves on `host:port` until SIGINT or SIGTERM; `onReady` hears the port once it listens.
@@ -34,6 +40,8 @@ public struct OpenAIServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: KeyMiddleware(key: apiKey, metrics: metrics))
+        router.get("/") { _, _ in chatPageResponse() }
+        router.get("/props") { _, _ in json(properties) }
         router.get("/health") { _, _ in model.health }
         router.get("/v1/models") { _, _ in json(model.listing) }
         router.get("/metrics") { _, _ in
@@ -42,27 +50,30 @@ public struct OpenAIServer: Sendable {
         }
         router.post("/v1/chat/completions") { request, _ in await complete(request, kind: .chat) }
         router.post("/v1/completions") { request, _ in await complete(request, kind: .text) }
+        addOllamaRoutes(to: router)
         return router
     }
 
     private func complete(_ request: Request, kind: CompletionJob.Kind) async -> Response {
-        let route = kind == .chat ? "/v1/chat/completions" : "/v1/completions"
-        let response: Response
-        do {
+        await answering(kind == .chat ? "/v1/chat/completions" : "/v1/completions", errors: \.response) {
             var request = request
             let body = try await request.collectBody(upTo: Self.bodyLimit)
             let job = try CompletionJob(Array(buffer: body), kind: kind, model: model)
-            let handle: Scheduler.Handle
-            do {
-                handle = try model.scheduler.submit(prompt: job.prompt, parameters: job.parameters, timeout: limit(job).duration)
-            } catch {
-                throw Self.apiError(error)
-            }
-            response = job.stream ? stream(job, handle) : try await whole(job, handle)
+            let handle = try submit(job.prompt, job.parameters, timeout: limit(job).duration)
+            return job.stream ? stream(job, handle) : try await whole(job, handle)
+        }
+    }
+
+    /// The response `answer` makes, or the error it throws as `errors` writes it (OpenAI's object or
+    /// Ollama's), counted in the metrics under `route`.
+    func answering(_ route: String, errors: (APIError) -> Response, _ answer: () async throws -> Response) async -> Response {
+        let response: Response
+        do {
+            response = try await answer()
         } catch let error as APIError {
-            response = error.response
+            response = errors(error)
         } catch {
-            response = APIError.badRequest("Cannot read the request: \(error)").response
+            response = errors(.badRequest("Cannot read the request: \(error)"))
         }
         metrics.request(route: route, status: Int(response.status.code))
         return response
@@ -73,6 +84,11 @@ public struct OpenAIServer: Sendable {
         guard let own = job.timeout else { return (timeout, false) }
         guard let timeout, timeout <= own else { return (own, true) }
         return (timeout, false)
+    }
+
+    /// Hands a request to the scheduler; what it refuses is an API error.
+    func submit(_ prompt: [Int32], _ parameters: GenerationParameters, timeout: Duration?) throws(APIError) -> Scheduler.Handle {
+        do { return try model.scheduler.submit(prompt: prompt, parameters: parameters, timeout: timeout) } catch { throw Self.apiError(error) }
     }
 
     private static func apiError(_ error: SchedulerError) -> APIError {
@@ -141,7 +157,7 @@ public struct OpenAIServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 
-    private func json(_ value: JSONValue) -> Response {
+    func json(_ value: JSONValue) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.bytes)))
     }
 
@@ -162,18 +178,19 @@ extension ServedModel {
     }
 }
 
-/// Refuses API requests without the key (when one is set); `/health` and `/metrics` stay open for
-/// load balancers and scrapers.
+/// Refuses API requests (OpenAI's /v1 and Ollama's /api) without the key, when one is set; the page,
+/// `/health` and `/metrics` stay open for browsers, load balancers and scrapers.
 struct KeyMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let key: String?
     let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let key, request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
+        let path = request.uri.path
+        guard let key, path.hasPrefix("/v1/") || path.hasPrefix("/api/") else { return try await next(request, context) }
         guard request.headers[.authorization] == "Bearer \(key)" else {
-            metrics.request(route: request.uri.path, status: 401)
-            return APIError.unauthorized.response
+            metrics.request(route: path, status: 401)
+            return path.hasPrefix("/api/") ? APIError.unauthorized.ollamaResponse : APIError.unauthorized.response
         }
         return try await next(request, context)
     }

@@ -22,10 +22,13 @@ public struct ServedModel: Sendable {
     public let samplingDefaults: ModelSamplingDefaults
     /// How the template writes tool calls.
     let toolFormat: ToolCallFormat
+    /// What the model is (Ollama's /api/tags, /api/show, /api/ps).
+    public let facts: ModelFacts?
 
     public init(name: String, aliases: Set<String>, tokenizer: Tokenizer, template: ChatTemplate, scheduler: Scheduler, created: Int,
-                samplingDefaults: ModelSamplingDefaults = ModelSamplingDefaults(), strictNames: Bool = false) {
+                samplingDefaults: ModelSamplingDefaults = ModelSamplingDefaults(), strictNames: Bool = false, facts: ModelFacts? = nil) {
         self.name = name
+        self.facts = facts
         self.strictNames = strictNames
         self.samplingDefaults = samplingDefaults
         self.aliases = aliases

@@ -19,7 +19,7 @@ enum StructuredOutput {
         switch format["type"] {
         case .string("text")?: return nil
         case .string("json_object")?:
-            do { return try GBNFParser.parse(JSONSchemaGrammar.anyJSONObject) } catch { preconditionFailure("\(error)") }
+            return anyObject
         case .string("json_schema")?:
             guard case let .object(wrapper)? = format["json_schema"] else {
                 throw .badRequest("'response_format' of type json_schema needs a 'json_schema' object", param: "response_format")
@@ -30,17 +30,27 @@ enum StructuredOutput {
             guard wrapper["schema"] != nil else {
                 throw .badRequest("'response_format.json_schema' needs a 'schema'", param: "response_format")
             }
-            do {
-                let request = try SchemaJSON.parse(String(decoding: body, as: UTF8.self))
-                guard let schema = request["response_format"]?["json_schema"]?["schema"] else {
-                    throw GrammarError.invalidSchema("no schema")
-                }
-                return try GBNFParser.parse(try JSONSchemaGrammar.gbnf(schema: schema))
-            } catch {
-                throw .badRequest("'response_format': \(error)", param: "response_format")
-            }
+            return try schemaGrammar(body: body, at: ["response_format", "json_schema", "schema"], param: "response_format")
         default:
             throw .badRequest("'response_format' type must be text, json_object or json_schema", param: "response_format")
+        }
+    }
+
+    /// The grammar of any JSON object (`json_object`, Ollama's `"json"`).
+    static var anyObject: Grammar {
+        do { return try GBNFParser.parse(JSONSchemaGrammar.anyJSONObject) } catch { preconditionFailure("\(error)") }
+    }
+
+    /// The grammar of the schema at `path` in the request, read from its own text so that its
+    /// properties keep their order; a schema Ember cannot follow is a 400 on `param`.
+    static func schemaGrammar(body: [UInt8], at path: [String], param: String) throws(APIError) -> Grammar {
+        do {
+            var value: SchemaJSON? = try SchemaJSON.parse(String(decoding: body, as: UTF8.self))
+            for key in path { value = value?[key] }
+            guard let schema = value else { throw GrammarError.invalidSchema("no schema") }
+            return try GBNFParser.parse(try JSONSchemaGrammar.gbnf(schema: schema))
+        } catch {
+            throw .badRequest("'\(param)': \(error)", param: param)
         }
     }
 }

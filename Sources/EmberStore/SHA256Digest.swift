@@ -3,7 +3,7 @@
 import Crypto
 import Foundation
 
-enum SHA256Digest {
+public enum SHA256Digest {
     /// Lower-case hex digest of `bytes`.
     static func hex(of bytes: UnsafeRawBufferPointer) -> String {
         var hasher = SHA256()
@@ -17,7 +17,7 @@ enum SHA256Digest {
         return hex(hasher.finalize())
     }
 
-    static func hex(of text: String) -> String {
+    public static func hex(of text: String) -> String {
         hex(SHA256.hash(data: Data(text.utf8)))
     }
 

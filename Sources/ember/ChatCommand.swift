@@ -25,6 +25,7 @@ struct ChatCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var speculation: SpeculationOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
@@ -37,8 +38,9 @@ struct ChatCommand: ParsableCommand {
         let loaded = try LoadedModel(reference: model, threads: runtime.threadCount, store: try storeOptions.store,
                                      device: runtime.device.computeDevice, quantize: runtime.quantize)
         let template = try loaded.chatTemplate(warn: RuntimeOptions.warn)
-        let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
-                                  contextLength: try runtime.checkedContextLength(for: loaded), cacheType: runtime.cacheType)
+        let contextLength = try runtime.checkedContextLength(for: loaded)
+        let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer, contextLength: contextLength, cacheType: runtime.cacheType)
+        generator.drafter = try speculation.drafter(for: loaded, contextLength: contextLength, runtime: runtime, store: try storeOptions.store)
         let session = ChatSession(generator: generator, template: template)
         session.systemPrompt = system
         let parameters = try sampling.parameters(tokens: tokens, vocabularySize: loaded.model.vocabularySize,

@@ -27,6 +27,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var speculation: SpeculationOptions
 
     @Flag(name: .customLong("no-special"), help: "Treat special-token text in the prompt (<|im_start|>) as plain text.")
     var noSpecial = false
@@ -55,6 +56,7 @@ struct RunCommand: ParsableCommand {
         Interrupt.install()
         let generator = Generator(model: loaded.model, tokenizer: loaded.tokenizer,
                                   contextLength: contextLength, cacheType: runtime.cacheType)
+        generator.drafter = try speculation.drafter(for: loaded, contextLength: contextLength, runtime: runtime, store: try storeOptions.store)
         let output = FileHandle.standardOutput
         // A long prompt shows how far it has come; the generated text then shows itself.
         let prefilled = ProgressCounter()
@@ -81,6 +83,8 @@ struct RunCommand: ParsableCommand {
     static func summary(_ loadMilliseconds: Double, _ s: GenerationStatistics) -> String {
         func format(_ value: Double) -> String { String(format: "%.1f", value) }
         return "load \(format(loadMilliseconds)) ms | prompt \(s.promptTokens) tokens, \(format(s.promptTokensPerSecond)) tok/s"
-            + " | generation \(s.generatedTokens) tokens, \(format(s.generationTokensPerSecond)) tok/s | stop: \(s.stopReason.rawValue)\n"
+            + " | generation \(s.generatedTokens) tokens, \(format(s.generationTokensPerSecond)) tok/s"
+            + (s.draftedTokens > 0 ? " | drafts accepted \(s.acceptedDraftTokens)/\(s.draftedTokens)" : "")
+            + " | stop: \(s.stopReason.rawValue)\n"
     }
 }

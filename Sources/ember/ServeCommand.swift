@@ -16,7 +16,7 @@ import Synchronization
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve a model over an OpenAI-compatible HTTP API.")
+        abstract: "Serve a model over OpenAI's and Ollama's HTTP APIs, with a chat page at /.")
 
     @Option(name: .customShort("m"), help: ArgumentHelp(modelHelp))
     var model = ModelAliases.defaultModel
@@ -55,6 +55,7 @@ struct ServeCommand: ParsableCommand {
     var chatTemplateFile: String?
 
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var speculation: SpeculationOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var global: GlobalOptions
 
@@ -73,19 +74,21 @@ struct ServeCommand: ParsableCommand {
                                      device: runtime.device.computeDevice, quantize: runtime.quantize)
         let template = try chatTemplateFile.map(Self.template(file:)) ?? loaded.chatTemplate(warn: RuntimeOptions.warn)
         let contextLength = try runtime.checkedContextLength(for: loaded, slots: parallel)
+        let drafter = try speculation.drafter(for: loaded, contextLength: contextLength, runtime: runtime, store: try storeOptions.store)
         let scheduler = Scheduler(model: loaded.model, tokenizer: loaded.tokenizer,
                                   configuration: .init(parallel: parallel, contextLength: contextLength, cacheType: runtime.cacheType,
-                                                       queueLimit: queue, prefixMemory: cacheRAM << 20))
+                                                       queueLimit: queue, prefixMemory: cacheRAM << 20),
+                                  drafter: drafter)
         let file = URL(fileURLWithPath: loaded.location).lastPathComponent
         let served = ServedModel(name: alias ?? model, aliases: [model, file, (file as NSString).deletingPathExtension],
                                  tokenizer: loaded.tokenizer, template: template, scheduler: scheduler,
                                  created: Int(Date().timeIntervalSince1970), samplingDefaults: loaded.samplingDefaults,
-                                 strictNames: strictModelName)
+                                 strictNames: strictModelName, facts: ModelFacts(loaded))
         let key = apiKey ?? ProcessInfo.processInfo.environment["EMBER_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
             FileHandle.standardError.write(Data("ember: warning: listening on \(host) without --api-key: anyone who can reach it can use the model\n".utf8))
         }
-        let server = OpenAIServer(model: served, apiKey: key, timeout: timeout.map { .milliseconds(Int($0 * 1000)) })
+        let server = OpenAIServer(model: served, apiKey: key, timeout: timeout.map { .milliseconds(Int($0 * 1000)) }, store: try storeOptions.store)
         var logger = Logger(label: "ember.serve")
         logger.logLevel = .warning
         // The server runs on the concurrency pool; this thread waits for it to stop (SIGINT, SIGTERM).

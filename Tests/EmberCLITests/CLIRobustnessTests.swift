@@ -109,19 +109,27 @@ import Testing
             add(.mayRun, run + [option, value])
         }
         add(.mayRun, ["run", "-m", f.model, "-p", "hi", "-n", "-1", "-c", "32"])  // no limit: ends when the context is full
+        // run: speculative decoding.
+        for value in ["0", "-1", "33", "x", huge, ""] { add(.fails, run + ["--lookup", value]) }
+        for value in ["0", "33", "nan"] { add(.fails, run + ["--draft-model", f.model, "--draft", value]) }
+        for model in [f.missing, f.directory, f.text, f.truncatedHeader] { add(.fails, run + ["--draft-model", model]) }
+        add(.fails, run + ["--lookup", "4", "--draft-model", f.model])
+        add(.mayRun, run + ["--lookup", "4"])
+        add(.mayRun, run + ["--draft-model", f.model, "--draft", "2"])
         // Traces written where they cannot be.
         for trace in ["/proc/ember-trace.json", "/dev/null/trace.json", f.directory, ""] { add(.fails, run + ["--trace", trace]) }
 
         // chat: the model and numbers; an empty conversation ends cleanly.
         for model in [f.missing, f.directory, "/dev/null", f.text, f.truncatedHeader] { add(.fails, ["chat", "-m", model]) }
-        for (option, value) in [("-n", "0"), ("--temp", "nan"), ("-c", "0"), ("-t", "-1"), ("--top-p", "7")] {
+        for (option, value) in [("-n", "0"), ("--temp", "nan"), ("-c", "0"), ("-t", "-1"), ("--top-p", "7"), ("--lookup", "0")] {
             add(.fails, ["chat", "-m", f.model, option, value])
         }
         cases.append(Case(arguments: ["chat", "-m", f.model], outcome: .mayRun, input: ""))
 
         // serve: what cannot listen or cannot fit.
         for (option, value) in [("--port", "-1"), ("--port", "70000"), ("--port", "abc"), ("--parallel", "0"), ("--parallel", "-1"),
-                                ("--queue", "-1"), ("--timeout", "-1"), ("--timeout", "nan"), ("--host", "not a host"), ("-c", "0")] {
+                                ("--queue", "-1"), ("--timeout", "-1"), ("--timeout", "nan"), ("--host", "not a host"), ("-c", "0"),
+                                ("--lookup", "0"), ("--draft-model", f.missing)] {
             add(.fails, ["serve", "-m", f.model, option, value])
         }
         add(.fails, ["serve", "-m", f.model, "--parallel", "100000", "-c", "4096"])

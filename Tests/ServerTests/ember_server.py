@@ -1,16 +1,20 @@
 """An `ember serve` process on a free loopback port, for the server tests: its URL, an `openai` client,
-its Prometheus metrics, and a clean stop."""
+its Prometheus metrics, a wait for its slots to be free, and a clean stop."""
+import os
 import re
 import subprocess
+import time
 import urllib.request
 
 import openai
 
 
 class Server:
-    def __init__(self, ember, *arguments, key="none"):
+    def __init__(self, ember, *arguments, key="none", env=None):
+        """`env`: variables to set for the server on top of this process's environment (EMBER_HOME...)."""
         self.key = key
-        self.process = subprocess.Popen([ember, "serve", "--port", "0", *arguments], stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([ember, "serve", "--port", "0", *arguments], stderr=subprocess.PIPE, text=True,
+                                        env={**os.environ, **env} if env else None)
         line = self.process.stderr.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         if not match:
@@ -24,6 +28,13 @@ class Server:
     def metric(self, name):
         text = urllib.request.urlopen(self.url + "/metrics").read().decode()
         return float(re.search(rf"^{name} (\S+)$", text, re.M).group(1))
+
+    def wait_idle(self, seconds=5):
+        """Waits (at most `seconds`) until no request is generating; how many still are."""
+        deadline = time.time() + seconds
+        while self.metric("ember_active_sequences") > 0 and time.time() < deadline:
+            time.sleep(0.05)
+        return self.metric("ember_active_sequences")
 
     def stop(self):
         self.process.terminate()

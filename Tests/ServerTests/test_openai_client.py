@@ -93,10 +93,13 @@ class Completions(unittest.TestCase):
         stopped = chat(client, "Count from 1 to 10, separated by commas.", max_tokens=40, stop=["5"])
         self.assertNotIn("5", stopped.choices[0].message.content)
         self.assertEqual(stopped.choices[0].finish_reason, "stop")
+        # The same seed, the same text. The prompt is asked once first, so that both compared requests
+        # find all of it but its last token in the prefix cache: a prompt computed in other chunks gives
+        # logits that differ by about 1e-2, which can change a draw at temperature 1.
         sampled = [client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Tell me a story."}],
                                                   temperature=1.0, seed=7, max_tokens=16).choices[0].message.content
-                   for _ in range(2)]
-        self.assertEqual(sampled[0], sampled[1])
+                   for _ in range(3)]
+        self.assertEqual(sampled[1], sampled[2])
         response = chat(client, "Hi", max_tokens=3, logprobs=True, top_logprobs=2)
         entries = response.choices[0].logprobs.content
         self.assertEqual(len(entries), 3)
@@ -139,10 +142,7 @@ class Completions(unittest.TestCase):
             response.readline()
         self.assertEqual(main.metric("ember_active_sequences"), 1)
         connection.close()  # mid-stream
-        deadline = time.time() + 5
-        while main.metric("ember_active_sequences") > 0 and time.time() < deadline:
-            time.sleep(0.05)
-        self.assertEqual(main.metric("ember_active_sequences"), 0)
+        self.assertEqual(main.wait_idle(), 0)
         self.assertIn("Paris", chat(main.client(), "What is the capital of France?", max_tokens=16).choices[0].message.content)
 
 
