@@ -87,6 +87,21 @@ public struct ModelStore: Sendable {
         }
     }
 
+    /// The local directory of the checkpoint `text` names, fetching nothing: a local one, or a
+    /// repository already in the cache; nil when it names a single file. A repository not in the
+    /// cache is an error that says how to get it.
+    public func localCheckpointDirectory(_ text: String) throws(StoreError) -> String? {
+        switch try reference(text) {
+        case let .repository(repository):
+            guard let entry = cache.lookup(repository.source) else {
+                throw .invalidReference(text, reason: "the repository is not in the cache: `ember pull \(text)` fetches it")
+            }
+            return entry.path!
+        case let .localFile(path): return FileManager.default.fileExists(atPath: path + "/config.json") ? path : nil
+        default: return nil
+        }
+    }
+
     /// Fetches `text` into the cache (if it is not a local file) and returns the local path (a
     /// repository's: the directory of its files).
     public func pull(_ text: String) async throws(StoreError) -> String {

@@ -1,7 +1,9 @@
 // `ember inspect`: what a model file holds: architecture, hyper-parameters, tokenizer, chat template
-// and every tensor, as text for people or JSON for tools.
+// and every tensor, as text for people or JSON for tools. A Hugging Face checkpoint (a directory, or a
+// cached repository) is shown as Ember reads it: GGUF metadata and GGUF-named tensors.
 
 import ArgumentParser
+import EmberCheckpoint
 import EmberFormats
 import EmberStore
 import Foundation
@@ -9,8 +11,8 @@ import Foundation
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a model file's metadata and tensors.",
-        discussion: "A remote model that is not cached is not downloaded: only its header is read, by range requests.")
+        abstract: "Show a model file's (or checkpoint's) metadata and tensors.",
+        discussion: "A remote model that is not cached is not downloaded: only its header is read, by range requests. A checkpoint is shown as Ember reads it (GGUF metadata and tensor names); a repository must be in the cache.")
 
     @Argument(help: ArgumentHelp(modelHelp))
     var model = ModelAliases.defaultModel
@@ -25,6 +27,13 @@ struct InspectCommand: ParsableCommand {
         try global.apply(command: "inspect")
         let store = try storeOptions.store
         let reference = model
+        if let directory = try store.localCheckpointDirectory(reference) {
+            let checkpoint: Checkpoint
+            do { checkpoint = try Checkpoint(directory: directory) } catch { throw CommandFailure("\(error)") }
+            let format = "Hugging Face checkpoint, \(checkpoint.files.shards.count) safetensors shards"
+            try show(checkpoint, format: format, path: directory, fileSize: nil, fetched: nil)
+            return
+        }
         let (header, location, fetched) = try Blocking.run { () throws(StoreError) in try await store.header(reference) }
         guard case let .gguf(file) = header.format else {
             if case let .safetensors(safetensors) = header.format {
@@ -33,16 +42,26 @@ struct InspectCommand: ParsableCommand {
             }
             throw CommandFailure("\(location) is neither a GGUF nor a safetensors file")
         }
+        let format = "GGUF v\(file.version), \(file.tensors.count) tensors, \(file.metadata.count) metadata keys, alignment \(file.alignment)"
+        try show(file, format: format, path: location, fileSize: file.fileSize, fetched: fetched)
+    }
+
+    /// Prints `source` as text or JSON; `fetched`: the bytes a remote header took, of `fileSize`.
+    private func show(_ source: any ModelSource, format: String, path: String, fileSize: Int?, fetched: Int?) throws {
         if json {
-            var object = Self.jsonObject(file, path: location)
-            object["file_size"] = file.fileSize
+            var object = Self.jsonObject(source, path: path)
+            if let file = source as? GGUFFile {
+                object["version"] = Int(file.version)
+                object["alignment"] = file.alignment
+            }
+            if let fileSize { object["file_size"] = fileSize }
             if let fetched { object["bytes_fetched"] = fetched }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {
-            var text = Self.text(file, path: location)
-            if let fetched {
-                text += "header only: fetched \(fetched) of \(file.fileSize) bytes (\(String(format: "%.2f", 100 * Double(fetched) / Double(max(file.fileSize, 1))))%)\n"
+            var text = Self.text(source, format: format, path: path)
+            if let fetched, let fileSize {
+                text += "header only: fetched \(fetched) of \(fileSize) bytes (\(String(format: "%.2f", 100 * Double(fetched) / Double(max(fileSize, 1))))%)\n"
             }
             FileHandle.standardOutput.write(Data(text.utf8))
         }
@@ -56,17 +75,17 @@ struct InspectCommand: ParsableCommand {
         return out
     }
 
-    private static func architecture(_ file: GGUFFile) -> String {
-        file.metadata["general.architecture"]?.stringValue ?? "unknown"
+    private static func architecture(_ source: any ModelSource) -> String {
+        source.metadata["general.architecture"]?.stringValue ?? "unknown"
     }
 
     /// Keys shown in their own sections rather than the hyper-parameter list.
     private static func isTokenizerKey(_ key: String) -> Bool { key.hasPrefix("tokenizer.") }
 
-    static func text(_ file: GGUFFile, path: String) -> String {
+    static func text(_ file: any ModelSource, format: String, path: String) -> String {
         let metadata = file.metadata
         let arch = architecture(file)
-        var out = "file: \(path)\nformat: GGUF v\(file.version), \(file.tensors.count) tensors, \(metadata.count) metadata keys, alignment \(file.alignment)\n"
+        var out = "file: \(path)\nformat: \(format)\n"
         out += "architecture: \(arch)\nname: \(metadata["general.name"]?.stringValue ?? "-")\n\n"
 
         out += "hyper-parameters:\n"
@@ -95,18 +114,18 @@ struct InspectCommand: ParsableCommand {
         return out
     }
 
-    static func jsonObject(_ file: GGUFFile, path: String) -> [String: Any] {
+    static func jsonObject(_ source: any ModelSource, path: String) -> [String: Any] {
         var metadata: [String: Any] = [:]
-        for key in file.metadata.keys { metadata[key] = jsonValue(file.metadata[key]!) }
+        for key in source.metadata.keys { metadata[key] = jsonValue(source.metadata[key]!) }
+        let gguf = source as? GGUFFile
         return [
             "path": path,
-            "version": Int(file.version),
-            "alignment": file.alignment,
-            "architecture": architecture(file),
+            "architecture": architecture(source),
             "metadata": metadata,
-            "tensors": file.tensors.map { tensor in
-                ["name": tensor.name, "type": tensor.type.description, "shape": tensor.shape,
-                 "bytes": tensor.byteCount, "offset": file.dataSectionOffset + tensor.dataOffset] as [String: Any]
+            "tensors": source.tensors.map { tensor in
+                var entry: [String: Any] = ["name": tensor.name, "type": tensor.type.description, "shape": tensor.shape, "bytes": tensor.byteCount]
+                if let gguf { entry["offset"] = gguf.dataSectionOffset + tensor.dataOffset }
+                return entry
             },
         ]
     }

@@ -2,6 +2,7 @@
 // here with real arguments on the default model. Checks what goes to stdout and stderr, exit codes,
 // and that Ctrl-C (SIGINT) ends a generation cleanly.
 
+import EmberTestSupport
 import Foundation
 import Testing
 
@@ -185,6 +186,23 @@ import Testing
         #expect(metadata["general.architecture"] as? String == "llama")
         let tensors = try #require(object["tensors"] as? [[String: Any]])
         #expect(tensors.count == 272)
+    }
+
+    /// A checkpoint directory is shown as Ember reads it; a repository not in the cache is not fetched.
+    @Test func inspectDescribesACheckpointAsEmberReadsIt() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("EmberModelTests/Fixtures/tiny_llama_checkpoint.json")
+        let directory = try CheckpointFixture.directory(json: fixture)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = try Self.ember(["inspect", directory])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("Hugging Face checkpoint") && text.stdout.contains("blk.0.attn_q.weight"), "\(text.stdout)")
+        let json = try Self.ember(["inspect", directory, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["metadata"] as? [String: Any])?["general.architecture"] as? String == "llama")
+        #expect(((object["tensors"] as? [[String: Any]])?.count ?? 0) > 5)
+        let uncached = try Self.ember(["inspect", "hf:ember-test/not-cached", "--offline"])
+        #expect(uncached.status != 0 && uncached.stderr.contains("ember pull"), "\(uncached.stderr)")
     }
 
     @Test func realModelInspectTextShowsTheTensorTable() throws {
