@@ -242,7 +242,7 @@ public final class Scheduler: @unchecked Sendable {
         let decoding = active.filter { $0.nextToken != nil }
         let starting = active.first { $0.isPrefilling }
         // A request that runs alone checks drafted tokens in its step; among others, the batch is the speedup.
-        if let drafter, active.count == 1, let only = decoding.first, only.state.parameters.logprobs == nil, speculate(only, drafter: drafter) {
+        if let drafter, active.count == 1, let only = decoding.first, speculate(only, drafter: drafter) {
             return
         }
         // A pass holds a prompt chunk and this many decode rows; each row, and the chunk's last, may want
@@ -322,14 +322,18 @@ public final class Scheduler: @unchecked Sendable {
             return true
         }
         record([sequence][...], chunk: nil, of: nil)
+        // A row's logits, for the log-probabilities of the token taken there (none when the step returned only tokens).
+        func logits(_ row: Int) -> UnsafeMutableBufferPointer<Float>? {
+            if case .logits = rows { rows.logitRow(row) } else { nil }
+        }
         var row = 0
         while row < drafted.count {
             let check = SpeculativeCheck.check(drafted[row], against: rows, row: row, state: state, threads: model.backend.hostThreads)
             guard case .accepted = check else {
-                accept(sequence, token: check.token, logits: nil)
+                accept(sequence, token: check.token, logits: logits(row))
                 break
             }
-            accept(sequence, token: drafted[row], logits: nil)
+            accept(sequence, token: drafted[row], logits: logits(row))
             guard sequence.nextToken != nil else { break }
             slot.tokens.append(drafted[row])
             row += 1
@@ -337,7 +341,7 @@ public final class Scheduler: @unchecked Sendable {
         if row == drafted.count && sequence.nextToken != nil {
             switch rows.next(row) {
             case let .token(token): accept(sequence, token: token, logits: nil)
-            case let .logits(logits): accept(sequence, token: state.choose(from: logits, threads: model.backend.hostThreads), logits: nil)
+            case let .logits(row): accept(sequence, token: state.choose(from: row, threads: model.backend.hostThreads), logits: row)
             }
         }
         sequence.draftLimit.record(drafted: drafted.count, accepted: row)

@@ -198,6 +198,29 @@ import Testing
         #expect(scheduler.snapshot.active == 0)
     }
 
+    /// Log-probabilities come from the rows that checked the drafts: the same as without drafts.
+    @Test func realModelLogprobsAreTheSameWithDrafts() async throws {
+        let (model, tokenizer) = try Self.shared.get()
+        let prompt = tokenizer.encode(Self.codeEdit, addSpecial: true, parseSpecial: true)
+        var parameters = GenerationParameters(maxTokens: 48, sampling: SamplingParameters())
+        parameters.sampling.temperature = 0
+        parameters.logprobs = 3
+        func run(_ drafter: TokenDrafter?) async throws -> ([TokenLogprobs], Scheduler.SequenceStatistics?) {
+            let scheduler = Scheduler(model: model, tokenizer: tokenizer, configuration: .init(parallel: 1, contextLength: 1024), drafter: drafter)
+            defer { scheduler.shutdown() }
+            var entries: [TokenLogprobs] = [], statistics: Scheduler.SequenceStatistics?
+            for await event in try scheduler.submit(prompt: prompt, parameters: parameters).events {
+                if case let .text(_, _, logprobs?) = event { entries.append(logprobs) }
+                if case let .finished(done) = event { statistics = done }
+            }
+            return (entries, statistics)
+        }
+        let (plain, _) = try await run(nil)
+        let (drafted, statistics) = try await run(PromptLookup(draftLength: 8))
+        #expect(plain.count == 48 && drafted == plain)
+        #expect((statistics?.acceptedDraftTokens ?? 0) > 10)
+    }
+
     @Test func aDraftModelOfAnotherVocabularyIsRefused() throws {
         let (_, tokenizer) = try Self.shared.get()
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
