@@ -89,32 +89,24 @@ public final class Generator {
                 batch.appendSteps(CollectionOfOne(token) + drafted, cache: cache)
             }
             let rows = try Trace.span("decode", args: ["index": .int(index), "drafted": .int(drafted.count)]) { () throws(EngineError) in
-                do throws(ModelError) {
-                    return greedy ? StepRows.tokens(try model.forwardGreedy(batch)) : StepRows.logits(try model.forward(batch), model.vocabularySize)
-                } catch {
-                    throw .model(error)
-                }
+                do throws(ModelError) { return try StepRows.run(batch, on: model, greedy: greedy) } catch { throw .model(error) }
             }
             cachedTokens.append(token)
-            // Each draft is kept while it is what the model chooses in its place.
             var row = 0
-            while row < drafted.count {
-                let check = SpeculativeCheck.check(drafted[row], against: rows, row: row, state: state, threads: model.backend.hostThreads)
-                guard case .accepted = check else {
-                    next = .token(check.token)
-                    break
-                }
-                let (kept, text) = state.accept(token: drafted[row])
+            let following = SpeculativeCheck.walk(drafted, against: rows, state: state, threads: model.backend.hostThreads) { draft in
+                let (goesOn, text) = state.accept(token: draft)
                 onText(text)
                 statistics.acceptedDraftTokens += 1
-                guard kept != nil else {
-                    _ = cache.truncate(to: cachedTokens.count)
-                    break decoding
-                }
-                cachedTokens.append(drafted[row])
+                guard goesOn != nil else { return false }
+                cachedTokens.append(draft)
                 row += 1
+                return true
             }
-            if row == drafted.count { next = rows.next(row) }
+            guard let following else {
+                _ = cache.truncate(to: cachedTokens.count)
+                break decoding
+            }
+            next = following
             if !drafted.isEmpty { draftLimit.record(drafted: drafted.count, accepted: row) }
             if cache.length > cachedTokens.count {
                 let kept = cache.truncate(to: cachedTokens.count)

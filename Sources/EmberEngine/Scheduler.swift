@@ -49,9 +49,9 @@ public final class Scheduler: @unchecked Sendable {
     /// What one request cost, for its response's usage and the server's metrics.
     public struct SequenceStatistics: Sendable {
         public var promptTokens = 0
-        public var generatedTokens = 0
         /// The tokens generated (not the end token), for replies that return them (Ollama's `context`).
         public var generated: [Int32] = []
+        public var generatedTokens: Int { generated.count }
         public var stopReason = StopReason.endOfGeneration
         /// From submission to the first token, and from there to the end.
         public var timeToFirstToken: Duration = .zero
@@ -314,9 +314,7 @@ public final class Scheduler: @unchecked Sendable {
         let args: TraceArguments = ["decode": 1, "drafted": .int(drafted.count)]
         let rows: StepRows
         do {
-            rows = try Trace.span("forward", args: args) { () throws(ModelError) in
-                state.takesGreedyTokens ? StepRows.tokens(try model.forwardGreedy(batch)) : StepRows.logits(try model.forward(batch), model.vocabularySize)
-            }
+            rows = try Trace.span("forward", args: args) { () throws(ModelError) in try StepRows.run(batch, on: model, greedy: state.takesGreedyTokens) }
         } catch {
             fail(sequence, .model(error))
             return true
@@ -327,22 +325,17 @@ public final class Scheduler: @unchecked Sendable {
             if case .logits = rows { rows.logitRow(row) } else { nil }
         }
         var row = 0
-        while row < drafted.count {
-            let check = SpeculativeCheck.check(drafted[row], against: rows, row: row, state: state, threads: model.backend.hostThreads)
-            guard case .accepted = check else {
-                accept(sequence, token: check.token, logits: logits(row))
-                break
-            }
-            accept(sequence, token: drafted[row], logits: logits(row))
-            guard sequence.nextToken != nil else { break }
-            slot.tokens.append(drafted[row])
+        let following = SpeculativeCheck.walk(drafted, against: rows, state: state, threads: model.backend.hostThreads) { token in
+            accept(sequence, token: token, logits: logits(row))
+            guard sequence.nextToken != nil else { return false }
+            slot.tokens.append(token)
             row += 1
+            return true
         }
-        if row == drafted.count && sequence.nextToken != nil {
-            switch rows.next(row) {
-            case let .token(token): accept(sequence, token: token, logits: nil)
-            case let .logits(row): accept(sequence, token: state.choose(from: row, threads: model.backend.hostThreads), logits: row)
-            }
+        switch following {
+        case let .token(token)?: accept(sequence, token: token, logits: logits(row))
+        case let .logits(logits)?: accept(sequence, token: state.choose(from: logits, threads: model.backend.hostThreads), logits: logits)
+        case nil: break
         }
         sequence.draftLimit.record(drafted: drafted.count, accepted: row)
         sequence.drafted += drafted.count
@@ -541,7 +534,6 @@ private final class Sequence {
         var statistics = Scheduler.SequenceStatistics()
         statistics.promptTokens = prompt.count
         statistics.cachedPromptTokens = reusedPromptTokens
-        statistics.generatedTokens = state.generated.count
         statistics.generated = state.generated
         statistics.draftedTokens = drafted
         statistics.acceptedDraftTokens = acceptedDrafts

@@ -7,6 +7,7 @@
 // so the output keeps the model's distribution, and greedy output is the same token for token.
 
 import EmberCompute
+import EmberModel
 
 /// What a step's forward pass returned for a sequence's rows: each row's greedy token, or each
 /// row's logits.
@@ -18,6 +19,11 @@ enum StepRows {
     func logitRow(_ row: Int) -> UnsafeMutableBufferPointer<Float> {
         guard case let .logits(all, width) = self else { preconditionFailure("a greedy step has no logits") }
         return UnsafeMutableBufferPointer(rebasing: all[row * width ..< (row + 1) * width])
+    }
+
+    /// Runs `batch` on `model`: each logit row's greedy token when `greedy`, else the rows.
+    static func run(_ batch: ForwardBatch, on model: LanguageModel, greedy: Bool) throws(ModelError) -> StepRows {
+        greedy ? .tokens(try model.forwardGreedy(batch)) : .logits(try model.forward(batch), model.vocabularySize)
     }
 
     /// How the token after `row` is to be chosen.
@@ -47,6 +53,20 @@ public enum SpeculativeCheck {
             guard case let .rejected(token) = self else { preconditionFailure("an accepted draft has no replacement") }
             return token
         }
+    }
+
+    /// Checks `drafted` in order against the rows after the first of `rows` (row i checks draft i),
+    /// handing each draft that stands to `keep`, which takes it into the sequence and says whether the
+    /// sequence goes on. Returns how the next token is to be chosen: the replacement of the first
+    /// rejected draft, or the row after the last draft; nil when a kept draft ended the sequence.
+    static func walk(_ drafted: [Int32], against rows: StepRows, state: GenerationState, threads: ThreadPool?,
+                     keep: (Int32) -> Bool) -> NextToken? {
+        for (row, draft) in drafted.enumerated() {
+            let outcome = check(draft, against: rows, row: row, state: state, threads: threads)
+            guard case .accepted = outcome else { return .token(outcome.token) }
+            guard keep(draft) else { return nil }
+        }
+        return rows.next(drafted.count)
     }
 
     /// Checks `draft` against `row` of `rows` for the sequence of `state`.

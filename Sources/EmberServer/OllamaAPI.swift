@@ -76,7 +76,7 @@ extension OpenAIServer {
     private func ollamaStream(_ job: OllamaJob, _ handle: Scheduler.Handle, start: ContinuousClock.Instant) -> Response {
         let metrics = metrics, name = model.name
         let body = ResponseBody { writer in
-            func send(_ value: JSONValue) async throws { try await writer.write(ByteBuffer(bytes: value.bytes + [UInt8(ascii: "\n")])) }
+            func send(_ value: JSONValue) async throws { try await writer.write(ByteBuffer(bytes: value.line)) }
             var reply = OllamaReply(job: job, model: name)
             do {
                 for await event in handle.events {
@@ -193,7 +193,7 @@ extension OpenAIServer {
             }
             return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
                 do {
-                    for await line in lines { try await writer.write(ByteBuffer(bytes: line.bytes + [UInt8(ascii: "\n")])) }
+                    for await line in lines { try await writer.write(ByteBuffer(bytes: line.line)) }
                     try await writer.finish(nil)
                 } catch {
                     pull.cancel()
@@ -205,8 +205,13 @@ extension OpenAIServer {
 
     func ndjson(_ lines: [JSONValue]) -> Response {
         Response(status: .ok, headers: [.contentType: "application/x-ndjson"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: lines.flatMap { $0.bytes + [UInt8(ascii: "\n")] })))
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: lines.flatMap(\.line))))
     }
+}
+
+extension JSONValue {
+    /// One line of newline-delimited JSON.
+    var line: [UInt8] { bytes + [UInt8(ascii: "\n")] }
 }
 
 extension APIError {

@@ -20,20 +20,14 @@ struct OllamaReply {
 
     /// Takes one event's text; the text to show now.
     mutating func add(_ piece: String) -> String {
-        let content = toolCalls.map { parser in
-            var parser = parser
-            defer { toolCalls = parser }
-            return parser.add(piece).content
-        } ?? piece
+        let content = toolCalls?.add(piece).content ?? piece
         text += content
         return content
     }
 
     /// What the tool-call reader held back at the end.
     mutating func finish() -> String {
-        guard var parser = toolCalls else { return "" }
-        let content = parser.finish().content
-        toolCalls = parser
+        let content = toolCalls?.finish().content ?? ""
         text += content
         return content
     }

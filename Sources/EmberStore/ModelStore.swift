@@ -80,11 +80,8 @@ public struct ModelStore: Sendable {
     /// directory of a repository being downloaded once its configuration and tokenizer files are
     /// there, so the caller can build the tokenizer while the weights arrive.
     public func checkpointDirectory(_ text: String, onMetadata: (@Sendable (String) -> Void)? = nil) async throws(StoreError) -> String? {
-        switch try reference(text) {
-        case let .repository(repository): return try await fetchRepository(repository, onMetadata: onMetadata).path!
-        case let .localFile(path): return FileManager.default.fileExists(atPath: path + "/config.json") ? path : nil
-        default: return nil
-        }
+        if case let .repository(repository) = try reference(text) { return try await fetchRepository(repository, onMetadata: onMetadata).path! }
+        return try localCheckpointDirectory(text)
     }
 
     /// The local directory of the checkpoint `text` names, fetching nothing: a local one, or a
