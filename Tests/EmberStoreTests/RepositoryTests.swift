@@ -130,8 +130,7 @@ import Testing
         struct ResumeLog: Decodable { let completed: [[Int]] }
         let logs = FileManager.default.enumerator(atPath: scratch.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix("model.safetensors.partial.json") } ?? []
         let log = try JSONDecoder().decode(ResumeLog.self, from: Data(contentsOf: scratch.appendingPathComponent(try #require(logs.first))))
-        let kept = log.completed.reduce(0) { $0 + $1[1] - $1[0] }
-        #expect(kept > 0)
+        #expect(log.completed.reduce(0) { $0 + $1[1] - $1[0] } > 0)
 
         configuration.fault = { _ in .none }
         server.setConfiguration(configuration)
@@ -140,9 +139,14 @@ import Testing
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/model.safetensors"))) == shard)
         let paths = server.requests.map(\.path)
         #expect(!paths.contains { $0.hasSuffix("config.json") || $0.hasSuffix("tokenizer.json") }, "\(paths)")
-        // The probe, then only what was missing.
-        let resumed = server.requests.filter { $0.path == "/cdn/model.safetensors" }.compactMap(\.range).dropFirst().reduce(0) { $0 + $1.count }
-        #expect(resumed <= shard.count - kept, "only what was missing is fetched again (\(resumed) of \(shard.count) bytes, \(kept) kept)")
+        // The probe (from 0; again for each try, on a machine slow enough for a try to time out), then only
+        // what was missing: no range asked for again overlaps what was kept (retried ones may repeat).
+        let keptRanges = log.completed.map { $0[0] ..< $0[1] }
+        let resumed = server.requests.filter { $0.path == "/cdn/model.safetensors" }.compactMap(\.range).filter { $0.lowerBound > 0 }
+        #expect(!resumed.isEmpty)
+        for range in resumed {
+            #expect(!keptRanges.contains { $0.overlaps(range) }, "\(range) was kept (\(keptRanges)), yet asked for again")
+        }
     }
 
     @Test func aRepositoryOfPicklesIsRefusedBeforeAnyDownload() async throws {
